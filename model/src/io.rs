@@ -1,0 +1,219 @@
+//! The driving contract: what goes into an [`crate::Endpoint`] and what comes out.
+//!
+//! A driver (the tokio runtime, the stateright model, the test harness) feeds one [`Input`] at
+//! a time together with the current time, and then carries out **every** [`Output`] of that
+//! step, **in order**, before it feeds the next input. Order is meaningful:
+//!
+//! - a [`Output::Persist`] must be on stable storage before any later [`Output::Reply`] or
+//!   [`Output::Send`] of the same step leaves the machine (a lease promised to a client is
+//!   durable before the reply; a BNDUPD's data is durable before its BNDREPLY, §7.5.2). A
+//!   driver may batch the writes of several steps into one commit (group commit) as long as it
+//!   holds back those steps' replies and partner messages until that commit is done;
+//! - [`Output::SetTimer`] replaces any earlier deadline of the same timer; the driver feeds
+//!   [`Input::Timer`] once the deadline has passed (never earlier);
+//! - the durable image is exactly the fold of the `Persist` outputs with
+//!   [`DurableImage::apply`]; [`crate::Endpoint::restore`] rebuilds an endpoint from it.
+
+use crate::binding::Binding;
+use crate::client::{ClientReply, ClientRequest, SilenceReason};
+use crate::message::Message;
+use crate::resource::Resource;
+use crate::state::EndpointState;
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Timers the endpoint arms (deadlines are absolute times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// §8.3.2 step 3: the STARTUP period.
+    Startup,
+    /// §6.6 FO_KEEPALIVE_TIMER: nothing received for the keepalive time → comms not OK.
+    Keepalive,
+    /// §6.6 FO_SEND_TIMER: nothing sent for FO_SEND_TIME → send CONTACT.
+    Contact,
+    /// §8.6.2: the RECOVER-WAIT hold (TIME-OF-FAILURE + MCLT).
+    RecoverWait,
+    /// §8.9: auto-partner-down, if configured.
+    AutoPartnerDown,
+    /// §6.1: the primary's next connection attempt.
+    Reconnect,
+    /// The next lease or binding-status expiry (ACTIVE → EXPIRED, PD-wait transitions).
+    Expiry,
+    /// §7.5.4: the periodic scan that re-sends flagged updates.
+    UpdateScan,
+    /// Periodic "last operating time" record (§8.3.2 step 5, §8.6.2 TIME-OF-FAILURE).
+    Heartbeat,
+    /// §8.5.2: RECOVER with no progress → drop the connection.
+    RecoverStall,
+}
+
+/// Operator commands (§8.4, §8.8.2, §8.9.2, §8.11.2; DISCONNECT on shutdown §5.3.10).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Command {
+    /// The operator asserts the partner is down (only valid if it really is: §8.4).
+    PartnerDown,
+    /// Planned shutdown: DISCONNECT with ServerShuttingDown, then close.
+    Shutdown,
+    /// Make an ABANDONED lease available again (§7.2 transition (10), ABANDONED → RESET).
+    ResetAbandoned(Resource),
+}
+
+/// One input to a step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Input {
+    /// A decoded DHCPv6 client request.
+    Client(ClientRequest),
+    /// A decoded failover message from the partner (received at `now`).
+    Partner(Message),
+    /// Bytes from the partner that failed validation; the endpoint decides what to do.
+    PartnerMalformed {
+        /// What was wrong (for the log and metrics).
+        reason: String,
+    },
+    /// The transport to the partner (TCP, and TLS if configured) is up.
+    ConnectionUp,
+    /// The transport to the partner closed or failed (or a connection attempt failed).
+    ConnectionDown,
+    /// A timer's deadline has passed.
+    Timer(Timer),
+    /// An operator command.
+    Command(Command),
+}
+
+/// The record of the endpoint state machine kept on stable storage (§8.1, §8.2, §4.5 of the
+/// digest).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StateRecord {
+    /// The current endpoint state (never STARTUP: STARTUP is not recorded, §8.3.1).
+    pub state: EndpointState,
+    /// When the current state began.
+    pub start_time_of_state: Time,
+    /// The partner's last known state, and when it began.
+    pub partner_state: Option<EndpointState>,
+    /// When the partner's state began (its STATE's START_TIME_OF_STATE).
+    pub partner_state_start: Time,
+    /// When this server entered PARTNER-DOWN (§6.3), if it is in it.
+    pub partner_down_time: Time,
+    /// Last time this server was known to be operating (heartbeat; §8.3.2 step 5).
+    pub last_operating_time: Time,
+    /// When comms with the partner were last lost (TIME-OF-FAILURE source, §8.6.2).
+    pub time_of_failure: Time,
+    /// The MCLT in force (the secondary remembers the primary's, §6.1.2).
+    pub mclt: u32,
+    /// This server has communicated with its partner (OPTION_F_SERVER_FLAGS C bit).
+    pub communicated: bool,
+    /// The partner's C flag at last contact (used to choose UPDREQ or UPDREQALL, §8.5.2).
+    pub partner_communicated: bool,
+    /// Recovery has requested every binding (UPDREQALL) and not yet seen UPDDONE.
+    pub recovering_all: bool,
+}
+
+/// One durable write.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DurableWrite {
+    /// Insert or replace the binding for `binding.resource`.
+    Binding(Binding),
+    /// Replace the endpoint state record.
+    State(StateRecord),
+}
+
+/// Everything an endpoint keeps on stable storage: exactly what survives a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DurableImage {
+    /// The state-machine record, if one was ever written.
+    pub state: Option<StateRecord>,
+    /// The binding database.
+    pub bindings: BTreeMap<Resource, Binding>,
+}
+
+impl DurableImage {
+    /// Applies one write.
+    pub fn apply(&mut self, write: &DurableWrite) {
+        match write {
+            DurableWrite::Binding(b) => {
+                self.bindings.insert(b.resource, b.clone());
+            }
+            DurableWrite::State(r) => self.state = Some(r.clone()),
+        }
+    }
+}
+
+/// Events for logs and metrics. They change nothing; a driver may ignore them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Event {
+    /// The endpoint changed state.
+    StateChanged {
+        /// Old state.
+        from: EndpointState,
+        /// New state.
+        to: EndpointState,
+    },
+    /// The partner's state as learned from a STATE message.
+    PartnerState(EndpointState),
+    /// Comms became OK (§6.1) or failed.
+    Comms(bool),
+    /// A lease was granted to a client.
+    LeaseGranted {
+        /// The resource.
+        resource: Resource,
+        /// Valid lifetime granted.
+        valid_lifetime: u32,
+    },
+    /// A partner message was dropped or the connection rejected, with the reason.
+    PartnerRejected {
+        /// Why.
+        reason: String,
+    },
+    /// A BNDUPD from the partner was rejected (per lease) with a status code.
+    UpdateRejected {
+        /// The resource.
+        resource: Resource,
+        /// The status code sent.
+        code: u16,
+    },
+    /// The partner rejected one of our updates.
+    UpdateRejectedByPartner {
+        /// The resource.
+        resource: Resource,
+        /// The code received.
+        code: u16,
+    },
+    /// Measured clock skew to the partner (seconds, receive − sent).
+    Skew(i64),
+    /// A noteworthy condition, in words (alarms the RFC asks for, e.g. entering COMM-INT).
+    Alarm(String),
+}
+
+/// One output of a step. See the module documentation for the order rules.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Output {
+    /// Write to stable storage (before anything that follows leaves the machine).
+    Persist(DurableWrite),
+    /// Send this reply to the client.
+    Reply(ClientReply),
+    /// Send nothing to the client that sent `tag`, for this reason.
+    Silence {
+        /// The request's tag.
+        tag: u64,
+        /// Why.
+        reason: SilenceReason,
+    },
+    /// Send a message to the partner.
+    Send(Message),
+    /// (Primary) open the transport to the partner now; report the outcome with
+    /// [`Input::ConnectionUp`] or [`Input::ConnectionDown`].
+    Connect,
+    /// Close the transport to the partner (after sending what precedes this output).
+    Disconnect,
+    /// Arm (or re-arm) a timer for an absolute deadline.
+    SetTimer(Timer, Time),
+    /// Disarm a timer.
+    CancelTimer(Timer),
+    /// Something to log or count.
+    Event(Event),
+}
