@@ -117,6 +117,8 @@ pub struct RawFailover {
     pub update_scan_interval: Option<u32>,
     /// Seconds without progress in RECOVER before dropping the connection (default 120; 0 off).
     pub recover_stall_time: Option<u32>,
+    /// Seconds between "last operating time" records (default 60; 0 off).
+    pub heartbeat_interval: Option<u32>,
     /// Auto-partner-down after this many seconds in COMMUNICATIONS-INTERRUPTED (default: never).
     pub auto_partner_down: Option<u32>,
     /// Go to PARTNER-DOWN at the end of STARTUP if the partner was never reached (default false).
@@ -366,6 +368,9 @@ fn model_field_to_toml(field: &str) -> &'static str {
         "server_duid" => "server_duid",
         "reconnect_interval" => "failover.reconnect_interval",
         "update_scan_interval" => "failover.update_scan_interval",
+        "heartbeat_interval" => "failover.heartbeat_interval",
+        "recover_stall_time" => "failover.recover_stall_time",
+        "startup_time" => "failover.startup_time",
         "address_lifetimes" => "lifetimes.address",
         "prefix_lifetimes" => "lifetimes.prefix",
         "address_pools" => "pools.addresses",
@@ -653,6 +658,7 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             reconnect_interval,
             update_scan_interval,
             recover_stall_time: f.recover_stall_time.unwrap_or(120),
+            heartbeat_interval: f.heartbeat_interval.unwrap_or(60),
             address_pools,
             prefix_pools,
             address_lifetimes: Lifetimes {
