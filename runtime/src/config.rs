@@ -333,7 +333,7 @@ fn positive(field: &str, v: u32) -> Result<u32, ConfigError> {
 /// Not hex, an odd number of digits, or outside 1..=130 octets (RFC 8415 §11.1).
 pub fn parse_duid(field: &str, s: &str) -> Result<Duid, ConfigError> {
     let digits: String = s.chars().filter(|c| !matches!(c, ':' | '-' | ' ')).collect();
-    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ConfigError::new(field, "must be hex octets, e.g. \"00:02:00:00:09:bf:01\""));
     }
     let bytes: Vec<u8> = (0..digits.len())

@@ -13,5 +13,15 @@
 //! - [`trace`]: recording and replaying model steps. [`demo`]: `failoverd demo`.
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod config;
+pub mod control;
+mod core_ext;
+pub mod demo;
+pub mod dhcp;
+pub mod driver;
+pub mod metrics;
+pub mod partner;
+pub mod server;
 pub mod store;
+pub mod trace;

@@ -99,18 +99,38 @@ impl Metrics {
             commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             registry: Registry::default(),
         };
-        r.register("state", "Own endpoint state (RFC 8156 5.5.17 code, 1 = STARTUP)", m.state.clone());
+        r.register(
+            "state",
+            "Own endpoint state (RFC 8156 5.5.17 code, 1 = STARTUP)",
+            m.state.clone(),
+        );
         r.register("partner_state", "Partner state code (0 = unknown)", m.partner_state.clone());
-        r.register("time_in_state_seconds", "Seconds in the current state", m.time_in_state.clone());
+        r.register(
+            "time_in_state_seconds",
+            "Seconds in the current state",
+            m.time_in_state.clone(),
+        );
         r.register("comms_ok", "1 if communications with the partner are OK", m.comms_ok.clone());
-        r.register("pending_updates", "Bindings not yet acked by the partner", m.pending_updates.clone());
+        r.register(
+            "pending_updates",
+            "Bindings not yet acked by the partner",
+            m.pending_updates.clone(),
+        );
         r.register("unacked_bndupd", "BNDUPDs sent and not answered", m.unacked_updates.clone());
         r.register("skew_seconds", "Last measured clock skew to the partner", m.skew.clone());
         r.register("active_leases", "ACTIVE leases", m.active_leases.clone());
-        r.register("bulk_queue", "Bulk failover messages queued for the partner", m.bulk_queue.clone());
+        r.register(
+            "bulk_queue",
+            "Bulk failover messages queued for the partner",
+            m.bulk_queue.clone(),
+        );
         r.register("partner_messages_in", "Failover messages received", m.partner_in.clone());
         r.register("partner_messages_out", "Failover messages sent", m.partner_out.clone());
-        r.register("client_requests", "DHCPv6 client requests handed to the core", m.client_in.clone());
+        r.register(
+            "client_requests",
+            "DHCPv6 client requests handed to the core",
+            m.client_in.clone(),
+        );
         r.register("client_replies", "DHCPv6 replies sent", m.client_out.clone());
         r.register("client_silences", "Requests deliberately left unanswered", m.silences.clone());
         r.register("drops", "Packets, connections or outputs dropped", m.drops.clone());
@@ -174,7 +194,9 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
             let metrics = metrics.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
-                let read = tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf)).await;
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
+                        .await;
                 if !matches!(read, Ok(Ok(n)) if n > 0) {
                     return;
                 }

@@ -1,0 +1,547 @@
+//! `failoverd demo`: a failover pair on loopback, a client population behind a simulated relay
+//! agent, a crash of the primary and its return.
+//!
+//! No root and no configuration file: the demo writes two configurations (from
+//! [`DEMO_TEMPLATE`]) into a temporary directory, starts `failoverd run` twice as child
+//! processes on `::1` with unprivileged ports, and then acts as a relay agent: every client
+//! message is a real DHCPv6 packet wrapped in RELAY-FORW and sent to both servers' unicast
+//! addresses, as a relay configured with two server addresses does.
+//!
+//! 1. Wait for both servers to reach NORMAL.
+//! 2. Every client gets an address (IA_NA) and a delegated prefix (IA_PD).
+//! 3. Wait until the secondary knows every lease (lazy updates acked).
+//! 4. SIGKILL the primary. The secondary goes to COMMUNICATIONS-INTERRUPTED; every client
+//!    renews (RENEW, then REBIND to any server) and must get its **same** leases.
+//! 5. Restart the primary on the same lease store; wait for both to be back in NORMAL; every
+//!    client renews again and must keep its leases.
+//!
+//! Exit status 0 only if every client kept its leases throughout. Every wait is bounded; the
+//! children are killed by PID on every exit path.
+
+use crate::control;
+use failover_model::client::{
+    ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
+};
+use failover_model::wire::client::{
+    decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
+};
+use failover_model::{Duid, IaKind, Resource};
+use serde_json::{json, Value};
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// The demo's configuration; `@ROLE@`, `@DUID@`, `@DIR@`, `@PARTNER_PORT@`, `@LISTEN_PORT@`
+/// and `@DHCP_PORT@` are filled in. Short timers so that the demo is quick (MCLT 30 s is the
+/// smallest the RFC allows).
+pub const DEMO_TEMPLATE: &str = r#"
+role = "@ROLE@"
+relationship = "demo"
+server_duid = "@DUID@"
+data_dir = "@DIR@/@ROLE@"
+control_socket = "@DIR@/@ROLE@.sock"
+trace_file = "@DIR@/@ROLE@.trace.jsonl"
+
+[log]
+format = "text"
+level = "info"
+
+[failover]
+partner_address = "::1"
+partner_port = @PARTNER_PORT@
+listen_address = "::1"
+port = @LISTEN_PORT@
+mclt = 30
+keepalive_time = 6
+contacts_per_keepalive = 3
+startup_time = 3
+reconnect_interval = 1
+update_scan_interval = 2
+heartbeat_interval = 5
+tls = "off"
+
+[dhcp]
+port = @DHCP_PORT@
+listen_addresses = ["::1"]
+rapid_commit = true
+
+[[pools.addresses]]
+first = "2001:db8:1::100"
+last = "2001:db8:1::1ff"
+
+[[pools.prefixes]]
+prefix = "2001:db8:100::/48"
+delegated_length = 56
+
+[lifetimes]
+address = { preferred = 300, valid = 600 }
+prefix = { preferred = 300, valid = 600 }
+"#;
+
+/// The link the simulated relay agent serves (the address pool's /64).
+pub const DEMO_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+
+const STEP_TIMEOUT: Duration = Duration::from_millis(700);
+
+struct Server {
+    name: &'static str,
+    config: PathBuf,
+    socket: PathBuf,
+    dhcp: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start(&mut self, exe: &Path, log: Option<&Path>) -> anyhow::Result<()> {
+        let stderr = match log {
+            Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+            None => Stdio::null(),
+        };
+        let child = std::process::Command::new(exe)
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL to this PID
+            let _ = c.wait();
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+}
+
+struct Servers(Vec<Server>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for s in &mut self.0 {
+            s.kill();
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Held {
+    address: Option<Resource>,
+    prefix: Option<Resource>,
+    server: Option<Duid>,
+}
+
+struct DemoClient {
+    duid: Duid,
+    peer: Ipv6Addr,
+    held: Held,
+}
+
+fn free_port_udp() -> anyhow::Result<u16> {
+    Ok(std::net::UdpSocket::bind("[::1]:0")?.local_addr()?.port())
+}
+
+fn free_port_tcp() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("[::1]:0")?.local_addr()?.port())
+}
+
+struct Clock0(Instant);
+
+impl Clock0 {
+    fn say(&self, msg: impl AsRef<str>) {
+        println!("[{:6.1}s] {}", self.0.elapsed().as_secs_f64(), msg.as_ref());
+    }
+}
+
+async fn status(sock: &Path) -> Option<Value> {
+    let v = tokio::time::timeout(Duration::from_secs(2), control::call(sock, "status", json!({})))
+        .await
+        .ok()?
+        .ok()?;
+    v.get("arguments").cloned()
+}
+
+fn state_name(v: &Value) -> String {
+    v.get("state-name").and_then(Value::as_str).unwrap_or("?").to_owned()
+}
+
+/// Polls until `pred` holds for every server's status, or the limit passes.
+async fn wait_for(
+    clock: &Clock0,
+    what: &str,
+    socks: &[&Path],
+    limit: Duration,
+    pred: impl Fn(usize, &Value) -> bool,
+) -> bool {
+    let until = Instant::now() + limit;
+    let mut last = String::new();
+    loop {
+        let mut all = true;
+        let mut line = Vec::new();
+        for (i, s) in socks.iter().enumerate() {
+            match status(s).await {
+                Some(v) => {
+                    line.push(state_name(&v));
+                    all &= pred(i, &v);
+                }
+                None => {
+                    line.push("(unreachable)".into());
+                    all = false;
+                }
+            }
+        }
+        let line = line.join(" / ");
+        if line != last {
+            clock.say(format!("  states: {line}"));
+            last = line;
+        }
+        if all {
+            return true;
+        }
+        if Instant::now() >= until {
+            clock.say(format!("  gave up waiting for {what} after {}s", limit.as_secs()));
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn request(
+    c: &DemoClient,
+    kind: ClientMsgKind,
+    server: Option<&Duid>,
+    with_leases: bool,
+) -> ClientRequest {
+    let lease = |r: Option<Resource>| -> Vec<RequestedLease> {
+        if !with_leases {
+            return Vec::new();
+        }
+        r.map(|resource| RequestedLease { resource, preferred_lifetime: 0, valid_lifetime: 0 })
+            .into_iter()
+            .collect()
+    };
+    ClientRequest {
+        tag: 0,
+        kind,
+        client_id: Some(c.duid.clone()),
+        server_id: server.cloned(),
+        rapid_commit: kind == ClientMsgKind::Solicit,
+        ias: vec![
+            IaRequest { kind: IaKind::Na, iaid: 1, leases: lease(c.held.address) },
+            IaRequest { kind: IaKind::Pd, iaid: 2, leases: lease(c.held.prefix) },
+        ],
+        link_address: None,
+        unicast: false,
+    }
+}
+
+/// Sends one request (relayed) to every target and returns the first answer with its xid.
+async fn exchange(
+    sock: &UdpSocket,
+    c: &DemoClient,
+    req: &ClientRequest,
+    xid: [u8; 3],
+    targets: &[SocketAddr],
+) -> anyhow::Result<Option<ClientReply>> {
+    let inner = encode_client_request(req, xid)?;
+    let relayed = wrap_relay_forw(&inner, 0, DEMO_LINK, c.peer, Some(b"demo0"))?;
+    for t in targets {
+        let _ = sock.send_to(&relayed, t).await;
+    }
+    let until = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let r = tokio::time::timeout_at(until, sock.recv_from(&mut buf)).await;
+        let Ok(Ok((n, _))) = r else { return Ok(None) };
+        let Ok((inner, _hops)) = unwrap_relay_repl(buf.get(..n).unwrap_or_default()) else {
+            continue;
+        };
+        let Ok((reply, rx)) = decode_server_reply(&inner) else { continue };
+        if rx == xid && reply.client_id.as_ref() == Some(&c.duid) {
+            return Ok(Some(reply));
+        }
+    }
+}
+
+fn leases_in(reply: &ClientReply) -> Held {
+    let mut h = Held { address: None, prefix: None, server: Some(reply.server_id.clone()) };
+    for ia in &reply.ias {
+        if ia.status.is_some_and(|s| s != DhcpStatus::Success) {
+            continue;
+        }
+        for l in &ia.leases {
+            if l.valid_lifetime == 0 {
+                continue;
+            }
+            match ia.kind {
+                IaKind::Na => h.address = h.address.or(Some(l.resource)),
+                IaKind::Pd => h.prefix = h.prefix.or(Some(l.resource)),
+                IaKind::Ta => {}
+            }
+        }
+    }
+    h
+}
+
+fn show(r: Option<Resource>) -> String {
+    r.map_or_else(|| "-".into(), |r| r.to_string())
+}
+
+/// Runs the demo. `Ok(true)`: every client kept its leases.
+///
+/// # Errors
+/// The demo could not be set up (executable, temporary directory, sockets).
+#[allow(clippy::too_many_lines)]
+pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Result<bool> {
+    let clock = Clock0(Instant::now());
+    let exe = std::env::current_exe()?;
+    let dir = std::env::temp_dir().join(format!("failoverd-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let fo_port = free_port_tcp()?;
+    let ports = [free_port_udp()?, free_port_udp()?];
+    let mut servers = Vec::new();
+    for (i, (role, duid)) in [
+        ("primary", "00:02:00:00:09:bf:d0:00:00:01"),
+        ("secondary", "00:02:00:00:09:bf:d0:00:00:02"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = DEMO_TEMPLATE
+            .replace("@ROLE@", role)
+            .replace("@DUID@", duid)
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@PARTNER_PORT@", &fo_port.to_string())
+            .replace("@LISTEN_PORT@", &fo_port.to_string())
+            .replace("@DHCP_PORT@", &ports[i].to_string());
+        crate::config::RuntimeConfig::parse(&text)?;
+        let config = dir.join(format!("{role}.toml"));
+        std::fs::write(&config, text)?;
+        servers.push(Server {
+            name: if i == 0 { "primary" } else { "secondary" },
+            config,
+            socket: dir.join(format!("{role}.sock")),
+            dhcp: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), ports[i]),
+            child: None,
+        });
+    }
+    let mut servers = Servers(servers);
+    let log = server_log.as_deref();
+    clock.say(format!(
+        "failoverd demo: a primary and a secondary on ::1 (failover port {fo_port}, DHCPv6 ports {} and {}), {n_clients} clients behind a relay agent; files in {}",
+        ports[0], ports[1], dir.display()
+    ));
+    for s in &mut servers.0 {
+        s.start(&exe, log)?;
+        clock.say(format!("started the {} (pid {})", s.name, s.pid()));
+    }
+    let socks: Vec<PathBuf> = servers.0.iter().map(|s| s.socket.clone()).collect();
+    let both: Vec<&Path> = socks.iter().map(PathBuf::as_path).collect();
+    let targets: Vec<SocketAddr> = servers.0.iter().map(|s| s.dhcp).collect();
+    let is_normal = |_: usize, v: &Value| state_name(v) == "NORMAL";
+
+    let ok = async {
+        clock.say("phase 1: waiting for both servers to reach NORMAL");
+        if !wait_for(&clock, "NORMAL", &both, Duration::from_secs(30), is_normal).await {
+            return Ok::<bool, anyhow::Error>(false);
+        }
+
+        let relay = UdpSocket::bind("[::1]:0").await?;
+        let mut clients: Vec<DemoClient> = (0..n_clients)
+            .map(|i| {
+                let i = u16::try_from(i).unwrap_or(u16::MAX);
+                DemoClient {
+                    duid: Duid::new(vec![0, 3, 0, 1, 0x02, 0, 0, 0xde, (i >> 8) as u8, (i & 0xff) as u8]),
+                    peer: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i + 1),
+                    held: Held { address: None, prefix: None, server: None },
+                }
+            })
+            .collect();
+        let mut xid = 1u32;
+        let mut next_xid = || {
+            xid = (xid + 1) & 0x00ff_ffff;
+            let b = xid.to_be_bytes();
+            [b[1], b[2], b[3]]
+        };
+
+        clock.say("phase 2: every client asks for an address and a prefix (SOLICIT with Rapid Commit, REQUEST if advertised)");
+        let mut all_ok = true;
+        for c in &mut clients {
+            let mut got = None;
+            for _attempt in 0..5 {
+                let sol = request(c, ClientMsgKind::Solicit, None, false);
+                let Some(r) = exchange(&relay, c, &sol, next_xid(), &targets).await? else { continue };
+                let r = if r.kind == ReplyKind::Advertise {
+                    let req = request(
+                        &DemoClient { held: leases_in(&r), duid: c.duid.clone(), peer: c.peer },
+                        ClientMsgKind::Request,
+                        Some(&r.server_id),
+                        true,
+                    );
+                    match exchange(&relay, c, &req, next_xid(), &targets).await? {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                } else {
+                    r
+                };
+                let h = leases_in(&r);
+                if h.address.is_some() && h.prefix.is_some() {
+                    got = Some(h);
+                    break;
+                }
+            }
+            match got {
+                Some(h) => {
+                    clock.say(format!("  client {}: {} and {}", c.duid, show(h.address), show(h.prefix)));
+                    c.held = h;
+                }
+                None => {
+                    clock.say(format!("  client {}: NO LEASE", c.duid));
+                    all_ok = false;
+                }
+            }
+        }
+        if !all_ok {
+            return Ok(false);
+        }
+
+        clock.say("phase 3: waiting until the secondary has every lease (lazy updates acked)");
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut known = 0;
+            for c in &clients {
+                let duid: String = c.duid.to_string();
+                if let Ok(Ok(v)) = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    control::call(&socks[1], "lease-get", json!({"duid": duid})),
+                )
+                .await
+                {
+                    let leases = v.pointer("/arguments/leases").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let active = leases.iter().filter(|l| l.get("status-name").and_then(Value::as_str) == Some("ACTIVE")).count();
+                    if active >= 2 {
+                        known += 1;
+                    }
+                }
+            }
+            if known == clients.len() {
+                clock.say(format!("  the secondary knows all {known} clients' leases"));
+                break;
+            }
+            if Instant::now() >= until {
+                clock.say(format!("  only {known} of {} clients are known to the secondary; giving up", clients.len()));
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+
+        let pid = servers.0[0].pid();
+        servers.0[0].kill();
+        clock.say(format!("phase 4: SIGKILL the primary (pid {pid})"));
+        let secondary_only = [socks[1].as_path()];
+        if !wait_for(&clock, "COMMUNICATIONS-INTERRUPTED", &secondary_only, Duration::from_secs(30), |_, v| {
+            state_name(v) == "COMMUNICATIONS-INTERRUPTED"
+        })
+        .await
+        {
+            return Ok(false);
+        }
+        clock.say("  every client renews (RENEW to its server, then REBIND to any)");
+        let mut kept = 0;
+        for c in &mut clients {
+            let renew = request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true);
+            let mut r = exchange(&relay, c, &renew, next_xid(), &targets).await?;
+            if r.as_ref().is_none_or(|r| leases_in(r).address.is_none()) {
+                let rebind = request(c, ClientMsgKind::Rebind, None, true);
+                r = exchange(&relay, c, &rebind, next_xid(), &targets).await?;
+            }
+            let h = r.as_ref().map(leases_in);
+            let same = h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+            let by = h.as_ref().and_then(|h| h.server.as_ref()).map_or("nobody".to_owned(), ToString::to_string);
+            clock.say(format!(
+                "  client {}: {} and {} from {by}: {}",
+                c.duid,
+                show(h.as_ref().and_then(|h| h.address)),
+                show(h.as_ref().and_then(|h| h.prefix)),
+                if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
+            ));
+            if same {
+                kept += 1;
+                if let Some(h) = h {
+                    c.held.server = h.server;
+                }
+            }
+        }
+        if kept != clients.len() {
+            return Ok(false);
+        }
+
+        servers.0[0].start(&exe, log)?;
+        clock.say(format!("phase 5: restarted the primary (pid {}) on its lease store", servers.0[0].pid()));
+        if !wait_for(&clock, "NORMAL", &both, Duration::from_secs(60), is_normal).await {
+            return Ok(false);
+        }
+        clock.say("  every client renews again");
+        let mut kept = 0;
+        for c in &mut clients {
+            let mut r = None;
+            for kind in [ClientMsgKind::Renew, ClientMsgKind::Rebind] {
+                let server = if kind == ClientMsgKind::Renew { c.held.server.as_ref() } else { None };
+                let req = request(c, kind, server, true);
+                r = exchange(&relay, c, &req, next_xid(), &targets).await?;
+                if r.as_ref().is_some_and(|r| leases_in(r).address.is_some()) {
+                    break;
+                }
+            }
+            let h = r.as_ref().map(leases_in);
+            let same = h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+            clock.say(format!(
+                "  client {}: {} and {}: {}",
+                c.duid,
+                show(h.as_ref().and_then(|h| h.address)),
+                show(h.as_ref().and_then(|h| h.prefix)),
+                if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
+            ));
+            if same {
+                kept += 1;
+            }
+        }
+        Ok(kept == clients.len())
+    }
+    .await;
+
+    // Stop both (politely, then by PID).
+    for s in &socks {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), control::call(s, "shutdown", json!({})))
+                .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(servers);
+    let ok = match ok {
+        Ok(ok) => ok,
+        Err(e) => {
+            clock.say(format!("error: {e:#}"));
+            false
+        }
+    };
+    if ok {
+        clock.say("RESULT: every client kept its address and prefix through the failover and the recovery.");
+    } else {
+        clock.say(format!("RESULT: FAILED (server files kept in {})", dir.display()));
+    }
+    if ok {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(ok)
+}

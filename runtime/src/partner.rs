@@ -1,0 +1,227 @@
+//! The partner link: TCP with RFC 5460 §5.1 framing (RFC 8156 §5.1, §6.1).
+//!
+//! - The primary connects when the core outputs `Connect` ([`spawn_connect`]) and the driver
+//!   reports `ConnectionUp` / `ConnectionDown`.
+//! - The secondary listens ([`listen`]) and accepts only its configured partner's address;
+//!   other peers are closed at once and counted (`drops{reason="foreign_peer"}`).
+//! - Each connection has a reader (a [`FrameDecoder`]: a frame that does not decode becomes
+//!   `PartnerMalformed`, and the core decides; a broken frame length cannot be resynchronised,
+//!   so the reader reports it and then treats the transport as failed) and a writer with two
+//!   queues: CONTACT, STATE, CONNECT(REPLY), DISCONNECT and STARTTLS never wait behind bulk
+//!   BNDUPD/BNDREPLY traffic.
+//!
+//! TLS (STARTTLS, RFC 7653 §8.2, then rustls with mutual authentication) is not implemented
+//! yet; the configuration refuses `tls = "required"` with a clear error.
+
+use crate::driver::DriverMsg;
+use crate::metrics::Metrics;
+use failover_model::wire::failover::{decode_message, FrameDecoder};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long a connection attempt may take before it counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A command for a connection's writer.
+#[derive(Debug)]
+pub enum LinkCmd {
+    /// A framed message.
+    Frame {
+        /// The bytes, with the 2-octet length.
+        frame: Vec<u8>,
+        /// Jumps ahead of bulk traffic.
+        urgent: bool,
+    },
+    /// Close after everything queued before this.
+    Close,
+}
+
+/// One live partner connection, as the driver holds it.
+#[derive(Debug)]
+pub struct PartnerConn {
+    /// Connection id (events from older connections are ignored).
+    pub id: u64,
+    urgent: mpsc::UnboundedSender<LinkCmd>,
+    bulk: mpsc::UnboundedSender<LinkCmd>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl PartnerConn {
+    /// Queues a command; false if the writer is gone.
+    pub fn send(&self, cmd: LinkCmd) -> bool {
+        match &cmd {
+            LinkCmd::Frame { urgent: true, .. } => self.urgent.send(cmd).is_ok(),
+            _ => self.bulk.send(cmd).is_ok(),
+        }
+    }
+
+    /// Closes after what is queued; the reader stops at once.
+    pub fn close(self) {
+        let _ = self.bulk.send(LinkCmd::Close);
+        self.reader.abort();
+    }
+
+    /// Closes and waits (bounded) for the writer to flush.
+    pub async fn close_and_wait(self, limit: Duration) {
+        let _ = self.bulk.send(LinkCmd::Close);
+        self.reader.abort();
+        let writer = self.writer;
+        let _ = tokio::time::timeout(limit, writer).await;
+    }
+}
+
+/// (Primary) tries to connect; reports `Connected` or `PartnerDown` with `id`.
+pub fn spawn_connect(id: u64, addr: SocketAddr, tx: mpsc::Sender<DriverMsg>) {
+    tokio::spawn(async move {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                let _ = tx.send(DriverMsg::Connected { id, stream }).await;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, "connect failed: {e}");
+                let _ = tx.send(DriverMsg::PartnerDown { id }).await;
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "connect timed out");
+                let _ = tx.send(DriverMsg::PartnerDown { id }).await;
+            }
+        }
+    });
+}
+
+/// (Secondary) listens on `addr`; hands connections from `partner` to the driver.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn listen(
+    addr: SocketAddr,
+    partner: std::net::IpAddr,
+    tx: mpsc::Sender<DriverMsg>,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "listening for the partner");
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if !same_ip(peer.ip(), partner) {
+                tracing::warn!(%peer, "connection from a peer that is not our partner; dropped");
+                metrics.drop_reason("foreign_peer");
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            if tx.send(DriverMsg::Accepted { stream, peer }).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 address.
+fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    let canon = |x: std::net::IpAddr| match x {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(x, std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    canon(a) == canon(b)
+}
+
+/// Starts the reader and writer of a connection.
+pub fn spawn_connection(
+    id: u64,
+    stream: TcpStream,
+    tx: mpsc::Sender<DriverMsg>,
+    metrics: Arc<Metrics>,
+) -> PartnerConn {
+    let (mut rd, mut wr) = stream.into_split();
+    let (urgent_tx, mut urgent_rx) = mpsc::unbounded_channel::<LinkCmd>();
+    let (bulk_tx, mut bulk_rx) = mpsc::unbounded_channel::<LinkCmd>();
+
+    let rtx = tx.clone();
+    let reader = tokio::spawn(async move {
+        let mut dec = FrameDecoder::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            dec.push(buf.get(..n).unwrap_or_default());
+            loop {
+                match dec.next_frame() {
+                    Ok(Some(frame)) => {
+                        let m = match decode_message(&frame) {
+                            Ok(msg) => DriverMsg::PartnerMsg { id, msg },
+                            Err(e) => DriverMsg::PartnerMalformed { id, reason: e.to_string() },
+                        };
+                        if rtx.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = rtx
+                            .send(DriverMsg::PartnerMalformed {
+                                id,
+                                reason: format!("framing: {e}"),
+                            })
+                            .await;
+                        let _ = rtx.send(DriverMsg::PartnerDown { id }).await;
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = rtx.send(DriverMsg::PartnerDown { id }).await;
+    });
+
+    let wtx = tx;
+    let writer = tokio::spawn(async move {
+        loop {
+            let cmd = tokio::select! {
+                biased;
+                c = urgent_rx.recv() => c,
+                c = bulk_rx.recv() => c,
+            };
+            match cmd {
+                Some(LinkCmd::Frame { frame, urgent }) => {
+                    if !urgent {
+                        metrics.bulk_queue.dec();
+                    }
+                    if wr.write_all(&frame).await.is_err() {
+                        let _ = wtx.send(DriverMsg::PartnerDown { id }).await;
+                        return;
+                    }
+                }
+                Some(LinkCmd::Close) | None => {
+                    // Flush anything urgent that was queued before the close.
+                    while let Ok(LinkCmd::Frame { frame, .. }) = urgent_rx.try_recv() {
+                        if wr.write_all(&frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = wr.shutdown().await;
+                    return;
+                }
+            }
+        }
+    });
+
+    PartnerConn { id, urgent: urgent_tx, bulk: bulk_tx, reader, writer }
+}
