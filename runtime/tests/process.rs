@@ -1,0 +1,276 @@
+//! Tests that start the real `failoverd` binary on loopback with unprivileged ports.
+//!
+//! Every wait is bounded (a test fails when a bound passes; no test asserts a duration), and
+//! every child is killed by its PID when the test ends, whatever the outcome.
+
+use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
+use failover_model::wire::client::{
+    decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
+};
+use failover_model::{Duid, IaKind};
+use serde_json::{json, Value};
+use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_failoverd");
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_udp() -> u16 {
+    UdpSocket::bind("[::1]:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("udp port")
+}
+
+fn free_tcp() -> u16 {
+    std::net::TcpListener::bind("[::1]:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("tcp port")
+}
+
+struct Node {
+    config: PathBuf,
+    socket: PathBuf,
+    dhcp: SocketAddr,
+}
+
+fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str) -> Node {
+    let dhcp_port = free_udp();
+    let duid =
+        if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
+    let d = dir.display();
+    let text = format!(
+        r#"
+role = "{role}"
+relationship = "test"
+server_duid = "{duid}"
+data_dir = "{d}/{role}"
+control_socket = "{d}/{role}.sock"
+trace_file = "{d}/{role}.trace.jsonl"
+[log]
+level = "debug"
+[failover]
+partner_address = "::1"
+partner_port = {fo_port}
+listen_address = "{fo_listen}"
+port = {fo_port}
+mclt = 30
+keepalive_time = 6
+contacts_per_keepalive = 3
+startup_time = 2
+reconnect_interval = 1
+update_scan_interval = 2
+tls = "off"
+[dhcp]
+port = {dhcp_port}
+listen_addresses = ["::1"]
+[[pools.addresses]]
+first = "2001:db8:1::100"
+last = "2001:db8:1::1ff"
+[[pools.prefixes]]
+prefix = "2001:db8:100::/48"
+delegated_length = 56
+[lifetimes]
+address = {{ preferred = 300, valid = 600 }}
+prefix = {{ preferred = 300, valid = 600 }}
+"#
+    );
+    let config = dir.join(format!("{role}.toml"));
+    std::fs::write(&config, text).expect("write config");
+    Node {
+        config,
+        socket: dir.join(format!("{role}.sock")),
+        dhcp: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), dhcp_port),
+    }
+}
+
+fn start(node: &Node, log: &Path) -> Proc {
+    let err = std::fs::File::create(log).expect("log file");
+    Proc(
+        Command::new(EXE)
+            .args(["run", "--config"])
+            .arg(&node.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn failoverd"),
+    )
+}
+
+fn ctl(socket: &Path, command: &str, args: Value) -> Option<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            failover_runtime::control::call(socket, command, args),
+        )
+        .await
+        .ok()?
+        .ok()
+    })
+}
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+fn metric(text: &str, needle: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn check_config_accepts_examples_and_names_bad_fields() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for f in ["examples/primary.toml", "examples/secondary.toml"] {
+        let out = Command::new(EXE).arg("--check-config").arg(root.join(f)).output().expect("run");
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(EXE).arg("check-config").arg(root.join(f)).output().expect("run");
+        assert!(out.status.success(), "{f}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(root.join("examples/primary.toml")).expect("read");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("first = \"2001:db8:1::100\"", "first = \"2001:db8:1::zz\""))
+        .expect("write");
+    let out = Command::new(EXE).arg("--check-config").arg(&bad).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pools.addresses[0].first"), "{err}");
+}
+
+/// One server alone: the control socket answers in Kea's conventions, bad client packets and
+/// foreign partner connections are counted and dropped, and the server shuts down on command.
+#[test]
+fn single_server_control_and_drops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let node = write_config(dir.path(), "secondary", fo_port, "::");
+    let mut p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
+        "control socket never answered"
+    );
+    let v = ctl(&node.socket, "list-commands", json!({})).expect("list-commands");
+    assert_eq!(v["result"], 0);
+    assert!(v["arguments"].as_array().is_some_and(|a| a.iter().any(|c| c == "lease-get")));
+    let v = ctl(&node.socket, "frobnicate", json!({})).expect("answer");
+    assert_eq!(v["result"], 2, "{v}");
+    let v = ctl(&node.socket, "lease-get", json!({"address": "2001:db8:1::150"})).expect("answer");
+    assert_eq!(v["result"], 3, "{v}");
+    let v = ctl(&node.socket, "lease-get", json!({"address": "not-an-address"})).expect("answer");
+    assert_eq!(v["result"], 1, "{v}");
+    let v = ctl(&node.socket, "status", json!({})).expect("status");
+    assert_eq!(v["result"], 0);
+    assert_eq!(v["arguments"]["role"], "Secondary");
+
+    // Garbage to the DHCPv6 port, and a connection from a peer that is not the partner
+    // (127.0.0.1 is not ::1).
+    let s = UdpSocket::bind("[::1]:0").expect("udp");
+    for junk in [&b""[..], &b"\x01"[..], &b"\x0c\x00\xff"[..], &[3u8; 300][..]] {
+        s.send_to(junk, node.dhcp).expect("send");
+    }
+    let _foreign = std::net::TcpStream::connect(("127.0.0.1", fo_port));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let m = ctl(&node.socket, "metrics", json!({})).unwrap_or_default();
+            let text = m["arguments"]["text"].as_str().unwrap_or_default().to_owned();
+            metric(&text, "failoverd_drops_total{reason=\"client_") >= 4.0
+                && metric(&text, "failoverd_drops_total{reason=\"foreign_peer\"}") >= 1.0
+        }),
+        "drops were not counted"
+    );
+
+    let v = ctl(&node.socket, "shutdown", json!({})).expect("shutdown");
+    assert_eq!(v["result"], 0);
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        "failoverd did not exit after shutdown"
+    );
+    // The trace replays through the model without divergence.
+    let out = Command::new(EXE)
+        .args(["replay", "--trace"])
+        .arg(dir.path().join("secondary.trace.jsonl"))
+        .arg("--config")
+        .arg(&node.config)
+        .output()
+        .expect("replay");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no divergence"));
+}
+
+/// A pair reaches NORMAL and a relayed client gets a lease.
+#[ignore = "needs the core behaviour being written on main (Endpoint::handle returns nothing yet)"]
+#[test]
+fn pair_reaches_normal_and_serves_a_relayed_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1");
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1");
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let _p = start(&prim, &dir.path().join("primary.log"));
+    let state = |n: &Node| {
+        ctl(&n.socket, "status", json!({}))
+            .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let normal =
+        wait_until(Duration::from_secs(40), || state(&prim) == "NORMAL" && state(&sec) == "NORMAL");
+    assert!(
+        normal,
+        "pair did not reach NORMAL (primary {}, secondary {}); logs in {}",
+        state(&prim),
+        state(&sec),
+        dir.path().display()
+    );
+
+    let relay = UdpSocket::bind("[::1]:0").expect("udp");
+    relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]);
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(duid.clone()),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let got = wait_until(Duration::from_secs(10), || {
+        let inner = encode_client_request(&req, [1, 2, 3]).expect("encode");
+        let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+        for t in [prim.dhcp, sec.dhcp] {
+            let _ = relay.send_to(&pkt, t);
+        }
+        let mut buf = [0u8; 4096];
+        let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
+        let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
+        let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
+        reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+    });
+    assert!(got, "no lease for the relayed client");
+    let v = ctl(&prim.socket, "lease-get", json!({"duid": "00:03:00:01:02:00:00:00:00:01"}))
+        .expect("lease-get");
+    assert_eq!(v["result"], 0, "{v}");
+}
