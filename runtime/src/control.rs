@@ -11,8 +11,6 @@
 //! The control interface only feeds operator commands to the core ([`Command`]) and reads its
 //! status; it changes nothing itself.
 
-#[allow(unused_imports)]
-use crate::core_ext::EndpointExt as _;
 use crate::driver::{ControlCall, Driver, DriverMsg};
 use failover_model::{Binding, Command, Resource};
 use serde_json::{json, Value};

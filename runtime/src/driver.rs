@@ -21,8 +21,6 @@
 //! The driver decides nothing about the protocol: it only moves bytes, time and disk.
 
 use crate::clock::Clock;
-#[allow(unused_imports)]
-use crate::core_ext::EndpointExt as _;
 use crate::metrics::Metrics;
 use crate::partner::{self, LinkCmd, PartnerConn};
 use crate::store::Store;

@@ -16,7 +16,6 @@
 pub mod clock;
 pub mod config;
 pub mod control;
-mod core_ext;
 pub mod demo;
 pub mod dhcp;
 pub mod driver;
