@@ -138,6 +138,8 @@ struct Held {
     address: Option<Resource>,
     prefix: Option<Resource>,
     server: Option<Duid>,
+    /// Valid lifetime granted for the address.
+    valid: u32,
 }
 
 struct DemoClient {
@@ -273,7 +275,8 @@ async fn exchange(
 }
 
 fn leases_in(reply: &ClientReply) -> Held {
-    let mut h = Held { address: None, prefix: None, server: Some(reply.server_id.clone()) };
+    let mut h =
+        Held { address: None, prefix: None, server: Some(reply.server_id.clone()), valid: 0 };
     for ia in &reply.ias {
         if ia.status.is_some_and(|s| s != DhcpStatus::Success) {
             continue;
@@ -283,7 +286,12 @@ fn leases_in(reply: &ClientReply) -> Held {
                 continue;
             }
             match ia.kind {
-                IaKind::Na => h.address = h.address.or(Some(l.resource)),
+                IaKind::Na => {
+                    if h.address.is_none() {
+                        h.address = Some(l.resource);
+                        h.valid = l.valid_lifetime;
+                    }
+                }
                 IaKind::Pd => h.prefix = h.prefix.or(Some(l.resource)),
                 IaKind::Ta => {}
             }
@@ -362,7 +370,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 DemoClient {
                     duid: Duid::new(vec![0, 3, 0, 1, 0x02, 0, 0, 0xde, (i >> 8) as u8, (i & 0xff) as u8]),
                     peer: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i + 1),
-                    held: Held { address: None, prefix: None, server: None },
+                    held: Held { address: None, prefix: None, server: None, valid: 0 },
                 }
             })
             .collect();
@@ -402,7 +410,13 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             }
             match got {
                 Some(h) => {
-                    clock.say(format!("  client {}: {} and {}", c.duid, show(h.address), show(h.prefix)));
+                    clock.say(format!(
+                        "  client {}: {} and {} (valid {} s)",
+                        c.duid,
+                        show(h.address),
+                        show(h.prefix),
+                        h.valid
+                    ));
                     c.held = h;
                 }
                 None => {
@@ -461,18 +475,21 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         for c in &mut clients {
             let renew = request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true);
             let mut r = exchange(&relay, c, &renew, next_xid(), &targets).await?;
+            let mut via = "RENEW";
             if r.as_ref().is_none_or(|r| leases_in(r).address.is_none()) {
                 let rebind = request(c, ClientMsgKind::Rebind, None, true);
                 r = exchange(&relay, c, &rebind, next_xid(), &targets).await?;
+                via = "REBIND";
             }
             let h = r.as_ref().map(leases_in);
             let same = h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
             let by = h.as_ref().and_then(|h| h.server.as_ref()).map_or("nobody".to_owned(), ToString::to_string);
             clock.say(format!(
-                "  client {}: {} and {} from {by}: {}",
+                "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
                 c.duid,
                 show(h.as_ref().and_then(|h| h.address)),
                 show(h.as_ref().and_then(|h| h.prefix)),
+                h.as_ref().map_or(0, |h| h.valid),
                 if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
             ));
             if same {

@@ -156,6 +156,7 @@ pub struct Driver {
     commit_rx: Option<oneshot::Receiver<(u64, Result<Duration, String>)>>,
     // Partner link.
     link: Option<PartnerConn>,
+    closing: Vec<tokio::task::JoinHandle<()>>,
     next_conn_id: u64,
     connecting: Option<u64>,
     shutting_down: bool,
@@ -212,6 +213,7 @@ impl Driver {
             held: VecDeque::new(),
             commit_rx: None,
             link: None,
+            closing: Vec::new(),
             next_conn_id: 1,
             connecting: None,
             shutting_down: false,
@@ -427,7 +429,7 @@ impl Driver {
             }
             Outgoing::Connect => {
                 if let Some(old) = self.link.take() {
-                    old.close();
+                    self.close_link(old);
                 }
                 let id = self.next_conn_id;
                 self.next_conn_id += 1;
@@ -437,7 +439,7 @@ impl Driver {
             Outgoing::Disconnect => {
                 self.connecting = None;
                 if let Some(old) = self.link.take() {
-                    old.close();
+                    self.close_link(old);
                 }
             }
         }
@@ -486,6 +488,11 @@ impl Driver {
         }
     }
 
+    fn close_link(&mut self, link: PartnerConn) {
+        self.closing.retain(|w| !w.is_finished());
+        self.closing.push(link.close());
+    }
+
     fn new_link(&mut self, id: u64, stream: TcpStream) {
         self.metrics.connections.inc();
         let conn = partner::spawn_connection(id, stream, self.tx.clone(), self.metrics.clone());
@@ -516,7 +523,7 @@ impl Driver {
                 }
                 if let Some(old) = self.link.take() {
                     tracing::info!("partner reconnected; dropping the previous connection");
-                    old.close();
+                    self.close_link(old);
                     self.step(Input::ConnectionDown);
                 }
                 tracing::info!(%peer, "partner connected");
@@ -539,7 +546,7 @@ impl Driver {
             DriverMsg::PartnerDown { id } => {
                 if self.link.as_ref().is_some_and(|l| l.id == id) {
                     if let Some(old) = self.link.take() {
-                        old.close();
+                        self.close_link(old);
                     }
                     tracing::info!("partner connection lost");
                     self.step(Input::ConnectionDown);
@@ -622,9 +629,12 @@ impl Driver {
             }
             self.fire_due_timers();
         }
-        // Let the writer flush the DISCONNECT (bounded).
+        // Let the writers flush what was queued (the DISCONNECT), bounded.
         if let Some(link) = self.link.take() {
-            link.close_and_wait(Duration::from_secs(2)).await;
+            self.close_link(link);
+        }
+        for w in std::mem::take(&mut self.closing) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
         }
         Ok(())
     }

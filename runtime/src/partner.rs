@@ -61,18 +61,12 @@ impl PartnerConn {
         }
     }
 
-    /// Closes after what is queued; the reader stops at once.
-    pub fn close(self) {
+    /// Closes after what is queued; the reader stops at once. Returns the writer task, which
+    /// ends once everything queued before the close is written.
+    pub fn close(self) -> JoinHandle<()> {
         let _ = self.bulk.send(LinkCmd::Close);
         self.reader.abort();
-    }
-
-    /// Closes and waits (bounded) for the writer to flush.
-    pub async fn close_and_wait(self, limit: Duration) {
-        let _ = self.bulk.send(LinkCmd::Close);
-        self.reader.abort();
-        let writer = self.writer;
-        let _ = tokio::time::timeout(limit, writer).await;
+        self.writer
     }
 }
 
