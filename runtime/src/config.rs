@@ -131,6 +131,8 @@ pub struct RawFailover {
     pub tls_cert: Option<PathBuf>,
     /// This server's private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// The name the secondary's certificate must carry (default: `partner_address`).
+    pub tls_server_name: Option<String>,
 }
 
 /// `[dhcp]`.
@@ -240,10 +242,23 @@ pub enum LogFormat {
 }
 
 /// Security of the partner link.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum TlsMode {
     /// Plain TCP, chosen explicitly.
     Off,
+    /// STARTTLS and mutually authenticated TLS (RFC 8156 §10).
+    Required(crate::tls::TlsContext),
+}
+
+impl TlsMode {
+    /// The TLS context, if the secure mode is on.
+    #[must_use]
+    pub fn context(&self) -> Option<&crate::tls::TlsContext> {
+        match self {
+            TlsMode::Off => None,
+            TlsMode::Required(c) => Some(c),
+        }
+    }
 }
 
 /// One interface to serve multicast clients on.
@@ -460,6 +475,7 @@ impl TryFrom<RawConfig> for RuntimeConfig {
                     ("failover.tls_ca", &f.tls_ca),
                     ("failover.tls_cert", &f.tls_cert),
                     ("failover.tls_key", &f.tls_key),
+                    ("failover.tls_server_name", &f.tls_server_name.as_ref().map(PathBuf::from)),
                 ] {
                     if v.is_some() {
                         return Err(ConfigError::new(name, "given but failover.tls = \"off\""));
@@ -468,23 +484,26 @@ impl TryFrom<RawConfig> for RuntimeConfig {
                 TlsMode::Off
             }
             Some("required") => {
-                for (name, v) in [
-                    ("failover.tls_ca", &f.tls_ca),
-                    ("failover.tls_cert", &f.tls_cert),
-                    ("failover.tls_key", &f.tls_key),
-                ] {
-                    if v.is_none() {
-                        return Err(ConfigError::new(
-                            name,
-                            "required when failover.tls = \"required\"",
-                        ));
-                    }
-                }
-                return Err(ConfigError::new(
-                    "failover.tls",
-                    "\"required\" (STARTTLS + mutually authenticated TLS) is not yet supported by \
-                     this build of failoverd; set tls = \"off\" explicitly to run insecure",
-                ));
+                let need = |name: &str, v: &Option<PathBuf>| {
+                    v.clone().ok_or_else(|| {
+                        ConfigError::new(name, "required when failover.tls = \"required\"")
+                    })
+                };
+                let ca = need("failover.tls_ca", &f.tls_ca)?;
+                let cert = need("failover.tls_cert", &f.tls_cert)?;
+                let key = need("failover.tls_key", &f.tls_key)?;
+                let ctx = crate::tls::TlsContext::load(
+                    &ca,
+                    &cert,
+                    &key,
+                    partner_ip.into(),
+                    f.tls_server_name.as_deref(),
+                )
+                .map_err(|e| match e.split_once(": ") {
+                    Some((field, reason)) => ConfigError::new(field, reason),
+                    None => ConfigError::new("failover.tls", e),
+                })?;
+                TlsMode::Required(ctx)
             }
             Some(other) => {
                 return Err(ConfigError::new(

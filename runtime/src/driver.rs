@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::partner::{self, LinkCmd, PartnerConn};
 use crate::store::Store;
+use crate::tls::{PartnerStream, TlsContext};
 use crate::trace::TraceWriter;
 use failover_model::wire::client::{encode_client_reply, ReplyContext};
 use failover_model::wire::failover::encode_frame;
@@ -35,7 +36,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 /// Where to send the answer to one client request.
@@ -75,12 +76,12 @@ pub enum DriverMsg {
         /// The attempt's id.
         id: u64,
         /// The stream.
-        stream: TcpStream,
+        stream: PartnerStream,
     },
     /// (Secondary) the partner connected to us.
     Accepted {
-        /// The stream.
-        stream: TcpStream,
+        /// The stream (after STARTTLS and TLS, if configured).
+        stream: PartnerStream,
         /// Its address.
         peer: SocketAddr,
     },
@@ -132,6 +133,8 @@ pub struct DriverParts {
     pub trace: Option<TraceWriter>,
     /// The partner's failover address.
     pub partner: SocketAddr,
+    /// The secure mode, if configured.
+    pub tls: Option<TlsContext>,
     /// Sender side of the driver's own channel (for connection tasks).
     pub tx: mpsc::Sender<DriverMsg>,
 }
@@ -144,6 +147,7 @@ pub struct Driver {
     metrics: Arc<Metrics>,
     trace: Option<TraceWriter>,
     partner_addr: SocketAddr,
+    tls: Option<TlsContext>,
     tx: mpsc::Sender<DriverMsg>,
     timers: BTreeMap<Timer, Time>,
     routes: HashMap<u64, ReplyRoute>,
@@ -203,6 +207,7 @@ impl Driver {
             metrics: parts.metrics,
             trace: parts.trace,
             partner_addr: parts.partner,
+            tls: parts.tls,
             tx: parts.tx,
             timers: BTreeMap::new(),
             routes: HashMap::new(),
@@ -434,7 +439,13 @@ impl Driver {
                 let id = self.next_conn_id;
                 self.next_conn_id += 1;
                 self.connecting = Some(id);
-                partner::spawn_connect(id, self.partner_addr, self.tx.clone());
+                partner::spawn_connect(
+                    id,
+                    self.partner_addr,
+                    self.tls.clone(),
+                    self.clock.now(),
+                    self.tx.clone(),
+                );
             }
             Outgoing::Disconnect => {
                 self.connecting = None;
@@ -493,7 +504,7 @@ impl Driver {
         self.closing.push(link.close());
     }
 
-    fn new_link(&mut self, id: u64, stream: TcpStream) {
+    fn new_link(&mut self, id: u64, stream: PartnerStream) {
         self.metrics.connections.inc();
         let conn = partner::spawn_connection(id, stream, self.tx.clone(), self.metrics.clone());
         self.link = Some(conn);

@@ -23,4 +23,5 @@ pub mod metrics;
 pub mod partner;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod trace;

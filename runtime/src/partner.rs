@@ -10,12 +10,16 @@
 //!   queues: CONTACT, STATE, CONNECT(REPLY), DISCONNECT and STARTTLS never wait behind bulk
 //!   BNDUPD/BNDREPLY traffic.
 //!
-//! TLS (STARTTLS, RFC 7653 §8.2, then rustls with mutual authentication) is not implemented
-//! yet; the configuration refuses `tls = "required"` with a clear error.
+//! With `tls = "required"` the STARTTLS exchange and a mutually authenticated TLS handshake
+//! ([`crate::tls`]) run before the driver reports `ConnectionUp`; a secondary closes and counts
+//! (`drops{reason="tls_failed"}`) any connection that does not complete them.
 
+use crate::clock::Clock;
 use crate::driver::DriverMsg;
 use crate::metrics::Metrics;
+use crate::tls::{PartnerStream, TlsContext};
 use failover_model::wire::failover::{decode_message, FrameDecoder};
+use failover_model::Time;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,12 +74,30 @@ impl PartnerConn {
     }
 }
 
-/// (Primary) tries to connect; reports `Connected` or `PartnerDown` with `id`.
-pub fn spawn_connect(id: u64, addr: SocketAddr, tx: mpsc::Sender<DriverMsg>) {
+/// (Primary) tries to connect (and runs STARTTLS + TLS if configured); reports `Connected`
+/// or `PartnerDown` with `id`.
+pub fn spawn_connect(
+    id: u64,
+    addr: SocketAddr,
+    tls: Option<TlsContext>,
+    now: Time,
+    tx: mpsc::Sender<DriverMsg>,
+) {
     tokio::spawn(async move {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
+            Ok(Ok(tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                let stream: PartnerStream = match &tls {
+                    None => Box::new(tcp),
+                    Some(ctx) => match crate::tls::connect(ctx, tcp, now).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(%addr, "secure connection to the partner failed: {e}");
+                            let _ = tx.send(DriverMsg::PartnerDown { id }).await;
+                            return;
+                        }
+                    },
+                };
                 let _ = tx.send(DriverMsg::Connected { id, stream }).await;
             }
             Ok(Err(e)) => {
@@ -97,6 +119,8 @@ pub fn spawn_connect(id: u64, addr: SocketAddr, tx: mpsc::Sender<DriverMsg>) {
 pub async fn listen(
     addr: SocketAddr,
     partner: std::net::IpAddr,
+    tls: Option<TlsContext>,
+    clock: Arc<dyn Clock>,
     tx: mpsc::Sender<DriverMsg>,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<()> {
@@ -119,9 +143,24 @@ pub async fn listen(
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            if tx.send(DriverMsg::Accepted { stream, peer }).await.is_err() {
-                return;
-            }
+            let Some(ctx) = tls.clone() else {
+                if tx.send(DriverMsg::Accepted { stream: Box::new(stream), peer }).await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            let (tx, metrics, now) = (tx.clone(), metrics.clone(), clock.now());
+            tokio::spawn(async move {
+                match crate::tls::accept(&ctx, stream, now).await {
+                    Ok(stream) => {
+                        let _ = tx.send(DriverMsg::Accepted { stream, peer }).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%peer, "secure connection from the partner failed: {e}");
+                        metrics.drop_reason("tls_failed");
+                    }
+                }
+            });
         }
     });
     Ok(())
@@ -139,11 +178,11 @@ fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
 /// Starts the reader and writer of a connection.
 pub fn spawn_connection(
     id: u64,
-    stream: TcpStream,
+    stream: PartnerStream,
     tx: mpsc::Sender<DriverMsg>,
     metrics: Arc<Metrics>,
 ) -> PartnerConn {
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (urgent_tx, mut urgent_rx) = mpsc::unbounded_channel::<LinkCmd>();
     let (bulk_tx, mut bulk_rx) = mpsc::unbounded_channel::<LinkCmd>();
 

@@ -45,10 +45,19 @@ pub async fn run(cfg: RuntimeConfig) -> anyhow::Result<()> {
         tx.clone(),
         metrics.clone(),
     )?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tls = cfg.tls.context().cloned();
     if cfg.model.role == Role::Secondary {
-        crate::partner::listen(cfg.failover_listen, cfg.partner.ip(), tx.clone(), metrics.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("failover listen {}: {e}", cfg.failover_listen))?;
+        crate::partner::listen(
+            cfg.failover_listen,
+            cfg.partner.ip(),
+            tls.clone(),
+            clock.clone(),
+            tx.clone(),
+            metrics.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("failover listen {}: {e}", cfg.failover_listen))?;
     }
     crate::control::serve(&cfg.control_socket, tx.clone())?;
     let stx = tx.clone();
@@ -65,10 +74,9 @@ pub async fn run(cfg: RuntimeConfig) -> anyhow::Result<()> {
         }
         let _ = stx.send(DriverMsg::Shutdown).await;
     });
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let driver = Driver::new(
         cfg.model.clone(),
-        DriverParts { clock, store, image, metrics, trace, partner: cfg.partner, tx },
+        DriverParts { clock, store, image, metrics, trace, partner: cfg.partner, tls, tx },
     );
     let r = driver.run(rx).await;
     let _ = std::fs::remove_file(&cfg.control_socket);

@@ -15,6 +15,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_failoverd");
+const TLS_OFF: &str = "tls = \"off\"";
+
+fn tls_settings(name: &str) -> String {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    format!(
+        "tls = \"required\"\ntls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        d.join("ca.pem").display(),
+        d.join(format!("{name}.pem")).display(),
+        d.join(format!("{name}-key.pem")).display()
+    )
+}
+
+fn state_of(n: &Node) -> String {
+    ctl(&n.socket, "status", json!({}))
+        .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
 
 struct Proc(Child);
 
@@ -42,7 +59,7 @@ struct Node {
     dhcp: SocketAddr,
 }
 
-fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str) -> Node {
+fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str, tls: &str) -> Node {
     let dhcp_port = free_udp();
     let duid =
         if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
@@ -68,7 +85,7 @@ contacts_per_keepalive = 3
 startup_time = 2
 reconnect_interval = 1
 update_scan_interval = 2
-tls = "off"
+{tls}
 [dhcp]
 port = {dhcp_port}
 listen_addresses = ["::1"]
@@ -163,7 +180,7 @@ fn check_config_accepts_examples_and_names_bad_fields() {
 fn single_server_control_and_drops() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let node = write_config(dir.path(), "secondary", fo_port, "::");
+    let node = write_config(dir.path(), "secondary", fo_port, "::", TLS_OFF);
     let mut p = start(&node, &dir.path().join("secondary.log"));
     assert!(
         wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
@@ -222,15 +239,11 @@ fn single_server_control_and_drops() {
 fn pair_reaches_normal_and_serves_a_relayed_client() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1");
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1");
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
     let _s = start(&sec, &dir.path().join("secondary.log"));
     let _p = start(&prim, &dir.path().join("primary.log"));
-    let state = |n: &Node| {
-        ctl(&n.socket, "status", json!({}))
-            .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let state = state_of;
     let normal =
         wait_until(Duration::from_secs(40), || state(&prim) == "NORMAL" && state(&sec) == "NORMAL");
     assert!(
@@ -272,4 +285,76 @@ fn pair_reaches_normal_and_serves_a_relayed_client() {
     let v = ctl(&prim.socket, "lease-get", json!({"duid": "00:03:00:01:02:00:00:00:00:01"}))
         .expect("lease-get");
     assert_eq!(v["result"], 0, "{v}");
+}
+
+/// With `tls = "required"` on both sides (STARTTLS, mutual authentication), the pair reaches
+/// NORMAL; a primary whose certificate comes from another CA is refused by the secondary.
+#[test]
+fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", &tls_settings("primary"));
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", &tls_settings("secondary"));
+    for n in [&prim, &sec] {
+        let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    let normal = wait_until(Duration::from_secs(40), || {
+        state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
+    });
+    assert!(normal, "TLS pair did not reach NORMAL ({} / {})", state_of(&prim), state_of(&sec));
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+
+    // A primary with a certificate from another CA.
+    let rogue_dir = tempfile::tempdir().expect("tempdir");
+    let rogue = write_config(rogue_dir.path(), "primary", fo_port, "::1", &tls_settings("rogue"));
+    let _r = start(&rogue, &rogue_dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let m = ctl(&sec.socket, "metrics", json!({})).unwrap_or_default();
+            metric(
+                m["arguments"]["text"].as_str().unwrap_or_default(),
+                "failoverd_drops_total{reason=\"tls_failed\"}",
+            ) >= 1.0
+        }),
+        "the secondary did not refuse the foreign certificate"
+    );
+    assert_ne!(state_of(&sec), "NORMAL");
+    let _ = s.0.kill();
+}
+
+#[test]
+fn tls_configuration_errors_name_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = write_config(
+        dir.path(),
+        "primary",
+        1,
+        "::1",
+        &tls_settings("primary").replace("primary-key.pem", "missing-key.pem"),
+    );
+    let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failover.tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = write_config(
+        dir.path(),
+        "primary",
+        1,
+        "::1",
+        &tls_settings("primary").replace("primary-key.pem", "secondary-key.pem"),
+    );
+    let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failover.tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
