@@ -21,6 +21,7 @@
 //! The driver decides nothing about the protocol: it only moves bytes, time and disk.
 
 use crate::clock::Clock;
+use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::partner::{self, LinkCmd, PartnerConn};
 use crate::store::Store;
@@ -32,7 +33,7 @@ use failover_model::{
     client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
     Input, Message, MessageBody, Output, Role, Time, Timer,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,12 +152,8 @@ pub struct Driver {
     tx: mpsc::Sender<DriverMsg>,
     timers: BTreeMap<Timer, Time>,
     routes: HashMap<u64, ReplyRoute>,
-    // Group commit.
-    open_batch: Vec<DurableWrite>,
-    open_id: u64,
-    inflight: Option<u64>,
-    committed: u64,
-    held: VecDeque<(u64, Outgoing)>,
+    // Persist before send, group commit.
+    gate: Gate<DurableWrite, Outgoing>,
     commit_rx: Option<oneshot::Receiver<(u64, Result<Duration, String>)>>,
     // Partner link.
     link: Option<PartnerConn>,
@@ -211,11 +208,7 @@ impl Driver {
             tx: parts.tx,
             timers: BTreeMap::new(),
             routes: HashMap::new(),
-            open_batch: Vec::new(),
-            open_id: 1,
-            inflight: None,
-            committed: 0,
-            held: VecDeque::new(),
+            gate: Gate::default(),
             commit_rx: None,
             link: None,
             closing: Vec::new(),
@@ -280,7 +273,7 @@ impl Driver {
     fn carry_out(&mut self, outputs: Vec<Output>, client_tag: Option<u64>) {
         for o in outputs {
             match o {
-                Output::Persist(w) => self.open_batch.push(w),
+                Output::Persist(w) => self.gate.persist(w),
                 Output::Reply(r) => {
                     let route = self.routes.remove(&r.tag);
                     self.outgoing(Outgoing::Reply(r, route));
@@ -318,24 +311,14 @@ impl Driver {
     }
 
     fn outgoing(&mut self, o: Outgoing) {
-        let need = if !self.open_batch.is_empty() {
-            self.open_id
-        } else if let Some(id) = self.inflight {
-            id
-        } else {
-            self.committed
-        };
-        self.held.push_back((need, o));
+        self.gate.send(o);
     }
 
     fn start_commit(&mut self) {
-        if self.inflight.is_some() || self.open_batch.is_empty() || self.fatal.is_some() {
+        if self.fatal.is_some() {
             return;
         }
-        let batch = std::mem::take(&mut self.open_batch);
-        let id = self.open_id;
-        self.open_id += 1;
-        self.inflight = Some(id);
+        let Some((id, batch)) = self.gate.next_batch() else { return };
         self.metrics.commit_batch.observe(batch.len() as f64);
         let store = self.store.clone();
         let (tx, rx) = oneshot::channel();
@@ -348,20 +331,19 @@ impl Driver {
     }
 
     fn commit_done(&mut self, id: u64, r: Result<Duration, String>) {
-        self.inflight = None;
         self.commit_rx = None;
         match r {
             Ok(d) => {
                 self.metrics.commit_seconds.observe(d.as_secs_f64());
-                self.committed = id;
+                self.gate.committed(id);
             }
             Err(e) => {
                 // Nothing that waited for this batch may leave: stop serving.
+                let n = self.gate.failed();
                 tracing::error!(
-                    "durable commit failed: {e}; stopping without sending what depended on it"
+                    "durable commit failed: {e}; stopping, {n} held output(s) never sent"
                 );
                 self.fatal = Some(e);
-                self.held.clear();
                 return;
             }
         }
@@ -371,11 +353,7 @@ impl Driver {
 
     /// Sends every held output whose batch is durable, in order.
     fn release(&mut self) {
-        while let Some((need, _)) = self.held.front() {
-            if *need > self.committed {
-                break;
-            }
-            let Some((_, o)) = self.held.pop_front() else { break };
+        while let Some(o) = self.gate.release() {
             self.execute(o);
         }
     }
@@ -613,11 +591,7 @@ impl Driver {
             if let Some(e) = &self.fatal {
                 anyhow::bail!("lease store: {e}");
             }
-            if self.shutting_down
-                && self.held.is_empty()
-                && self.inflight.is_none()
-                && self.open_batch.is_empty()
-            {
+            if self.shutting_down && self.gate.is_idle() {
                 break;
             }
             let sleep = self
@@ -629,7 +603,7 @@ impl Driver {
                 r = async { match commit_rx { Some(rx) => rx.await, None => std::future::pending().await } } => {
                     match r {
                         Ok((id, r)) => self.commit_done(id, r),
-                        Err(_) => self.commit_done(self.inflight.unwrap_or(0), Err("commit task vanished".into())),
+                        Err(_) => self.commit_done(self.gate.inflight().unwrap_or(0), Err("commit task vanished".into())),
                     }
                 }
                 m = rx.recv() => match m {

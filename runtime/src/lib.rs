@@ -19,6 +19,7 @@ pub mod control;
 pub mod demo;
 pub mod dhcp;
 pub mod driver;
+pub mod gate;
 pub mod metrics;
 pub mod partner;
 pub mod server;
