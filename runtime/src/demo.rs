@@ -84,6 +84,8 @@ prefix = { preferred = 300, valid = 600 }
 pub const DEMO_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 
 const STEP_TIMEOUT: Duration = Duration::from_millis(700);
+/// The whole scenario is bounded by this; the demo then fails and cleans up.
+const DEMO_LIMIT: Duration = Duration::from_secs(110);
 
 struct Server {
     name: &'static str,
@@ -357,7 +359,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
     let targets: Vec<SocketAddr> = servers.0.iter().map(|s| s.dhcp).collect();
     let is_normal = |_: usize, v: &Value| state_name(v) == "NORMAL";
 
-    let ok = async {
+    let scenario = async {
         clock.say("phase 1: waiting for both servers to reach NORMAL");
         if !wait_for(&clock, "NORMAL", &both, Duration::from_secs(30), is_normal).await {
             return Ok::<bool, anyhow::Error>(false);
@@ -534,8 +536,14 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             }
         }
         Ok(kept == clients.len())
-    }
-    .await;
+    };
+    let ok = match tokio::time::timeout(DEMO_LIMIT, scenario).await {
+        Ok(r) => r,
+        Err(_) => {
+            clock.say(format!("the demo did not finish within {} s", DEMO_LIMIT.as_secs()));
+            Ok(false)
+        }
+    };
 
     // Stop both (politely, then by PID).
     for s in &socks {

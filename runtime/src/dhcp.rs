@@ -31,12 +31,11 @@ use tokio::sync::mpsc;
 /// All_DHCP_Relay_Agents_and_Servers (RFC 8415 §7.1).
 pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 
-fn udp_socket(addr: SocketAddrV6) -> std::io::Result<Socket> {
+fn udp_socket() -> std::io::Result<Socket> {
     let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_only_v6(true)?;
     s.set_reuse_address(true)?;
     s.set_nonblocking(true)?;
-    let _ = addr;
     Ok(s)
 }
 
@@ -80,7 +79,7 @@ pub fn start(
     let tags = Arc::new(AtomicU64::new(1));
     for a in listen {
         let sa = SocketAddrV6::new(*a, port, 0, 0);
-        let s = udp_socket(sa)?;
+        let s = udp_socket()?;
         s.bind(&SocketAddr::V6(sa).into())
             .map_err(|e| anyhow::anyhow!("dhcp: cannot bind [{a}]:{port}: {e}"))?;
         let sock = Arc::new(UdpSocket::from_std(s.into())?);
@@ -91,7 +90,7 @@ pub fn start(
         let idx = if_index(&itf.name)
             .map_err(|e| anyhow::anyhow!("dhcp.interfaces {}: {e}", itf.name))?;
         let sa = SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0);
-        let s = udp_socket(sa)?;
+        let s = udp_socket()?;
         s.bind_device(Some(itf.name.as_bytes()))
             .map_err(|e| anyhow::anyhow!("dhcp.interfaces {}: SO_BINDTODEVICE: {e}", itf.name))?;
         s.bind(&SocketAddr::V6(sa).into()).map_err(|e| {

@@ -238,6 +238,12 @@ pub fn spawn_connection(
                         metrics.bulk_queue.dec();
                     }
                     if wr.write_all(&frame).await.is_err() {
+                        // Whatever is still queued is lost with the connection.
+                        while let Ok(c) = bulk_rx.try_recv() {
+                            if matches!(c, LinkCmd::Frame { .. }) {
+                                metrics.bulk_queue.dec();
+                            }
+                        }
                         let _ = wtx.send(DriverMsg::PartnerDown { id }).await;
                         return;
                     }
