@@ -370,7 +370,18 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             .map(|i| {
                 let i = u16::try_from(i).unwrap_or(u16::MAX);
                 DemoClient {
-                    duid: Duid::new(vec![0, 3, 0, 1, 0x02, 0, 0, 0xde, (i >> 8) as u8, (i & 0xff) as u8]),
+                    duid: Duid::new(vec![
+                        0,
+                        3,
+                        0,
+                        1,
+                        0x02,
+                        0,
+                        0,
+                        0xde,
+                        (i >> 8) as u8,
+                        (i & 0xff) as u8,
+                    ]),
                     peer: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i + 1),
                     held: Held { address: None, prefix: None, server: None, valid: 0 },
                 }
@@ -389,7 +400,9 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             let mut got = None;
             for _attempt in 0..5 {
                 let sol = request(c, ClientMsgKind::Solicit, None, false);
-                let Some(r) = exchange(&relay, c, &sol, next_xid(), &targets).await? else { continue };
+                let Some(r) = exchange(&relay, c, &sol, next_xid(), &targets).await? else {
+                    continue;
+                };
                 let r = if r.kind == ReplyKind::Advertise {
                     let req = request(
                         &DemoClient { held: leases_in(&r), duid: c.duid.clone(), peer: c.peer },
@@ -443,8 +456,15 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 )
                 .await
                 {
-                    let leases = v.pointer("/arguments/leases").and_then(Value::as_array).cloned().unwrap_or_default();
-                    let active = leases.iter().filter(|l| l.get("status-name").and_then(Value::as_str) == Some("ACTIVE")).count();
+                    let leases = v
+                        .pointer("/arguments/leases")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let active = leases
+                        .iter()
+                        .filter(|l| l.get("status-name").and_then(Value::as_str) == Some("ACTIVE"))
+                        .count();
                     if active >= 2 {
                         known += 1;
                     }
@@ -455,7 +475,10 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 break;
             }
             if Instant::now() >= until {
-                clock.say(format!("  only {known} of {} clients are known to the secondary; giving up", clients.len()));
+                clock.say(format!(
+                    "  only {known} of {} clients are known to the secondary; giving up",
+                    clients.len()
+                ));
                 return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -465,9 +488,13 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         servers.0[0].kill();
         clock.say(format!("phase 4: SIGKILL the primary (pid {pid})"));
         let secondary_only = [socks[1].as_path()];
-        if !wait_for(&clock, "COMMUNICATIONS-INTERRUPTED", &secondary_only, Duration::from_secs(30), |_, v| {
-            state_name(v) == "COMMUNICATIONS-INTERRUPTED"
-        })
+        if !wait_for(
+            &clock,
+            "COMMUNICATIONS-INTERRUPTED",
+            &secondary_only,
+            Duration::from_secs(30),
+            |_, v| state_name(v) == "COMMUNICATIONS-INTERRUPTED",
+        )
         .await
         {
             return Ok(false);
@@ -484,8 +511,13 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 via = "REBIND";
             }
             let h = r.as_ref().map(leases_in);
-            let same = h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
-            let by = h.as_ref().and_then(|h| h.server.as_ref()).map_or("nobody".to_owned(), ToString::to_string);
+            let same = h
+                .as_ref()
+                .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+            let by = h
+                .as_ref()
+                .and_then(|h| h.server.as_ref())
+                .map_or("nobody".to_owned(), ToString::to_string);
             clock.say(format!(
                 "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
                 c.duid,
@@ -506,7 +538,10 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         }
 
         servers.0[0].start(&exe, log)?;
-        clock.say(format!("phase 5: restarted the primary (pid {}) on its lease store", servers.0[0].pid()));
+        clock.say(format!(
+            "phase 5: restarted the primary (pid {}) on its lease store",
+            servers.0[0].pid()
+        ));
         if !wait_for(&clock, "NORMAL", &both, Duration::from_secs(60), is_normal).await {
             return Ok(false);
         }
@@ -515,7 +550,8 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         for c in &mut clients {
             let mut r = None;
             for kind in [ClientMsgKind::Renew, ClientMsgKind::Rebind] {
-                let server = if kind == ClientMsgKind::Renew { c.held.server.as_ref() } else { None };
+                let server =
+                    if kind == ClientMsgKind::Renew { c.held.server.as_ref() } else { None };
                 let req = request(c, kind, server, true);
                 r = exchange(&relay, c, &req, next_xid(), &targets).await?;
                 if r.as_ref().is_some_and(|r| leases_in(r).address.is_some()) {
@@ -523,7 +559,9 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 }
             }
             let h = r.as_ref().map(leases_in);
-            let same = h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+            let same = h
+                .as_ref()
+                .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
             clock.say(format!(
                 "  client {}: {} and {}: {}",
                 c.duid,

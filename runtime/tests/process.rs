@@ -358,3 +358,31 @@ fn tls_configuration_errors_name_the_field() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The demo scenario end to end: a pair, relayed clients, SIGKILL of the primary, renewals by
+/// the secondary in COMMUNICATIONS-INTERRUPTED, restart, back to NORMAL, every lease kept.
+/// (The demo bounds itself and kills its children by PID; this bounds the demo too.)
+#[test]
+fn demo_keeps_every_lease_through_failover_and_recovery() {
+    let mut child = Command::new(EXE)
+        .args(["demo", "--clients", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo");
+    let done = wait_until(Duration::from_secs(150), || matches!(child.try_wait(), Ok(Some(_))));
+    if !done {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("demo output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(done, "demo did not finish:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("COMMUNICATIONS-INTERRUPTED"), "{stdout}");
+    assert!(stdout.contains("RESULT: every client kept"), "{stdout}");
+}
