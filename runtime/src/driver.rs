@@ -174,12 +174,16 @@ fn message_name(m: &Message) -> &'static str {
     m.body.name()
 }
 
-/// CONTACT, STATE, CONNECT(REPLY), DISCONNECT and STARTTLS jump ahead of bulk traffic.
+/// Messages that may jump ahead of queued traffic: CONTACT (liveness only), CONNECT /
+/// CONNECTREPLY and STARTTLS (sent when nothing else is queued) and DISCONNECT (the connection
+/// ends anyway). Everything else, STATE included, keeps its order: the core and the formal
+/// model (`specs/`) assume a FIFO link, and a STATE overtaking the BNDUPDs or UPDDONE that
+/// preceded it would break that. The bulk backlog a STATE can wait behind is bounded by the
+/// core's flow control (MAX_UNACKED_BNDUPD).
 fn is_urgent(m: &Message) -> bool {
     matches!(
         m.body,
         MessageBody::Contact(_)
-            | MessageBody::State(_)
             | MessageBody::Connect(_)
             | MessageBody::ConnectReply(_)
             | MessageBody::Disconnect(_)

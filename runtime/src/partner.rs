@@ -7,8 +7,8 @@
 //! - Each connection has a reader (a [`FrameDecoder`]: a frame that does not decode becomes
 //!   `PartnerMalformed`, and the core decides; a broken frame length cannot be resynchronised,
 //!   so the reader reports it and then treats the transport as failed) and a writer with two
-//!   queues: CONTACT, STATE, CONNECT(REPLY), DISCONNECT and STARTTLS never wait behind bulk
-//!   BNDUPD/BNDREPLY traffic.
+//!   queues: CONTACT, CONNECT(REPLY), DISCONNECT and STARTTLS never wait behind queued
+//!   BNDUPD/BNDREPLY traffic. STATE keeps its place in order (see `driver::is_urgent` for why).
 //!
 //! With `tls = "required"` the STARTTLS exchange and a mutually authenticated TLS handshake
 //! ([`crate::tls`]) run before the driver reports `ConnectionUp`; a secondary closes and counts
