@@ -386,3 +386,41 @@ fn demo_keeps_every_lease_through_failover_and_recovery() {
     assert!(stdout.contains("COMMUNICATIONS-INTERRUPTED"), "{stdout}");
     assert!(stdout.contains("RESULT: every client kept"), "{stdout}");
 }
+
+/// Bytes from the partner that do not decode reach the core as `PartnerMalformed` (the core
+/// decides what to do; today it disconnects).
+#[test]
+fn malformed_partner_frames_reach_the_core() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let node = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
+        "control socket never answered"
+    );
+    // We connect from ::1, the configured partner address: once with a complete frame of an
+    // unknown message type (255), once with a zero-length frame (framing cannot recover).
+    for bytes in [&[0u8, 8, 255, 0, 0, 1, 0, 0, 0, 0][..], &[0u8, 0][..]] {
+        let mut tcp = std::net::TcpStream::connect(("::1", fo_port)).expect("connect");
+        tcp.write_all(bytes).expect("write");
+        tcp.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let seen = |what: &str| {
+        std::fs::read_to_string(&trace)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("input").is_some_and(|i| i.to_string().contains(what)))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || seen("PartnerMalformed") >= 2),
+        "malformed frames were not handed to the core: {}",
+        std::fs::read_to_string(&trace).unwrap_or_default()
+    );
+    assert!(seen("ConnectionUp") >= 2);
+}
