@@ -12,6 +12,12 @@
 //!   address and port 547 (RFC 8415 §19.3, relays send from 547), for a direct client its
 //!   port 546. Using the source port keeps test relays on unprivileged ports working.
 //!
+//! Unicast detection: a datagram is "unicast" (RFC 8415 §16, §18.4: the core may answer
+//! UseMulticast) when it arrives on a `listen_addresses` socket. Interface sockets are bound
+//! to `::`, so a client unicasting to an address that is not listed there is seen as
+//! multicast: telling them apart needs IPV6_PKTINFO, which socket2 does not expose and this
+//! crate does not reach for with `unsafe`. List every unicast address in `listen_addresses`.
+//!
 //! The link address of a direct (non-relayed) message is the interface's configured
 //! `link_address`, or its first global address found at start; relayed messages carry theirs.
 //!
