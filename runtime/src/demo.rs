@@ -15,6 +15,8 @@
 //! 5. Restart the primary on the same lease store; wait for both to be back in NORMAL; every
 //!    client renews again and must keep its leases.
 //!
+//! 6. Replay both servers' traces through `failover-model`: no divergence.
+//!
 //! Exit status 0 only if every client kept its leases throughout. Every wait is bounded; the
 //! children are killed by PID on every exit path.
 
@@ -591,13 +593,43 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(servers);
-    let ok = match ok {
+    let mut ok = match ok {
         Ok(ok) => ok,
         Err(e) => {
             clock.say(format!("error: {e:#}"));
             false
         }
     };
+    // Both servers recorded every core input and output: replay them through the model.
+    for role in ["primary", "secondary"] {
+        let trace = dir.join(format!("{role}.trace.jsonl"));
+        let cfg = match crate::config::RuntimeConfig::load(&dir.join(format!("{role}.toml"))) {
+            Ok(c) => c,
+            Err(e) => {
+                clock.say(format!("replay {role}: {e:#}"));
+                ok = false;
+                continue;
+            }
+        };
+        match crate::trace::replay(&trace, &cfg.model) {
+            Ok(crate::trace::ReplayOutcome::NoDivergence { steps }) => {
+                clock.say(format!(
+                    "replayed the {role}'s trace through the model: {steps} steps, no divergence"
+                ));
+            }
+            Ok(crate::trace::ReplayOutcome::Divergence { step, line, .. }) => {
+                clock.say(format!(
+                    "replay {role}: DIVERGENCE at step {step} (line {line} of {})",
+                    trace.display()
+                ));
+                ok = false;
+            }
+            Err(e) => {
+                clock.say(format!("replay {role}: {e:#}"));
+                ok = false;
+            }
+        }
+    }
     if ok {
         clock.say("RESULT: every client kept its address and prefix through the failover and the recovery.");
     } else {
