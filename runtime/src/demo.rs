@@ -14,7 +14,6 @@
 //!    renews (RENEW, then REBIND to any server) and must get its **same** leases.
 //! 5. Restart the primary on the same lease store; wait for both to be back in NORMAL; every
 //!    client renews again and must keep its leases.
-//!
 //! 6. Replay both servers' traces through `failover-model`: no divergence.
 //!
 //! Exit status 0 only if every client kept its leases throughout. Every wait is bounded; the
