@@ -118,6 +118,8 @@ pub struct Endpoint {
     pub(crate) communicated_at_start: bool,
     /// When this run started (TIME-OF-FAILURE bound, §8.6.2).
     pub(crate) started_at: Time,
+    /// The last recorded operating time found in storage at restore (§8.3.2 step 5).
+    pub(crate) stopped_at: Time,
     pub(crate) conn: ConnPhase,
     pub(crate) partner: PartnerView,
     pub(crate) timers: BTreeMap<Timer, Time>,
@@ -188,6 +190,7 @@ impl Endpoint {
             max_unacked: 1,
             ..PartnerView::default()
         };
+        let record_last_operating = record.last_operating_time;
         let mut ep = Endpoint {
             pools: Pools::new(&config),
             db: BindingDb::from_bindings(image.bindings.values()),
@@ -198,6 +201,7 @@ impl Endpoint {
             previous_state,
             had_record,
             started_at: now,
+            stopped_at: record_last_operating,
             conn: ConnPhase::Down,
             partner,
             timers: BTreeMap::new(),
@@ -376,6 +380,71 @@ impl Endpoint {
             bindings: self.db.len(),
             partner_down_since: self.partner_down_since(),
         }
+    }
+
+    /// Checks the endpoint's own invariants (used after every step by the property tests and
+    /// the harness). Returns the first violation found.
+    ///
+    /// # Errors
+    /// A description of the broken invariant.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        use EndpointState::*;
+        if self.db != BindingDb::from_bindings(self.db.records().values()) {
+            return Err("binding indexes out of step with the records".into());
+        }
+        // §6.1.1, S16: never more unacked BNDUPDs than the partner can take.
+        if self.unacked.len() > self.partner.max_unacked.max(1) as usize {
+            return Err(format!(
+                "{} unacked BNDUPDs > MAX_UNACKED_BNDUPD {}",
+                self.unacked.len(),
+                self.partner.max_unacked
+            ));
+        }
+        let carried: BTreeSet<Resource> =
+            self.unacked.values().flatten().map(|s| s.resource).collect();
+        if carried != self.in_flight {
+            return Err("in-flight set differs from the outstanding BNDUPDs".into());
+        }
+        if self.conn != ConnPhase::Ok
+            && (self.serving.is_some() || self.requested.is_some() || !self.unacked.is_empty())
+        {
+            return Err("update exchange outstanding without comms".into());
+        }
+        if self.state != Startup && self.record.state != self.state {
+            return Err(format!(
+                "recorded state {} differs from live {}",
+                self.record.state, self.state
+            ));
+        }
+        if self.state == Startup && !self.timers.contains_key(&Timer::Startup) {
+            return Err("STARTUP without its timer".into());
+        }
+        if self.state != Startup && self.timers.contains_key(&Timer::Startup) {
+            return Err("STARTUP timer armed outside STARTUP".into());
+        }
+        if self.config.role == Role::Secondary && self.state == ConflictDone {
+            return Err("a secondary never enters CONFLICT-DONE (§8.12)".into());
+        }
+        if self.state == RecoverWait && !self.timers.contains_key(&Timer::RecoverWait) {
+            return Err("RECOVER-WAIT without its timer".into());
+        }
+        if self.config.role == Role::Secondary
+            && matches!(self.conn, ConnPhase::Connecting | ConnPhase::AwaitConnectReply)
+        {
+            return Err("only the primary connects (§6.1)".into());
+        }
+        for b in self.db.iter() {
+            if b.status == BindingStatus::Active && b.client.is_none() {
+                return Err(format!("ACTIVE {} without a client", b.resource));
+            }
+            if b.status == BindingStatus::PendingFree {
+                return Err(format!("{} held in PENDING-FREE", b.resource));
+            }
+        }
+        if self.comms_ok() && !self.record.communicated {
+            return Err("comms OK but the C flag is not recorded".into());
+        }
+        Ok(())
     }
 
     // ---------------------------------------------------------------- plumbing
@@ -1002,7 +1071,7 @@ impl Endpoint {
                     self.previous_state,
                     pstate,
                     pd_start,
-                    self.record.last_operating_time,
+                    self.stopped_at,
                 );
             }
             self.transition(now, current, out);
