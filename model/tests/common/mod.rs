@@ -193,14 +193,12 @@ impl Pair {
                     }
                 }
                 Output::Connect => self.connect_pending = true,
-                Output::Disconnect => {
-                    if self.connected {
-                        self.connected = false;
-                        self.to_p.clear();
-                        self.to_s.clear();
-                        // The partner sees the TCP connection close.
-                        self.input(side.other(), Input::ConnectionDown);
-                    }
+                Output::Disconnect if self.connected => {
+                    self.connected = false;
+                    self.to_p.clear();
+                    self.to_s.clear();
+                    // The partner sees the TCP connection close.
+                    self.input(side.other(), Input::ConnectionDown);
                 }
                 Output::Event(e) => self.node_mut(side).events.push(e),
                 Output::SetTimer(..) | Output::CancelTimer(_) => {}
