@@ -616,7 +616,20 @@ impl Endpoint {
                 // this partner (neither side's C flag was set) goes straight on.
                 let never_ran =
                     !self.communicated_at_start && self.partner.first_communicated == Some(false);
-                let at = if never_ran { now } else { self.started_at.plus(self.mclt()) };
+                // Reading (found by the pair property test): after a loss of storage this
+                // server cannot know whether it was in PARTNER-DOWN before the crash, and leases
+                // granted in PARTNER-DOWN are bounded by their lifetime, not by the MCLT
+                // (§8.4.1); nobody else knows them. So it waits the longer of the MCLT and the
+                // longest valid lifetime it hands out. With its storage intact its own records
+                // cover those leases and the MCLT suffices.
+                let hold = if self.had_record {
+                    self.mclt()
+                } else {
+                    self.mclt()
+                        .max(self.config.address_lifetimes.valid)
+                        .max(self.config.prefix_lifetimes.valid)
+                };
+                let at = if never_ran { now } else { self.started_at.plus(hold) };
                 self.set_timer(Timer::RecoverWait, at.max(now), out);
             }
             EndpointState::Normal => {

@@ -281,7 +281,11 @@ fn storage_loss_recovered_with_updreqall() {
         .filter(|b| b.status == BindingStatus::FreeBackup && b.resource.is_prefix())
         .count();
     assert_eq!(backup, 8, "relearned its prefix share");
+    // It lost its storage, so it waits the longest lifetime it hands out (600 s), not only the
+    // MCLT: leases it granted in PARTNER-DOWN are known to nobody else (see `transition`).
     pair.advance(61);
+    assert_eq!(pair.state(Side::S), St::RecoverWait);
+    pair.advance(540);
     assert_eq!(pair.state(Side::S), St::Normal);
     assert_eq!(pair.state(Side::P), St::Normal);
 }
@@ -338,4 +342,30 @@ fn release_frees_after_ack() {
     pair.advance(v + 1);
     assert_eq!(pair.p.ep().binding(&rb).map(|b| b.status), Some(BindingStatus::Free));
     let _ = Role::Primary;
+}
+
+/// Regression (found by `no_duplicate_allocation_under_a1`): the secondary crashes, the
+/// primary is rightly put in PARTNER-DOWN and grants a full-length lease, then loses its
+/// storage. Nobody else knows that lease, so recovery must not end after one MCLT.
+#[test]
+fn storage_loss_after_partner_down_waits_the_lease_time() {
+    let mut pair = normal_pair();
+    pair.crash(Side::S, false, false);
+    pair.advance(11);
+    pair.command(Side::P, Command::PartnerDown);
+    let mut c1 = Client::new(2, IaKind::Na);
+    let (r, valid) = c1.obtain(&mut pair, Side::P).expect("served in PD");
+    assert_eq!(valid, 600);
+    pair.crash(Side::P, true, false);
+    pair.start(Side::P);
+    pair.advance(26);
+    pair.start(Side::S);
+    pair.advance(34);
+    assert_eq!(pair.state(Side::P), St::RecoverWait, "still waiting after one MCLT");
+    let mut c0 = Client::new(1, IaKind::Na);
+    assert!(c0.obtain(&mut pair, Side::P).is_none(), "unresponsive while waiting");
+    pair.advance(600);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    let (r0, _) = c0.obtain(&mut pair, Side::P).expect("served after the wait");
+    assert!(c1.holds(pair.now).is_none() || r0 != r);
 }
