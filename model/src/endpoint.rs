@@ -528,8 +528,14 @@ impl Endpoint {
         if self.state == EndpointState::PartnerDown {
             let pd = self.record.partner_down_time;
             let mclt = self.mclt();
-            for b in self.db.awaiting_free() {
-                let t = self.pd_free_time(b, pd, mclt);
+            // The index is ordered by the wait base, so its first entry has the earliest
+            // free time (`mclt::partner_down_wait_base`).
+            let first = if self.pd_wait_mutated() {
+                self.db.awaiting_free().map(|b| b.start_time_of_state).min()
+            } else {
+                self.db.first_awaiting_free().map(|base| base.max(pd).plus(mclt))
+            };
+            if let Some(t) = first {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
@@ -540,11 +546,18 @@ impl Endpoint {
     }
 
     pub(crate) fn pd_free_time(&self, b: &Binding, pd: Time, mclt: u32) -> Time {
-        #[cfg(feature = "mutations")]
-        if self.mutated(crate::mutation::Mutation::ReallocateWithoutPdWait) {
+        if self.pd_wait_mutated() {
             return b.start_time_of_state;
         }
         crate::mclt::partner_down_free_time(b, pd, mclt)
+    }
+
+    fn pd_wait_mutated(&self) -> bool {
+        #[cfg(feature = "mutations")]
+        if self.mutated(crate::mutation::Mutation::ReallocateWithoutPdWait) {
+            return true;
+        }
+        false
     }
 
     // ---------------------------------------------------------------- state machine
@@ -1252,9 +1265,11 @@ impl Endpoint {
         if self.state == EndpointState::PartnerDown {
             let pd = self.record.partner_down_time;
             let mclt = self.mclt();
+            let mutated = self.pd_wait_mutated();
             let due: Vec<Resource> = self
                 .db
                 .awaiting_free()
+                .take_while(|b| mutated || self.pd_free_time(b, pd, mclt) <= now)
                 .filter(|b| self.pd_free_time(b, pd, mclt) <= now)
                 .map(|b| b.resource)
                 .collect();
