@@ -207,22 +207,25 @@ impl Endpoint {
             };
             out.insert(first_persist, Output::Send(msg));
             self.sent_in_step = true;
-            self.after_rejections(now, rejected, out);
+            self.flag_rejected(rejected, out);
+            self.flush_updates(now, out);
             return;
         }
-        // §7.5.2: the accepted data was persisted above; only now the BNDREPLY.
+        // §7.5.4: flag what we rejected (persisted with the rest of this step's writes).
+        self.flag_rejected(rejected, out);
+        // §7.5.2: every write of this step is persisted above; only now the BNDREPLY, and
+        // after it our own version of anything we rejected (§7.5.4 "after the BNDREPLY").
         self.send_with(now, xid, body, out);
-        self.after_rejections(now, rejected, out);
+        self.flush_updates(now, out);
     }
 
-    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear we send our
-    /// version at once (after the BNDREPLY), otherwise at the next scan.
-    fn after_rejections(&mut self, now: Time, rejected: Vec<Resource>, out: &mut Vec<Output>) {
+    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear our version
+    /// goes at once (after the BNDREPLY), otherwise it waits for the next scan.
+    fn flag_rejected(&mut self, rejected: Vec<Resource>, out: &mut Vec<Output>) {
         for r in rejected {
             if let Some(b) = self.db.get(&r) {
                 let mut b = b.clone();
-                let was_set = b.pending;
-                if was_set {
+                if b.pending {
                     self.held.insert(r);
                 } else {
                     b.mark_changed();
@@ -230,7 +233,6 @@ impl Endpoint {
                 }
             }
         }
-        self.flush_updates(now, out);
     }
 
     fn receive_client(

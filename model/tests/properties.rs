@@ -380,11 +380,16 @@ proptest! {
 
     /// S1 under assumption A1: the operator declares PARTNER-DOWN only when the partner is
     /// really down (crashed), and a server whose partner is in PARTNER-DOWN restarts only
-    /// when it can reach it (digest §10.1 A1, §11.3 item 16).
+    /// when it can reach it (digest §10.1 A1, §11.3 item 16). And under A2: storage is lost by
+    /// one server at a time; a second loss before the first server has recovered (reached
+    /// RECOVER-DONE) would erase every record of a lease, which no protocol can survive.
     #[test]
     fn no_duplicate_allocation_under_a1(actions in prop::collection::vec(env(), 1..80)) {
         let mut pair = Pair::default_pair();
         pair.advance(10);
+        // Which servers lost their storage and have not recovered yet.
+        let mut lost = [false, false];
+        let idx = |s: Side| usize::from(s == Side::S);
         let mut clients: Vec<Client> = (0..6).map(|i| Client::new(i + 1, if i % 3 == 2 { IaKind::Pd } else { IaKind::Na })).collect();
         for a in actions {
             match a {
@@ -440,8 +445,10 @@ proptest! {
                     }
                 }
                 Env::Crash(s, lose, visible) => {
+                    let lose = lose && !lost[idx(side(s).other())];
                     if pair.node(side(s)).ep.is_some() {
                         pair.crash(side(s), lose, visible);
+                        lost[idx(side(s))] |= lose;
                     }
                 }
                 Env::Restart(s) => {
@@ -461,6 +468,14 @@ proptest! {
                     if pair.node(side(s)).ep.is_some() && pair.node(side(s).other()).ep.is_none() {
                         pair.command(side(s), Command::PartnerDown);
                     }
+                }
+            }
+            for sd in [Side::P, Side::S] {
+                let recovered = pair.node(sd).ep.as_ref().is_some_and(|e| {
+                    !matches!(e.state(), EndpointState::Startup | EndpointState::Recover | EndpointState::RecoverWait)
+                });
+                if recovered {
+                    lost[idx(sd)] = false;
                 }
             }
             let refs: Vec<&Client> = clients.iter().collect();
