@@ -100,6 +100,35 @@ pub(crate) struct Sent {
 }
 
 /// One failover endpoint. `Clone + Eq + Hash` so the model checker can hash whole states.
+///
+/// # Example: driving an endpoint
+///
+/// ```
+/// use failover_model::{Config, DurableImage, Endpoint, EndpointState, Input, Output, Role, Time};
+///
+/// let mut disk = DurableImage::default();
+/// let now = Time(1_000);
+/// // Restore from what is on disk (here: nothing) and carry out the outputs in order.
+/// let (mut ep, outputs) = Endpoint::restore(Config::example(Role::Secondary), &disk, now);
+/// assert_eq!(ep.state(), EndpointState::Startup);
+/// for o in &outputs {
+///     if let Output::Persist(w) = o {
+///         disk.apply(w); // durable before anything after it leaves the machine
+///     }
+/// }
+/// // The driver fires a timer once its deadline has passed, never earlier.
+/// let (timer, at) = ep.timers().iter().map(|(t, at)| (*t, *at)).min_by_key(|(_, at)| *at).unwrap();
+/// for o in ep.handle(at, Input::Timer(timer)) {
+///     if let Output::Persist(w) = &o {
+///         disk.apply(w);
+///     }
+/// }
+/// // No partner and no record: STARTUP ends in RECOVER (§8.3.2), which answers no client.
+/// assert_eq!(ep.state(), EndpointState::Recover);
+/// // A crash loses only what was not on disk: the restored endpoint starts from the record.
+/// let (again, _) = Endpoint::restore(ep.config().clone(), &disk, at.plus(60));
+/// assert_eq!(again.record().state, EndpointState::Recover);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Endpoint {
     pub(crate) config: Config,
