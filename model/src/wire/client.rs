@@ -472,6 +472,19 @@ fn check_duid(c: u16, d: &Duid) -> Result<(), WireError> {
     }
 }
 
+/// dhcproto's `DhcpOptions::insert` keeps options sorted by code but puts a new option
+/// *before* the options of the same code already there (so inserting in order reverses
+/// same-code options), and its `FromIterator` uses an unstable sort. Inserting in reverse
+/// order gives: sorted by code, same-code options in `opts` order (pinned by a regression
+/// test in `gaps.rs`).
+fn in_order(opts: Vec<DhcpOption>) -> DhcpOptions {
+    let mut out = DhcpOptions::new();
+    for o in opts.into_iter().rev() {
+        out.insert(o);
+    }
+    out
+}
+
 /// One lease as a dhcproto option, after our own checks. `size` accumulates its octets.
 fn d6_lease(
     kind: IaKind,
@@ -526,7 +539,7 @@ fn d6_ia(
     leases: impl Iterator<Item = (Resource, u32, u32)>,
     status: Option<DhcpStatus>,
 ) -> Result<(DhcpOption, usize), WireError> {
-    let mut opts = DhcpOptions::new();
+    let mut opts = Vec::new();
     let mut size: usize = if kind == IaKind::Ta { 4 } else { 12 };
     for (res, pref, valid) in leases {
         let (o, n) = d6_lease(kind, res, pref, valid)?;
@@ -534,12 +547,13 @@ fn d6_ia(
         if size > usize::from(u16::MAX) {
             return Err(WireError::TooLarge { size, limit: usize::from(u16::MAX) });
         }
-        opts.insert(o);
+        opts.push(o);
     }
     if let Some(s) = status {
         size = size.saturating_add(6 + status_text(s).len());
-        opts.insert(d6_status(s));
+        opts.push(d6_status(s));
     }
+    let opts = in_order(opts);
     if size > usize::from(u16::MAX) {
         return Err(WireError::TooLarge { size, limit: usize::from(u16::MAX) });
     }
@@ -580,15 +594,15 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
     };
     let mut msg = d6::Message::new_with_id(mt, ctx.xid);
     let mut size = CLIENT_HEADER_LEN;
-    let opts = msg.opts_mut();
+    let mut opts = Vec::new();
     if let Some(c) = &reply.client_id {
         check_duid(code::CLIENTID, c)?;
         size += 4 + c.0.len();
-        opts.insert(DhcpOption::ClientId(c.0.clone()));
+        opts.push(DhcpOption::ClientId(c.0.clone()));
     }
     check_duid(code::SERVERID, &reply.server_id)?;
     size += 4 + reply.server_id.0.len();
-    opts.insert(DhcpOption::ServerId(reply.server_id.0.clone()));
+    opts.push(DhcpOption::ServerId(reply.server_id.0.clone()));
     for ia in &reply.ias {
         let leases = ia.leases.iter().map(|l| (l.resource, l.preferred_lifetime, l.valid_lifetime));
         let (o, n) = d6_ia(ia.kind, ia.iaid, ia.t1, ia.t2, leases, ia.status)?;
@@ -596,20 +610,21 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
         if size > MAX_UDP_MESSAGE_SIZE {
             return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
         }
-        opts.insert(o);
+        opts.push(o);
     }
     if let Some(p) = reply.preference {
         size += 5;
-        opts.insert(DhcpOption::Preference(p));
+        opts.push(DhcpOption::Preference(p));
     }
     if let Some(s) = reply.status {
         size += 6 + status_text(s).len();
-        opts.insert(d6_status(s));
+        opts.push(d6_status(s));
     }
     if reply.rapid_commit {
         size += 4;
-        opts.insert(DhcpOption::RapidCommit);
+        opts.push(DhcpOption::RapidCommit);
     }
+    msg.set_opts(in_order(opts));
     let mut out = finish(&msg, size)?;
     for hop in ctx.relays.iter().rev() {
         out = build_relay(MSG_RELAY_REPL, hop, &out)?;
@@ -628,16 +643,16 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
 pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8>, WireError> {
     let mut msg = d6::Message::new_with_id(msg_type_of(req.kind), xid);
     let mut size = CLIENT_HEADER_LEN + 6;
-    let opts = msg.opts_mut();
+    let mut opts = Vec::new();
     if let Some(c) = &req.client_id {
         check_duid(code::CLIENTID, c)?;
         size += 4 + c.0.len();
-        opts.insert(DhcpOption::ClientId(c.0.clone()));
+        opts.push(DhcpOption::ClientId(c.0.clone()));
     }
     if let Some(s) = &req.server_id {
         check_duid(code::SERVERID, s)?;
         size += 4 + s.0.len();
-        opts.insert(DhcpOption::ServerId(s.0.clone()));
+        opts.push(DhcpOption::ServerId(s.0.clone()));
     }
     for ia in &req.ias {
         let leases = ia.leases.iter().map(|l| (l.resource, l.preferred_lifetime, l.valid_lifetime));
@@ -646,13 +661,14 @@ pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8
         if size > MAX_UDP_MESSAGE_SIZE {
             return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
         }
-        opts.insert(o);
+        opts.push(o);
     }
-    opts.insert(DhcpOption::ElapsedTime(0));
+    opts.push(DhcpOption::ElapsedTime(0));
     if req.rapid_commit {
         size += 4;
-        opts.insert(DhcpOption::RapidCommit);
+        opts.push(DhcpOption::RapidCommit);
     }
+    msg.set_opts(in_order(opts));
     finish(&msg, size)
 }
 
