@@ -19,6 +19,9 @@ mod error;
 pub mod failover;
 pub mod tlv;
 
+#[cfg(test)]
+mod gaps;
+
 pub use client::{
     decode_client_packet, decode_server_reply, encode_client_reply, encode_client_request,
     unwrap_relay_repl, wrap_relay_forw, ClientPacket, RelayHop, ReplyContext,
