@@ -11,11 +11,13 @@
 //!    message: it decodes the content of OPTION_RELAY_MSG as another relay header and loses the
 //!    client message.
 //! 3. The client message's option tree is validated ([`super::tlv`]) before dhcproto sees it.
-//! 4. dhcproto types **one option at a time**, in wire order, from a decoder positioned exactly
-//!    at each option the validator found; each must consume exactly its own octets, and every
-//!    container's sub-option count must match the validator's count. So dhcproto's silent stop
-//!    at a malformed option, its length-ignoring fixed-size decoders and its sorting of options
-//!    by code can neither shorten nor reorder what we return.
+//! 4. dhcproto types **one option at a time**, in wire order: only the options the adapter acts
+//!    on (CLIENTID, SERVERID, IA_NA, IA_TA, IA_PD, IAADDR, IAPREFIX, ORO, PREFERENCE,
+//!    STATUS_CODE, RAPID_COMMIT), each from a buffer holding exactly that option (a container
+//!    only with its fixed part; its sub-options are typed the same way), and each must consume
+//!    all of it. So dhcproto's silent stop at a malformed option, its length-ignoring
+//!    fixed-size decoders, its panicking decoders (STATUS_CODE, VENDOR_CLASS, VENDOR_OPTS) and
+//!    its sorting of options by code can neither crash, shorten nor reorder what we return.
 //! 5. The adapter maps the typed options to a [`ClientRequest`]; options the server does not act
 //!    on are ignored (RFC 8415 §16 lets servers ignore unrecognised options).
 //!
@@ -258,47 +260,74 @@ fn dhcproto_err(e: impl std::fmt::Display) -> WireError {
     WireError::Dhcproto(e.to_string())
 }
 
-/// Validates `area` and has dhcproto type each option, in wire order, each consuming exactly
-/// its own octets.
-fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, DhcpOption)>, WireError> {
+/// The options the adapter acts on: only these are handed to dhcproto. Everything else
+/// (vendor options, user classes, ...) stays opaque after the validator's structural check, so
+/// dhcproto's decoders for them (some of which panic or mis-read lengths) never run.
+const TYPED_CODES: &[u16] = &[
+    code::CLIENTID,
+    code::SERVERID,
+    code::IA_NA,
+    code::IA_TA,
+    code::IAADDR,
+    code::ORO,
+    code::PREFERENCE,
+    code::STATUS_CODE,
+    code::RAPID_COMMIT,
+    code::IA_PD,
+    code::IAPREFIX,
+];
+
+/// The fixed part of the containers the adapter types (RFC 8415 §21.4-§21.6, §21.21-§21.22).
+fn container_header(c: u16) -> Option<usize> {
+    match c {
+        code::IA_NA | code::IA_PD => Some(12),
+        code::IA_TA => Some(4),
+        code::IAADDR => Some(24),
+        code::IAPREFIX => Some(25),
+        _ => None,
+    }
+}
+
+/// Validates `area`, then has dhcproto type each option the adapter acts on, in wire order,
+/// **one option at a time**: dhcproto gets a buffer holding exactly that option and must
+/// consume all of it. A container is handed over as its fixed part only (its sub-options are
+/// typed by the caller, again one at a time), so dhcproto never runs its option-area loop
+/// (which stops silently at a bad option and sorts by code) on anything. Options the adapter
+/// does not act on come back as `None`.
+fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, Option<DhcpOption>)>, WireError> {
     let mut budget = MAX_OPTIONS;
     tlv::validate_options(area, depth, &mut budget)?;
     let mut budget = MAX_OPTIONS;
     let tlvs = split_options(area, &mut budget)?;
-    let mut dec = Decoder::new(area);
     let mut out = Vec::with_capacity(tlvs.len());
     for t in tlvs {
-        let before = dec.buffer().len();
-        let opt = DhcpOption::decode(&mut dec).map_err(dhcproto_err)?;
-        let consumed = before.saturating_sub(dec.buffer().len());
-        let expected = 4 + t.data.len();
-        if consumed != expected {
-            return Err(WireError::Shortened { code: t.code, expected, decoded: consumed });
+        if !TYPED_CODES.contains(&t.code) {
+            out.push((t.code, None));
+            continue;
         }
-        check_nested_count(&t, &opt)?;
-        out.push((t.code, opt));
+        let data = match container_header(t.code) {
+            Some(n) => t.data.get(..n).ok_or(WireError::BadOptionLength {
+                code: t.code,
+                len: t.data.len(),
+                expected: "shorter than the container's fixed part",
+            })?,
+            None => t.data,
+        };
+        let mut one = Vec::with_capacity(4 + data.len());
+        put_option(&mut one, t.code, data)?;
+        let mut dec = Decoder::new(&one);
+        let opt = DhcpOption::decode(&mut dec).map_err(dhcproto_err)?;
+        let left = dec.buffer().len();
+        if left != 0 {
+            return Err(WireError::Shortened {
+                code: t.code,
+                expected: one.len(),
+                decoded: one.len() - left.min(one.len()),
+            });
+        }
+        out.push((t.code, Some(opt)));
     }
     Ok(out)
-}
-
-/// dhcproto decodes an IA's sub-options with a loop that stops silently at the first bad one:
-/// compare its count with ours.
-fn check_nested_count(t: &Tlv<'_>, opt: &DhcpOption) -> Result<(), WireError> {
-    let (header, decoded) = match opt {
-        DhcpOption::IANA(ia) => (12, ia.opts.iter().count()),
-        DhcpOption::IAPD(ia) => (12, ia.opts.iter().count()),
-        DhcpOption::IATA(ia) => (4, ia.opts.iter().count()),
-        DhcpOption::IAAddr(a) => (24, a.opts.iter().count()),
-        DhcpOption::IAPrefix(p) => (25, p.opts.iter().count()),
-        DhcpOption::VendorOpts(v) => (4, v.opts.iter().count()),
-        _ => return Ok(()),
-    };
-    let mut budget = MAX_OPTIONS;
-    let expected = split_options(t.data.get(header..).unwrap_or_default(), &mut budget)?.len();
-    if expected != decoded {
-        return Err(WireError::Shortened { code: t.code, expected, decoded });
-    }
-    Ok(())
 }
 
 fn ia_inner<'a>(t: &Tlv<'a>, kind: IaKind) -> &'a [u8] {
@@ -373,6 +402,7 @@ pub fn decode_client_packet(
     let mut oro: Option<Vec<u16>> = None;
     let mut ias = Vec::new();
     for (t, (c, opt)) in tlvs.iter().zip(typed) {
+        let Some(opt) = opt else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -404,6 +434,7 @@ pub fn decode_client_packet(
 fn dec_ia_request(kind: IaKind, iaid: u32, t: &Tlv<'_>) -> Result<IaRequest, WireError> {
     let mut leases = Vec::new();
     for (_, sub) in typed_options(ia_inner(t, kind), 1)? {
+        let Some(sub) = sub else { continue };
         match (kind, sub) {
             (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(RequestedLease {
                 resource: Resource::Address(a.addr),
@@ -704,6 +735,7 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
     let mut preference = None;
     let mut ias = Vec::new();
     for (t, (c, opt)) in tlvs.iter().zip(typed) {
+        let Some(opt) = opt else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -747,6 +779,7 @@ fn dec_ia_reply(
     let mut leases = Vec::new();
     let mut status = None;
     for (c, sub) in typed_options(ia_inner(t, kind), 1)? {
+        let Some(sub) = sub else { continue };
         match (kind, sub) {
             (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(GrantedLease {
                 resource: Resource::Address(a.addr),

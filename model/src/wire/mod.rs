@@ -17,6 +17,7 @@
 pub mod client;
 mod error;
 pub mod failover;
+pub mod fuzzing;
 pub mod tlv;
 
 #[cfg(test)]
