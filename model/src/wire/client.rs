@@ -817,3 +817,97 @@ fn dec_ia_reply(
     }
     Ok(IaReply { kind, iaid, t1, t2, leases, status })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DUID: [u8; 10] = [0, 3, 0, 1, 2, 0, 0, 0, 0, 1];
+
+    fn solicit() -> Vec<u8> {
+        let mut v = vec![1, 0, 0, 9];
+        let _ = put_option(&mut v, code::CLIENTID, &DUID);
+        v
+    }
+
+    #[test]
+    fn ero_requested_relay_options_are_echoed() {
+        // RFC 4994: the relay asks (ERO) for REMOTE_ID (37) to be echoed, not SUBSCRIBER_ID (38).
+        let mut relay = vec![MSG_RELAY_FORW, 0];
+        relay.extend_from_slice(&[0; 32]);
+        let _ = put_option(&mut relay, code::ERO, &37u16.to_be_bytes());
+        let _ = put_option(&mut relay, 37, &[0, 0, 0, 9, 1]);
+        let _ = put_option(&mut relay, 38, b"sub");
+        let _ = put_option(&mut relay, code::RELAY_MSG, &solicit());
+        let p = decode_client_packet(&relay, 0, false);
+        let Ok(p) = p else { panic!("{p:?}") };
+        assert_eq!(p.context.relays.len(), 1);
+        assert_eq!(
+            p.context.relays[0].echo,
+            vec![RawOption { code: 37, data: vec![0, 0, 0, 9, 1] }]
+        );
+        let reply = ClientReply {
+            tag: 0,
+            kind: ReplyKind::Reply,
+            client_id: Some(Duid::new(DUID)),
+            server_id: Duid::new(DUID),
+            rapid_commit: false,
+            status: None,
+            ias: vec![],
+            preference: None,
+        };
+        let out = encode_client_reply(&reply, &p.context).unwrap_or_default();
+        let mut budget = MAX_OPTIONS;
+        let codes: Vec<u16> =
+            split_options(out.get(RELAY_HEADER_LEN..).unwrap_or_default(), &mut budget)
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.code)
+                .collect();
+        assert_eq!(codes, vec![37, code::RELAY_MSG]);
+    }
+
+    #[test]
+    fn oversized_replies_are_refused_before_dhcproto_sees_them() {
+        // 3000 addresses make an IA_NA of 84 012 octets: dhcproto would truncate its length.
+        let leases = (0..3000u32)
+            .map(|i| GrantedLease {
+                resource: Resource::Address(Ipv6Addr::from(u128::from(i))),
+                preferred_lifetime: 1,
+                valid_lifetime: 2,
+            })
+            .collect();
+        let reply = ClientReply {
+            tag: 0,
+            kind: ReplyKind::Reply,
+            client_id: None,
+            server_id: Duid::new(DUID),
+            rapid_commit: false,
+            status: None,
+            ias: vec![IaReply { kind: IaKind::Na, iaid: 1, t1: 0, t2: 0, leases, status: None }],
+            preference: None,
+        };
+        let ctx = ReplyContext { xid: [0; 3], msg_type: 1, relays: vec![], oro: vec![] };
+        assert!(matches!(encode_client_reply(&reply, &ctx), Err(WireError::TooLarge { .. })));
+        // A DUID outside 3..=130 octets is refused too.
+        let reply = ClientReply { ias: vec![], server_id: Duid::new([1]), ..reply };
+        assert!(matches!(
+            encode_client_reply(&reply, &ctx),
+            Err(WireError::BadValue { code: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn unicast_only_without_relay() {
+        let p = decode_client_packet(&solicit(), 0, true);
+        assert_eq!(p.map(|p| p.request.unicast), Ok(true));
+        let relayed =
+            wrap_relay_forw(&solicit(), 0, Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, None)
+                .unwrap_or_default();
+        let p = decode_client_packet(&relayed, 0, true);
+        assert_eq!(
+            p.map(|p| (p.request.unicast, p.request.link_address)),
+            Ok((false, Some(Ipv6Addr::LOCALHOST)))
+        );
+    }
+}
