@@ -294,7 +294,10 @@ fn container_header(c: u16) -> Option<usize> {
 /// typed by the caller, again one at a time), so dhcproto never runs its option-area loop
 /// (which stops silently at a bad option and sorts by code) on anything. Options the adapter
 /// does not act on come back as `None`.
-fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, Option<DhcpOption>)>, WireError> {
+fn typed_options(
+    area: &[u8],
+    depth: usize,
+) -> Result<Vec<(Tlv<'_>, Option<DhcpOption>)>, WireError> {
     let mut budget = MAX_OPTIONS;
     tlv::validate_options(area, depth, &mut budget)?;
     let mut budget = MAX_OPTIONS;
@@ -302,7 +305,7 @@ fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, Option<DhcpOptio
     let mut out = Vec::with_capacity(tlvs.len());
     for t in tlvs {
         if !TYPED_CODES.contains(&t.code) {
-            out.push((t.code, None));
+            out.push((t, None));
             continue;
         }
         let data = match container_header(t.code) {
@@ -325,7 +328,7 @@ fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, Option<DhcpOptio
                 decoded: one.len() - left.min(one.len()),
             });
         }
-        out.push((t.code, Some(opt)));
+        out.push((t, Some(opt)));
     }
     Ok(out)
 }
@@ -389,20 +392,15 @@ pub fn decode_client_packet(
     let xid = r.array::<3>()?;
     let kind = kind_of(ty).ok_or(WireError::UnexpectedMessageType(ty))?;
     let area = r.rest();
-    let tlvs = {
-        let mut budget = MAX_OPTIONS;
-        tlv::validate_options(area, 0, &mut budget)?;
-        let mut budget = MAX_OPTIONS;
-        split_options(area, &mut budget)?
-    };
     let typed = typed_options(area, 0)?;
     let mut client_id = None;
     let mut server_id = None;
     let mut rapid: Option<()> = None;
     let mut oro: Option<Vec<u16>> = None;
     let mut ias = Vec::new();
-    for (t, (c, opt)) in tlvs.iter().zip(typed) {
-        let Some(opt) = opt else { continue };
+    for (t, opt) in &typed {
+        let c = t.code;
+        let Some(opt) = opt.clone() else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -721,12 +719,6 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
         other => return Err(WireError::UnexpectedMessageType(other)),
     };
     let area = r.rest();
-    let mut budget = MAX_OPTIONS;
-    let tlvs = {
-        tlv::validate_options(area, 0, &mut budget)?;
-        let mut b = MAX_OPTIONS;
-        split_options(area, &mut b)?
-    };
     let typed = typed_options(area, 0)?;
     let mut client_id = None;
     let mut server_id = None;
@@ -734,8 +726,9 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
     let mut status = None;
     let mut preference = None;
     let mut ias = Vec::new();
-    for (t, (c, opt)) in tlvs.iter().zip(typed) {
-        let Some(opt) = opt else { continue };
+    for (t, opt) in &typed {
+        let c = t.code;
+        let Some(opt) = opt.clone() else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -778,7 +771,8 @@ fn dec_ia_reply(
 ) -> Result<IaReply, WireError> {
     let mut leases = Vec::new();
     let mut status = None;
-    for (c, sub) in typed_options(ia_inner(t, kind), 1)? {
+    for (st, sub) in typed_options(ia_inner(t, kind), 1)? {
+        let c = st.code;
         let Some(sub) = sub else { continue };
         match (kind, sub) {
             (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(GrantedLease {
