@@ -11,9 +11,9 @@ use failover_model::client::{
     RequestedLease,
 };
 use failover_model::message::{
-    BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, IaData,
-    LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, ServerFlags,
-    StateOptions, Status, StatusCode,
+    BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, DnsRemovalInfo,
+    IaData, LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, ReconfigureData,
+    RelayData, ServerFlags, StateOptions, Status, StatusCode,
 };
 use failover_model::resource::{Duid, IaKind, Resource};
 use failover_model::state::EndpointState;
@@ -291,6 +291,85 @@ fn bndupd_24_client_data() {
             iaid: 1,
             t1: 1800,
             t2: 2880,
+            leases: vec![lease],
+            status: None,
+            unknown: vec![],
+        }],
+        status: None,
+        unknown: vec![],
+    };
+    let body =
+        BindingMessage { payload: Some(BindingPayload::Client(cd)), status: None, unknown: vec![] };
+    check(&bytes, &msg(MessageBody::BndUpd(body)));
+}
+
+#[test]
+fn bndupd_24_every_client_data_option() {
+    // §7.4 case A with the optional options: VSS (RFC 6607 §3.1: type 1, "vpn"),
+    // F_RECONFIGURE_DATA (§5.5.13: reconfigure-time, key), LQ_RELAY_DATA (RFC 5007 §4.1.2.4:
+    // peer-address, relay message), and an IA_PD (RFC 8415 §21.21) whose IAPREFIX (§21.22)
+    // carries F_PARTNER_RAW_CLT_TIME (§5.5.10), CLIENT_FQDN (RFC 4704 §4: flags, name) and
+    // F_DNS_REMOVAL_INFO (§5.5.3) with host name, zone name and flags (R | F).
+    #[rustfmt::skip]
+    let bytes = [
+        24, 0x0a, 0x0b, 0x0c, 0x2a, 0x2b, 0x2c, 0x2d,
+        0, 45, 0, 168,
+          0, 1, 0, 10, 0x00, 0x03, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+          0, 100, 0, 4, 0, 0, 0x10, 0,                  // LQ_BASE_TIME 4096
+          0, 68, 0, 4, 1, b'v', b'p', b'n',             // VSS
+          0, 129, 0, 6, 0, 0, 0x0f, 0, 0xaa, 0xbb,      // F_RECONFIGURE_DATA: 3840, key aabb
+          0, 47, 0, 20,                                 // LQ_RELAY_DATA
+            0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, // peer fe80::1
+            12, 0, 0, 0,                                //   relay message (opaque)
+          0, 25, 0, 100,                                // IA_PD
+            0, 0, 0, 3, 0, 0, 0, 100, 0, 0, 0, 200,     //   IAID 3, T1 100, T2 200
+            0, 26, 0, 84,                               //   IAPREFIX
+              0, 0, 0x01, 0x2c, 0, 0, 0x01, 0x90,       //     preferred 300, valid 400
+              56,                                       //     prefix-length
+              0x20, 0x01, 0x0d, 0xb8, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, // 2001:db8:0:100::
+              0, 114, 0, 1, 1,                          //     ACTIVE
+              0, 133, 0, 4, 0, 0, 0x0f, 0,              //     F_START_TIME_OF_STATE 3840
+              0, 134, 0, 4, 0, 0, 0x11, 0x90,           //     F_STATE_EXPIRATION_TIME 4496
+              0, 126, 0, 4, 0, 0, 0x0f, 0,              //     F_PARTNER_RAW_CLT_TIME 3840
+              0, 39, 0, 4, 0x01, 1, b'a', 0,            //     CLIENT_FQDN: S, "a."
+              0, 116, 0, 18,                            //     F_DNS_REMOVAL_INFO
+                0, 117, 0, 3, 1, b'a', 0,               //       F_DNS_HOST_NAME "a."
+                0, 118, 0, 1, 0,                        //       F_DNS_ZONE_NAME "."
+                0, 119, 0, 2, 0, 0x03,                  //       F_DNS_FLAGS R | F
+    ];
+    let lease = LeaseData {
+        resource: Resource::Prefix(ip("2001:db8:0:100::"), 56),
+        preferred_lifetime: 300,
+        valid_lifetime: 400,
+        options: LeaseOptions {
+            binding_status: Some(BindingStatus::Active),
+            start_time_of_state: Some(Time(3840)),
+            state_expiration_time: Some(Time(4496)),
+            partner_raw_clt_time: Some(Time(3840)),
+            client_fqdn: Some(vec![1, 1, b'a', 0]),
+            dns_removal_info: Some(DnsRemovalInfo {
+                host_name: Some(vec![1, b'a', 0]),
+                zone_name: Some(vec![0]),
+                flags: Some(3),
+                unknown: vec![],
+            }),
+            ..LeaseOptions::default()
+        },
+    };
+    let cd = ClientData {
+        client_id: Duid::new(DUID_LL),
+        lq_base_time: Some(Time(4096)),
+        vss: Some(vec![1, b'v', b'p', b'n']),
+        reconfigure: Some(ReconfigureData { reconfigure_time: Time(3840), key: vec![0xaa, 0xbb] }),
+        relay_data: Some(RelayData {
+            peer_address: ip("fe80::1"),
+            relay_message: vec![12, 0, 0, 0],
+        }),
+        ias: vec![IaData {
+            kind: IaKind::Pd,
+            iaid: 3,
+            t1: 100,
+            t2: 200,
             leases: vec![lease],
             status: None,
             unknown: vec![],
