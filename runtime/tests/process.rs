@@ -60,6 +60,7 @@ struct Node {
 }
 
 fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str, tls: &str) -> Node {
+    let partner = if fo_listen.contains('.') { "127.0.0.1" } else { "::1" };
     let dhcp_port = free_udp();
     let duid =
         if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
@@ -75,7 +76,7 @@ trace_file = "{d}/{role}.trace.jsonl"
 [log]
 level = "debug"
 [failover]
-partner_address = "::1"
+partner_address = "{partner}"
 partner_port = {fo_port}
 listen_address = "{fo_listen}"
 port = {fo_port}
@@ -234,13 +235,14 @@ fn single_server_control_and_drops() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("no divergence"));
 }
 
-/// A pair reaches NORMAL and a relayed client gets a lease.
+/// A pair (failover link on 127.0.0.1) reaches NORMAL and a relayed client gets a lease.
 #[test]
 fn pair_reaches_normal_and_serves_a_relayed_client() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    // The failover link over IPv4 loopback (DHCPv6 itself is on ::1).
+    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
     let _s = start(&sec, &dir.path().join("secondary.log"));
     let _p = start(&prim, &dir.path().join("primary.log"));
     let state = state_of;
