@@ -426,3 +426,102 @@ fn malformed_partner_frames_reach_the_core() {
     );
     assert!(seen("ConnectionUp") >= 2);
 }
+
+/// Garbage and mutated packets on the DHCPv6 port and garbage on the partner link: the server
+/// survives them all (no panic), counts them, and still serves a valid client afterwards.
+#[test]
+fn hostile_input_does_not_stop_the_server() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let mut s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+
+    // A valid relayed SOLICIT, then thousands of mutations of it (deterministic xorshift).
+    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 9]);
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(duid),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![
+            IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] },
+            IaRequest { kind: IaKind::Pd, iaid: 2, leases: vec![] },
+        ],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+    let inner = encode_client_request(&req, [9, 9, 9]).expect("encode");
+    let valid = wrap_relay_forw(&inner, 0, link, peer, Some(b"eth0")).expect("wrap");
+    let sock = UdpSocket::bind("[::1]:0").expect("udp");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000u32 {
+        let mut pkt = valid.clone();
+        match i % 3 {
+            0 => {
+                for _ in 0..(1 + rnd() % 4) {
+                    let at = (rnd() as usize) % pkt.len();
+                    pkt[at] = rnd() as u8;
+                }
+            }
+            1 => pkt.truncate((rnd() as usize) % pkt.len()),
+            _ => pkt = (0..(rnd() % 600)).map(|_| rnd() as u8).collect(),
+        }
+        let _ = sock.send_to(&pkt, prim.dhcp);
+        if i % 200 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Garbage on the partner link from the partner's own address (::1) to the secondary.
+    for _ in 0..5 {
+        if let Ok(mut tcp) = std::net::TcpStream::connect(("::1", fo_port)) {
+            let junk: Vec<u8> = (0..(rnd() % 3000)).map(|_| rnd() as u8).collect();
+            let _ = tcp.write_all(&junk);
+        }
+    }
+
+    // Both still alive and answering; a valid client still gets a lease.
+    assert!(matches!(p.0.try_wait(), Ok(None)), "the primary died");
+    assert!(matches!(s.0.try_wait(), Ok(None)), "the secondary died");
+    sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let got = wait_until(Duration::from_secs(40), || {
+        let _ = sock.send_to(&valid, prim.dhcp);
+        let _ = sock.send_to(&valid, sec.dhcp);
+        let mut buf = [0u8; 4096];
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { continue };
+            let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+            if xid == [9, 9, 9]
+                && reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+            {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(got, "no lease after the hostile input");
+    let m = ctl(&prim.socket, "metrics", json!({})).expect("metrics");
+    assert!(
+        metric(
+            m["arguments"]["text"].as_str().unwrap_or_default(),
+            "failoverd_drops_total{reason=\"client_"
+        ) > 0.0
+    );
+    assert!(matches!(p.0.try_wait(), Ok(None)) && matches!(s.0.try_wait(), Ok(None)));
+}
