@@ -277,6 +277,73 @@ async fn exchange(
     }
 }
 
+/// Sends one request per client at once (relayed, to every target) and collects the answers
+/// for `STEP_TIMEOUT`: `None` for a client that got no answer.
+async fn exchange_all(
+    sock: &UdpSocket,
+    clients: &[DemoClient],
+    reqs: Vec<Option<(ClientRequest, [u8; 3])>>,
+    targets: &[SocketAddr],
+) -> anyhow::Result<Vec<Option<ClientReply>>> {
+    let mut by_xid = std::collections::HashMap::new();
+    for (i, (c, r)) in clients.iter().zip(&reqs).enumerate() {
+        let Some((req, xid)) = r else { continue };
+        let inner = encode_client_request(req, *xid)?;
+        let relayed = wrap_relay_forw(&inner, 0, DEMO_LINK, c.peer, Some(b"demo0"))?;
+        for t in targets {
+            let _ = sock.send_to(&relayed, t).await;
+        }
+        by_xid.insert(*xid, i);
+    }
+    let mut out: Vec<Option<ClientReply>> = vec![None; clients.len()];
+    let until = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let mut buf = vec![0u8; 65_536];
+    while out.iter().filter(|o| o.is_some()).count() < by_xid.len() {
+        let r = tokio::time::timeout_at(until, sock.recv_from(&mut buf)).await;
+        let Ok(Ok((n, _))) = r else { break };
+        let Ok((inner, _hops)) = unwrap_relay_repl(buf.get(..n).unwrap_or_default()) else {
+            continue;
+        };
+        let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+        if let Some(&i) = by_xid.get(&xid) {
+            if reply.client_id.as_ref() == Some(&clients[i].duid) && out[i].is_none() {
+                out[i] = Some(reply);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every client renews: RENEW to the server that served it, then REBIND (to any server) for
+/// those that got no lease back. Returns each client's answer and the message that got it.
+async fn renew_all(
+    sock: &UdpSocket,
+    clients: &[DemoClient],
+    targets: &[SocketAddr],
+    next_xid: &mut impl FnMut() -> [u8; 3],
+) -> anyhow::Result<Vec<(Option<ClientReply>, &'static str)>> {
+    let reqs = clients
+        .iter()
+        .map(|c| Some((request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true), next_xid())))
+        .collect();
+    let first = exchange_all(sock, clients, reqs, targets).await?;
+    let has_lease =
+        |r: &Option<ClientReply>| r.as_ref().is_some_and(|r| leases_in(r).address.is_some());
+    let reqs = clients
+        .iter()
+        .zip(&first)
+        .map(|(c, r)| {
+            (!has_lease(r)).then(|| (request(c, ClientMsgKind::Rebind, None, true), next_xid()))
+        })
+        .collect();
+    let second = exchange_all(sock, clients, reqs, targets).await?;
+    Ok(first
+        .into_iter()
+        .zip(second)
+        .map(|(a, b)| if has_lease(&a) { (a, "RENEW") } else { (b, "REBIND") })
+        .collect())
+}
+
 fn leases_in(reply: &ClientReply) -> Held {
     let mut h =
         Held { address: None, prefix: None, server: Some(reply.server_id.clone()), valid: 0 };
@@ -501,16 +568,9 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             return Ok(false);
         }
         clock.say("  every client renews (RENEW to its server, then REBIND to any)");
+        let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
         let mut kept = 0;
-        for c in &mut clients {
-            let renew = request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true);
-            let mut r = exchange(&relay, c, &renew, next_xid(), &targets).await?;
-            let mut via = "RENEW";
-            if r.as_ref().is_none_or(|r| leases_in(r).address.is_none()) {
-                let rebind = request(c, ClientMsgKind::Rebind, None, true);
-                r = exchange(&relay, c, &rebind, next_xid(), &targets).await?;
-                via = "REBIND";
-            }
+        for (c, (r, via)) in clients.iter_mut().zip(answers) {
             let h = r.as_ref().map(leases_in);
             let same = h
                 .as_ref()
@@ -547,27 +607,23 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             return Ok(false);
         }
         clock.say("  every client renews again");
+        let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
         let mut kept = 0;
-        for c in &mut clients {
-            let mut r = None;
-            for kind in [ClientMsgKind::Renew, ClientMsgKind::Rebind] {
-                let server =
-                    if kind == ClientMsgKind::Renew { c.held.server.as_ref() } else { None };
-                let req = request(c, kind, server, true);
-                r = exchange(&relay, c, &req, next_xid(), &targets).await?;
-                if r.as_ref().is_some_and(|r| leases_in(r).address.is_some()) {
-                    break;
-                }
-            }
+        for (c, (r, via)) in clients.iter().zip(answers) {
             let h = r.as_ref().map(leases_in);
             let same = h
                 .as_ref()
                 .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+            let by = h
+                .as_ref()
+                .and_then(|h| h.server.as_ref())
+                .map_or("nobody".to_owned(), ToString::to_string);
             clock.say(format!(
-                "  client {}: {} and {}: {}",
+                "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
                 c.duid,
                 show(h.as_ref().and_then(|h| h.address)),
                 show(h.as_ref().and_then(|h| h.prefix)),
+                h.as_ref().map_or(0, |h| h.valid),
                 if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
             ));
             if same {
