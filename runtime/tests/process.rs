@@ -525,3 +525,35 @@ fn hostile_input_does_not_stop_the_server() {
     );
     assert!(matches!(p.0.try_wait(), Ok(None)) && matches!(s.0.try_wait(), Ok(None)));
 }
+
+/// The operator's PARTNER-DOWN: after the primary dies, the secondary is in
+/// COMMUNICATIONS-INTERRUPTED; `partner-down` on the control socket moves it to PARTNER-DOWN.
+#[test]
+fn partner_down_command_after_the_primary_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    drop(p); // SIGKILL by PID
+    assert!(
+        wait_until(Duration::from_secs(30), || state_of(&sec) == "COMMUNICATIONS-INTERRUPTED"),
+        "secondary did not notice ({})",
+        state_of(&sec)
+    );
+    let v = ctl(&sec.socket, "partner-down", json!({})).expect("partner-down");
+    assert_eq!(v["result"], 0, "{v}");
+    assert!(
+        wait_until(Duration::from_secs(10), || state_of(&sec) == "PARTNER-DOWN"),
+        "secondary not in PARTNER-DOWN ({})",
+        state_of(&sec)
+    );
+    let st = ctl(&sec.socket, "status", json!({})).expect("status");
+    assert!(st["arguments"]["partner_down_since"].as_u64().is_some_and(|t| t > 0), "{st}");
+}
