@@ -179,6 +179,12 @@ pub fn serve(path: &Path, tx: mpsc::Sender<DriverMsg>) -> anyhow::Result<()> {
     }
     let listener = UnixListener::bind(path)
         .map_err(|e| anyhow::anyhow!("control_socket {}: {e}", path.display()))?;
+    // Only the owner may command the server (partner-down is dangerous in the wrong hands).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("control_socket {}: {e}", path.display()))?;
+    }
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
