@@ -12,7 +12,7 @@
 //! status; it changes nothing itself.
 
 use crate::driver::{ControlCall, Driver, DriverMsg};
-use failover_model::{Binding, Command, Resource};
+use failover_model::{Binding, Command, EndpointState, Resource};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -96,13 +96,24 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
             answer(result::SUCCESS, format!("{} ({:?})", r.state.name(), r.role), a)
         }
         "partner-down" => {
+            let before = d.endpoint().state();
             d.command(Command::PartnerDown);
             let s = d.endpoint().state();
-            answer(
-                result::SUCCESS,
-                format!("partner-down given to the core; state is now {}", s.name()),
-                json!({"state": s.name()}),
-            )
+            if s == EndpointState::PartnerDown {
+                answer(
+                    result::SUCCESS,
+                    format!("{} -> PARTNER-DOWN", before.name()),
+                    json!({"state": s.name()}),
+                )
+            } else {
+                // The core decides; report that it did not move (e.g. RECOVER has no
+                // operator transition to PARTNER-DOWN, RFC 8156 §8.5).
+                answer(
+                    result::ERROR,
+                    format!("the core did not go to PARTNER-DOWN from {}", s.name()),
+                    json!({"state": s.name()}),
+                )
+            }
         }
         "shutdown" => {
             d.begin_shutdown();

@@ -199,6 +199,12 @@ fn single_server_control_and_drops() {
     let v = ctl(&node.socket, "status", json!({})).expect("status");
     assert_eq!(v["result"], 0);
     assert_eq!(v["arguments"]["role"], "Secondary");
+    // Alone and never in contact (STARTUP or RECOVER): the core does not take partner-down,
+    // and the answer says so.
+    let v = ctl(&node.socket, "partner-down", json!({})).expect("partner-down");
+    if v["arguments"]["state"] != "PARTNER-DOWN" {
+        assert_eq!(v["result"], 1, "{v}");
+    }
 
     // Garbage to the DHCPv6 port, and a connection from a peer that is not the partner
     // (127.0.0.1 is not ::1).
