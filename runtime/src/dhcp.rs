@@ -37,11 +37,16 @@ use tokio::sync::mpsc;
 /// All_DHCP_Relay_Agents_and_Servers (RFC 8415 §7.1).
 pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 
+/// Requested receive buffer per DHCPv6 socket (the kernel caps it at net.core.rmem_max).
+const RECV_BUFFER: usize = 4 << 20;
+
 fn udp_socket() -> std::io::Result<Socket> {
     let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_only_v6(true)?;
     s.set_reuse_address(true)?;
     s.set_nonblocking(true)?;
+    // Room for bursts (many clients renewing at once after a failover); best effort.
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
     Ok(s)
 }
 
