@@ -563,3 +563,40 @@ fn partner_down_command_after_the_primary_dies() {
     let st = ctl(&sec.socket, "status", json!({})).expect("status");
     assert!(st["arguments"]["partner_down_since"].as_u64().is_some_and(|t| t > 0), "{st}");
 }
+
+/// A planned stop (SIGTERM) sends the core's DISCONNECT before the process exits: the partner
+/// receives it (it is in the partner's trace) and the primary exits by itself.
+#[test]
+fn sigterm_sends_disconnect_before_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    let pid = p.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+    assert!(status.success());
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        "the primary did not exit on SIGTERM"
+    );
+    assert!(matches!(p.0.try_wait(), Ok(Some(s)) if s.success()), "exit status");
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let got_disconnect = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&trace).unwrap_or_default().lines().any(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| {
+                    v.get("input")?.get("Partner")?.get("body")?.get("Disconnect").cloned()
+                })
+                .is_some()
+        })
+    });
+    assert!(got_disconnect, "the secondary never received DISCONNECT");
+}
