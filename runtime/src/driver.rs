@@ -628,3 +628,32 @@ impl Driver {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_model::message::{DisconnectOptions, NoOptions};
+
+    fn msg(body: MessageBody) -> Message {
+        Message { xid: 1, sent_time: Time(1), body }
+    }
+
+    #[test]
+    fn only_order_free_messages_jump_the_queue() {
+        let none = || NoOptions { unknown: Vec::new() };
+        assert!(is_urgent(&msg(MessageBody::Contact(none()))));
+        assert!(is_urgent(&msg(MessageBody::Disconnect(DisconnectOptions {
+            status: None,
+            unknown: Vec::new()
+        }))));
+        for body in [
+            MessageBody::UpdDone(none()),
+            MessageBody::UpdReq(none()),
+            MessageBody::UpdReqAll(none()),
+            MessageBody::PoolReq(none()),
+            MessageBody::PoolResp(none()),
+        ] {
+            assert!(!is_urgent(&msg(body)));
+        }
+    }
+}
