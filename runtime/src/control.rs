@@ -198,7 +198,11 @@ pub fn serve(path: &Path, tx: mpsc::Sender<DriverMsg>) -> anyhow::Result<()> {
     }
     tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                // Out of descriptors or similar: do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
             let tx = tx.clone();
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(10), session(sock, tx)).await;
