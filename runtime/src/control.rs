@@ -93,6 +93,10 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
             a["time-in-state"] = json!(now.since(r.state_since));
             a["relationship"] = json!(d.endpoint().config().relationship);
             a["now"] = json!(now);
+            let (partner, connected, tls) = d.link();
+            a["partner-address"] = json!(partner.to_string());
+            a["transport-connected"] = json!(connected);
+            a["tls"] = json!(tls);
             answer(result::SUCCESS, format!("{} ({:?})", r.state.name(), r.role), a)
         }
         "partner-down" => {

@@ -244,6 +244,13 @@ impl Driver {
         self.clock.now()
     }
 
+    /// The transport as the runtime sees it: the partner's address, whether a connection is
+    /// up, and whether it is secured (TLS).
+    #[must_use]
+    pub fn link(&self) -> (SocketAddr, bool, bool) {
+        (self.partner_addr, self.link.is_some(), self.tls.is_some())
+    }
+
     /// The metrics.
     #[must_use]
     pub fn metrics(&self) -> &Metrics {

@@ -313,6 +313,9 @@ fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
         state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
     });
     assert!(normal, "TLS pair did not reach NORMAL ({} / {})", state_of(&prim), state_of(&sec));
+    let st = ctl(&prim.socket, "status", json!({})).expect("status");
+    assert_eq!(st["arguments"]["tls"], true, "{st}");
+    assert_eq!(st["arguments"]["transport-connected"], true, "{st}");
     let _ = p.0.kill();
     let _ = p.0.wait();
 
