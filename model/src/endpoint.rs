@@ -632,6 +632,9 @@ impl Endpoint {
             self.send_state(now, out);
         }
         // Exit actions.
+        if from == EndpointState::PartnerDown {
+            self.free_acked_after_partner_down(now, out);
+        }
         if from == EndpointState::CommunicationsInterrupted {
             self.cancel_timer(Timer::AutoPartnerDown, out);
         }

@@ -116,6 +116,35 @@ impl Endpoint {
         }
     }
 
+    /// Whether an ack (sent or received) may free an EXPIRED/RELEASED/RESET lease now.
+    ///
+    /// Reading (found by the model checker, S8): in PARTNER-DOWN the partner that acks is one
+    /// that is recovering, and its ack says nothing about leases it granted before it failed;
+    /// §4.2.2.1 makes a lease wait MCLT beyond the latest lifetime anyone may have promised
+    /// before it goes to another client. So in PARTNER-DOWN an ack frees a lease no earlier than
+    /// that time; the PARTNER-DOWN expiry processing frees it then, or leaving PARTNER-DOWN
+    /// does (`Endpoint::transition`).
+    pub(crate) fn ack_may_free(&self, b: &Binding, now: Time) -> bool {
+        self.state != EndpointState::PartnerDown
+            || self.pd_free_time(b, self.record.partner_down_time, self.mclt()) <= now
+    }
+
+    /// On leaving PARTNER-DOWN: EXPIRED/RELEASED/RESET leases whose update the partner has
+    /// acked (no change pending) take the §7.2 (4) transition the ack would have made.
+    pub(crate) fn free_acked_after_partner_down(&mut self, now: Time, out: &mut Vec<Output>) {
+        let acked: Vec<Resource> =
+            self.db.awaiting_free().filter(|b| !b.pending).map(|b| b.resource).collect();
+        for r in acked {
+            if let Some(b) = self.db.get(&r) {
+                let mut b = b.clone();
+                b.status = pending_free_resolves_to(&r);
+                b.start_time_of_state = now;
+                b.version = b.version.wrapping_add(1);
+                self.store(b, out);
+            }
+        }
+    }
+
     /// UPDREQ / UPDREQALL from the partner (§5.3.5, §5.3.6).
     pub(crate) fn on_updreq(&mut self, now: Time, xid: u32, all: bool, out: &mut Vec<Output>) {
         if all {
@@ -416,7 +445,7 @@ impl Endpoint {
                 b.partner_lifetime = e;
             }
         }
-        if b.status.awaits_ack_to_free() {
+        if b.status.awaits_ack_to_free() && self.ack_may_free(&b, now) {
             // §7.2 (4)-(6): our ack moves the lease to PENDING-FREE and at once to FREE or
             // FREE-BACKUP on the sender's side; the acking side applies the same resolution when
             // it persists the update, so both records agree without a further BNDUPD (the RFC
@@ -570,7 +599,7 @@ impl Endpoint {
             if b.version == s.version {
                 b.pending = false;
                 b.partner_lifetime = Time::ZERO;
-                if b.status.awaits_ack_to_free() {
+                if b.status.awaits_ack_to_free() && self.ack_may_free(&b, now) {
                     // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP.
                     // The partner made the same move when it acked (see `receive_lease`).
                     b.status = pending_free_resolves_to(&s.resource);
