@@ -126,7 +126,8 @@ pub struct Binding {
     pub start_time_of_state: Time,
     /// §7.3 state-expiration-time: when the current status ends, if it has a timeout.
     pub state_expiration_time: Option<Time>,
-    /// §7.3 partner-lifetime: the value sent (or to send) to the partner. Zero once acked.
+    /// §7.3 partner-lifetime: the last value sent (or to send) to the partner. Unlike §7.7 it is
+    /// not zeroed by the ack (`pending` and `version` say what is outstanding).
     pub partner_lifetime: Time,
     /// §7.3 acknowledged-partner-lifetime: the largest partner lifetime the partner acked.
     pub acked_partner_lifetime: Time,

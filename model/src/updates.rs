@@ -597,8 +597,11 @@ impl Endpoint {
                 b.acked_partner_lifetime = b.acked_partner_lifetime.max(pl);
             }
             if b.version == s.version {
+                // §7.7 says `partner_lifetime := 0` here; that zero is the RFC's "nothing
+                // pending" marker, which the flag and version replace (digest §11.3 item 7).
+                // The value is kept: the PARTNER-DOWN wait of §4.2.2.1 must cover the last
+                // partner lifetime sent (found by the model checker, S8).
                 b.pending = false;
-                b.partner_lifetime = Time::ZERO;
                 if b.status.awaits_ack_to_free() && self.ack_may_free(&b, now) {
                     // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP.
                     // The partner made the same move when it acked (see `receive_lease`).
