@@ -222,8 +222,10 @@ pub struct Topology {
     /// The number of client namespaces.
     pub clients: usize,
     namespaces: Vec<String>,
-    /// A per-test temporary directory (configs, data, logs, sockets).
-    pub dir: tempfile::TempDir,
+    /// A per-test temporary directory (configs, data, logs, sockets), deleted at the end
+    /// unless `FAILOVER_E2E_KEEP` is set in the environment.
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl Topology {
@@ -234,8 +236,15 @@ impl Topology {
     pub fn new(clients: usize) -> Topology {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("fo{}x{n}", std::process::id());
-        let dir = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir().expect("tempdir");
-        let mut t = Topology { name, clients, namespaces: Vec::new(), dir };
+        let tmp = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir().expect("tempdir");
+        let (dir, tmp) = if std::env::var_os("FAILOVER_E2E_KEEP").is_some() {
+            let d = tmp.keep();
+            eprintln!("{name}: keeping {}", d.display());
+            (d, None)
+        } else {
+            (tmp.path().to_owned(), Some(tmp))
+        };
+        let mut t = Topology { name, clients, namespaces: Vec::new(), dir, _tmp: tmp };
         let b = t.ns("b");
         t.add_ns(&b);
         sh(&["ip", "-n", &b, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
@@ -332,7 +341,7 @@ impl Topology {
     /// A path in the test's directory.
     #[must_use]
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
     }
 }
 
@@ -386,11 +395,14 @@ pub struct Timers {
     pub preferred: u32,
     /// Valid lifetime (at least 30).
     pub valid: u32,
+    /// Both servers advertise the same preference (0), so that clients may pick either;
+    /// otherwise the primary says 255 (clients take it at once) and the secondary 0.
+    pub equal_preference: bool,
 }
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { mclt: 30, keepalive: 3, preferred: 8, valid: 60 }
+        Timers { mclt: 30, keepalive: 3, preferred: 8, valid: 60, equal_preference: false }
     }
 }
 
@@ -430,7 +442,7 @@ impl Server {
         let socket = topo.path(&format!("{name}.sock"));
         let data_dir = topo.path(&format!("{name}-data"));
         let trace = topo.path(&format!("{name}.trace.jsonl"));
-        let preference = if role == Role::Primary { 255 } else { 0 };
+        let preference = if role == Role::Primary && !t.equal_preference { 255 } else { 0 };
         let text = format!(
             r#"role = "{name}"
 relationship = "e2e"

@@ -43,3 +43,57 @@ fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
+
+/// A load of clients: perfdhcp -6, SOLICIT/ADVERTISE/REQUEST/REPLY for addresses and prefixes,
+/// bounded in exchanges (`-n`) and time (`-p`); every exchange must complete (exit 0, no drops).
+#[test]
+fn perfdhcp_load_of_clients_from_the_primary() {
+    let _g = serial();
+    require(&["ip", "perfdhcp"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+
+    let log = topo.path("perfdhcp.log");
+    let mut perf = Proc::spawn(
+        "perfdhcp",
+        &topo.ns("c0"),
+        &[
+            "perfdhcp",
+            "-6",
+            "-l",
+            "eth0",
+            "-e",
+            "address-and-prefix",
+            "-R",
+            "60",
+            "-r",
+            "20",
+            "-n",
+            "60",
+            "-p",
+            "30",
+            "-W",
+            "3000000",
+        ],
+        &log,
+    );
+    let st = perf.wait_exit(Duration::from_secs(60));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    assert!(st.success(), "perfdhcp failed ({st}):\n{out}");
+    // Both exchanges (SOLICIT-ADVERTISE and REQUEST-REPLY): all 60 sent and answered, no
+    // lease given to two clients.
+    assert_eq!(out.matches("sent packets: 60\n").count(), 2, "not 60 of each sent:\n{out}");
+    assert_eq!(out.matches("received packets: 60\n").count(), 2, "not all answered:\n{out}");
+    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    let m = p.metrics();
+    assert!(metric(&m, "failoverd_active_leases") >= 2.0, "{m}");
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
