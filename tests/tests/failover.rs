@@ -28,7 +28,7 @@ fn primary_crash_partner_down_and_recovery() {
     require(&["ip", "dhclient"]);
     let topo = Topology::new(3);
     let t = Timers::default();
-    let (mut p, s) = pair(&topo, &t);
+    let (mut p, mut s) = pair(&topo, &t);
     let mut na = Dhclient::start(&topo, 0, Ask::Address);
     let mut pd = Dhclient::start(&topo, 1, Ask::Prefix);
     let addr = na.wait_bound(LEASE);
@@ -78,6 +78,11 @@ fn primary_crash_partner_down_and_recovery() {
     na.assert_only_held(&addr);
     pd.assert_only_held(&prefix);
     new.assert_only_held(&new_addr);
+    drop((na, pd, new));
+    // The secondary's recording spans the crash, COMMUNICATIONS-INTERRUPTED, PARTNER-DOWN and
+    // the reintegration; the primary's starts from the image it restored.
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
 }
 
 /// The servers' link is cut while clients reach both: each serves new clients from its own
@@ -164,7 +169,7 @@ fn secondary_with_empty_store_recovers_with_updreqall() {
     require(&["ip", "dhclient"]);
     let topo = Topology::new(2);
     let t = Timers::default();
-    let (p, mut s) = pair(&topo, &t);
+    let (mut p, mut s) = pair(&topo, &t);
     let mut na = Dhclient::start(&topo, 0, Ask::Address);
     let mut pd = Dhclient::start(&topo, 1, Ask::Prefix);
     let addr = na.wait_bound(LEASE);
@@ -190,4 +195,7 @@ fn secondary_with_empty_store_recovers_with_updreqall() {
     assert!(updreqall >= 1.0, "the secondary sent no UPDREQALL:\n{m}");
     na.assert_only_held(&addr);
     pd.assert_only_held(&prefix);
+    drop((na, pd));
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
 }
