@@ -609,6 +609,21 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
             .unwrap_or_default()
     }
 
+    /// Every address of the test pool (`2001:db8:1::100` to `::1ff`) this server has as
+    /// ACTIVE, with the client's DUID.
+    #[must_use]
+    pub fn active_addresses(&self) -> Vec<(String, String)> {
+        (0x100..=0x1ffu32)
+            .map(|i| format!("{LAN}::{i:x}"))
+            .flat_map(|a| {
+                self.lease_get(&a)
+                    .into_iter()
+                    .filter(|l| l["status-name"] == "ACTIVE")
+                    .map(move |l| (a.clone(), l["duid-text"].as_str().unwrap_or("").to_owned()))
+            })
+            .collect()
+    }
+
     /// The Prometheus text (`metrics` command).
     #[must_use]
     pub fn metrics(&self) -> String {

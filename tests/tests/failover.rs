@@ -138,10 +138,17 @@ fn partition_own_pools_no_duplicates_and_reintegration() {
     let out = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(st.success(), "perfdhcp failed ({st}):\n{out}");
     assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
-    let (mp, ms) = (p.metrics(), s.metrics());
-    let (lp, ls) = (metric(&mp, "failoverd_active_leases"), metric(&ms, "failoverd_active_leases"));
-    eprintln!("active leases during the partition: primary {lp}, secondary {ls}");
-    assert!(lp >= 1.0 && ls >= 1.0, "both should have served: primary {lp}, secondary {ls}");
+    // The whole pool, as each server sees it: the primary's ACTIVE addresses are odd, the
+    // secondary's even, and so no address is ACTIVE on both.
+    let (ap, as_) = (p.active_addresses(), s.active_addresses());
+    eprintln!("ACTIVE during the partition: primary {}, secondary {}", ap.len(), as_.len());
+    assert!(!ap.is_empty() && !as_.is_empty(), "both should have served: {ap:?} {as_:?}");
+    for (a, duid) in &ap {
+        assert_eq!(addr_bits(a) & 1, 1, "the primary gave {a} (even) to {duid}");
+    }
+    for (a, duid) in &as_ {
+        assert_eq!(addr_bits(a) & 1, 0, "the secondary gave {a} (odd) to {duid}");
+    }
 
     topo.restore_partner_link();
     p.wait_state("NORMAL", RECOVERY);
@@ -193,6 +200,10 @@ fn secondary_with_empty_store_recovers_with_updreqall() {
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum();
     assert!(updreqall >= 1.0, "the secondary sent no UPDREQALL:\n{m}");
+    let log = s.log_text();
+    for st in ["RECOVER", "RECOVER-WAIT", "RECOVER-DONE"] {
+        assert!(log.contains(&format!("to=\"{st}\"")), "the secondary never entered {st}:\n{log}");
+    }
     na.assert_only_held(&addr);
     pd.assert_only_held(&prefix);
     drop((na, pd));

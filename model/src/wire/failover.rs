@@ -668,10 +668,7 @@ fn dec_ia(kind: IaKind, data: &[u8]) -> Result<IaData, WireError> {
 type DecodedLease = (LeaseData, Option<Vec<u8>>, Option<Time>);
 
 /// Decodes an IAADDR or IAPREFIX; `standalone` interprets VSS and LQ_BASE_TIME too.
-fn dec_lease(
-    t: &Tlv<'_>,
-    standalone: bool,
-) -> Result<DecodedLease, WireError> {
+fn dec_lease(t: &Tlv<'_>, standalone: bool) -> Result<DecodedLease, WireError> {
     let mut r = Reader::new(t.data);
     let (resource, preferred_lifetime, valid_lifetime) = if t.code == code::IAADDR {
         let a = r.ipv6()?;
