@@ -856,3 +856,69 @@ pub fn addr_bits(a: &str) -> u128 {
     let base = a.split('/').next().unwrap_or(a);
     u128::from(base.parse::<std::net::Ipv6Addr>().unwrap_or_else(|_| panic!("not IPv6: {a}")))
 }
+
+/// dhcpcd (`-6`, foreground) in a client namespace, asking for one address (`ia_na 1`) and one
+/// prefix (`ia_pd 2`), with a script that records every event's environment. It runs in a
+/// private mount namespace (that `ip netns exec` already gives) with its own empty `/run` and
+/// `/var/lib/dhcpcd`, so that several dhcpcd never share a pid file, control socket or DUID.
+pub struct Dhcpcd {
+    events: PathBuf,
+    /// The process.
+    pub proc: Proc,
+}
+
+impl Dhcpcd {
+    /// Starts dhcpcd in client namespace `i`.
+    ///
+    /// # Panics
+    /// It cannot be started.
+    pub fn start(topo: &Topology, i: usize) -> Dhcpcd {
+        let base = topo.path(&format!("c{i}-dhcpcd"));
+        let events = base.with_extension("events");
+        let script = base.with_extension("script.sh");
+        let conf = base.with_extension("conf");
+        let log = base.with_extension("log");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nenv | grep -E '^(reason|new_dhcp6_ia|old_dhcp6_ia)' | sort | tr '\\n' ' ' >> {e}\necho >> {e}\nexit 0\n",
+                e = events.display()
+            ),
+        )
+        .expect("script");
+        sh(&["chmod", "755", &script.display().to_string()]);
+        std::fs::write(
+            &conf,
+            format!(
+                "ipv6only\nnoipv6rs\nnohook resolv.conf, ntp.conf, timesyncd.conf, hostname, yp.conf\nscript {}\nia_na 1\nia_pd 2 -\n",
+                script.display()
+            ),
+        )
+        .expect("conf");
+        let cmd = format!(
+            "mount -t tmpfs e2e /run && mount -t tmpfs e2e /var/lib/dhcpcd && exec dhcpcd -6 -B -d -f {} eth0",
+            conf.display()
+        );
+        let proc = Proc::spawn(
+            &format!("dhcpcd c{i}"),
+            &topo.ns(&format!("c{i}")),
+            &["sh", "-c", &cmd],
+            &log,
+        );
+        Dhcpcd { events, proc }
+    }
+
+    /// Every event: its environment variables (reason, new_dhcp6_ia_*, old_dhcp6_ia_*).
+    #[must_use]
+    pub fn events(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        std::fs::read_to_string(&self.events)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                    .collect()
+            })
+            .collect()
+    }
+}

@@ -97,3 +97,54 @@ fn perfdhcp_load_of_clients_from_the_primary() {
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
+
+/// dhcpcd asks for an address and a prefix at once and renews them.
+#[test]
+fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
+    let _g = serial();
+    require(&["ip", "dhcpcd"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let mut c = Dhcpcd::start(&topo, 0);
+    let renews = |c: &Dhcpcd| {
+        c.events().iter().filter(|e| e.get("reason").map(String::as_str) == Some("RENEW6")).count()
+    };
+    wait_for("two RENEW6 by dhcpcd", Duration::from_secs(40), || {
+        assert!(c.proc.running(), "dhcpcd exited");
+        renews(&c) >= 2
+    });
+    let held: Vec<(String, String)> = c
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.get("reason").map(String::as_str), Some("BOUND6" | "RENEW6")))
+        .map(|e| {
+            let get = |k: &str| e.get(k).cloned().unwrap_or_default();
+            let prefix = format!(
+                "{}/{}",
+                get("new_dhcp6_ia_pd1_prefix1"),
+                get("new_dhcp6_ia_pd1_prefix1_length")
+            );
+            (get("new_dhcp6_ia_na1_ia_addr1"), prefix)
+        })
+        .collect();
+    eprintln!("dhcpcd held {held:?}");
+    let (addr, prefix) = held.first().cloned().expect("a BOUND6");
+    assert!(addr.starts_with("2001:db8:1::1"), "address {addr} outside the pool");
+    assert_eq!(addr_bits(&addr) & 1, 1, "the primary allocates odd addresses: {addr}");
+    assert!(prefix.starts_with("2001:db8:100:") && prefix.ends_with("/56"), "prefix {prefix}");
+    assert!(held.iter().all(|h| *h == (addr.clone(), prefix.clone())), "lease changed: {held:?}");
+    for srv in [&p, &s] {
+        for r in [&addr, &prefix] {
+            assert_eq!(srv.lease_get(r).len(), 1, "{:?} does not know {r}", srv.role);
+        }
+    }
+    drop(c);
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
