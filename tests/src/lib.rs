@@ -783,12 +783,49 @@ impl Dhclient {
             .collect()
     }
 
-    /// The BOUND6/RENEW6/REBIND6 events: what the client held, in order.
+    /// Sends a RELEASE: `dhclient -6 -r` with this client's files, which first stops the
+    /// running instance (our own child, through the pid file we gave it), then waits (bounded)
+    /// for the release to finish.
+    ///
+    /// # Panics
+    /// The release does not complete within 20 s.
+    pub fn release(&mut self, topo: &Topology, i: usize) {
+        let base = topo.path(&format!("c{i}"));
+        let flag = if self.ask == Ask::Address { "-N" } else { "-P" };
+        let args: Vec<String> = vec![
+            "dhclient".into(),
+            "-6".into(),
+            flag.into(),
+            "-r".into(),
+            "-v".into(),
+            "-cf".into(),
+            base.with_extension("conf").display().to_string(),
+            "-lf".into(),
+            self.leases.display().to_string(),
+            "-pf".into(),
+            base.with_extension("pid").display().to_string(),
+            "-sf".into(),
+            base.with_extension("script.sh").display().to_string(),
+            "eth0".into(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut r = Proc::spawn(
+            &format!("dhclient -r c{i}"),
+            &topo.ns(&format!("c{i}")),
+            &args,
+            &base.with_extension("release.log"),
+        );
+        let st = r.wait_exit(Duration::from_secs(20));
+        assert!(st.success(), "dhclient -r failed: {st}");
+        let _ = self.proc.wait_exit(Duration::from_secs(5));
+    }
+
+    /// The BOUND6/RENEW6/REBIND6/REBOOT6 events: what the client held, in order.
     #[must_use]
     pub fn leases_held(&self) -> Vec<ClientEvent> {
         self.events()
             .into_iter()
-            .filter(|e| matches!(e.reason.as_str(), "BOUND6" | "RENEW6" | "REBIND6"))
+            .filter(|e| matches!(e.reason.as_str(), "BOUND6" | "RENEW6" | "REBIND6" | "REBOOT6"))
             .collect()
     }
 
@@ -802,13 +839,13 @@ impl Dhclient {
         }
     }
 
-    /// The address or prefix of the last BOUND6/RENEW6/REBIND6 event, if any.
+    /// The address or prefix of the last BOUND6/RENEW6/REBIND6/REBOOT6 event, if any.
     #[must_use]
     pub fn holding(&self) -> Option<String> {
         self.events()
             .into_iter()
             .rev()
-            .find(|e| matches!(e.reason.as_str(), "BOUND6" | "RENEW6" | "REBIND6"))
+            .find(|e| matches!(e.reason.as_str(), "BOUND6" | "RENEW6" | "REBIND6" | "REBOOT6"))
             .map(|e| e.new)
             .filter(|s| !s.is_empty())
     }

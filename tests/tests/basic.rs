@@ -32,6 +32,14 @@ fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
     pd.wait_events("RENEW6", 2, Duration::from_secs(40));
     na.assert_only_held(&addr);
     pd.assert_only_held(&prefix);
+    // In NORMAL the secondary answers only what is addressed to it: nothing here.
+    let replies: f64 = s
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("failoverd_client_replies_total"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum();
+    assert!(replies == 0.0, "the secondary answered {replies} client messages in NORMAL");
     // Both servers know both leases (the secondary from BNDUPDs).
     for srv in [&p, &s] {
         for r in [&addr, &prefix] {
@@ -145,6 +153,52 @@ fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
         }
     }
     drop(c);
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// A client restarted with its lease file confirms (CONFIRM) and keeps its address; then it
+/// releases it (RELEASE) and both servers stop counting it as ACTIVE.
+#[test]
+fn dhclient_restart_confirms_then_releases() {
+    let _g = serial();
+    require(&["ip", "dhclient"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let mut c = Dhclient::start(&topo, 0, Ask::Address);
+    let addr = c.wait_bound(Duration::from_secs(30));
+    wait_for("the lease file has the lease", Duration::from_secs(10), || {
+        std::fs::read_to_string(&c.leases).unwrap_or_default().contains(&addr)
+    });
+    c.proc.kill();
+    let before = c.leases_held().len();
+    c = Dhclient::start(&topo, 0, Ask::Address);
+    wait_for("the restarted client holds a lease again", Duration::from_secs(30), || {
+        c.leases_held().len() > before
+    });
+    eprintln!("events after the restart: {:?}", c.events());
+    c.assert_only_held(&addr);
+    wait_for("both servers have the lease ACTIVE", Duration::from_secs(20), || {
+        [&p, &s]
+            .iter()
+            .all(|srv| srv.lease_get(&addr).first().is_some_and(|l| l["status-name"] == "ACTIVE"))
+    });
+    c.release(&topo, 0);
+    wait_for("neither server has the lease ACTIVE after RELEASE", Duration::from_secs(20), || {
+        [&p, &s]
+            .iter()
+            .all(|srv| srv.lease_get(&addr).first().is_none_or(|l| l["status-name"] != "ACTIVE"))
+    });
+    eprintln!(
+        "after RELEASE: primary {:?}",
+        p.lease_get(&addr).first().map(|l| l["status-name"].clone())
+    );
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
