@@ -624,6 +624,28 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
             .collect()
     }
 
+    /// Waits until this server has no update pending or unacknowledged.
+    ///
+    /// # Panics
+    /// Not within `limit`.
+    pub fn wait_updates_settled(&self, limit: Duration) {
+        wait_for(&format!("{:?} has no pending update", self.role), limit, || {
+            let st = self.status();
+            st["pending_updates"] == 0 && st["unacked_updates"] == 0
+        });
+    }
+
+    /// The number of failover messages of this type (`BNDUPD`, `UPDREQALL`, ...) sent so far.
+    #[must_use]
+    pub fn sent(&self, kind: &str) -> f64 {
+        let label = format!("type=\"{kind}\"");
+        self.metrics()
+            .lines()
+            .filter(|l| l.starts_with("failoverd_partner_messages_out_total") && l.contains(&label))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+            .sum()
+    }
+
     /// The Prometheus text (`metrics` command).
     #[must_use]
     pub fn metrics(&self) -> String {
