@@ -624,6 +624,21 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
             .collect()
     }
 
+    /// Every /56 of the test prefix pool (`2001:db8:100::/48`) this server has as ACTIVE, with
+    /// the client's DUID.
+    #[must_use]
+    pub fn active_prefixes(&self) -> Vec<(String, String)> {
+        (0..=0xffu32)
+            .map(|i| format!("2001:db8:100:{:x}::/56", i << 8))
+            .flat_map(|r| {
+                self.lease_get(&r)
+                    .into_iter()
+                    .filter(|l| l["status-name"] == "ACTIVE")
+                    .map(move |l| (r.clone(), l["duid-text"].as_str().unwrap_or("").to_owned()))
+            })
+            .collect()
+    }
+
     /// Waits until this server has no update pending or unacknowledged.
     ///
     /// # Panics

@@ -129,7 +129,21 @@ fn partition_own_pools_no_duplicates_and_reintegration() {
         "perfdhcp",
         &topo.ns("c4"),
         &[
-            "perfdhcp", "-6", "-l", "eth0", "-R", "40", "-r", "20", "-n", "40", "-p", "30", "-W",
+            "perfdhcp",
+            "-6",
+            "-l",
+            "eth0",
+            "-e",
+            "address-and-prefix",
+            "-R",
+            "40",
+            "-r",
+            "20",
+            "-n",
+            "40",
+            "-p",
+            "30",
+            "-W",
             "3000000",
         ],
         &log,
@@ -149,6 +163,14 @@ fn partition_own_pools_no_duplicates_and_reintegration() {
     for (a, duid) in &as_ {
         assert_eq!(addr_bits(a) & 1, 0, "the secondary gave {a} (odd) to {duid}");
     }
+    // Delegated prefixes (proportional allocation): each server only from its own share, so no
+    // /56 is ACTIVE on both.
+    let (pp, ps) = (p.active_prefixes(), s.active_prefixes());
+    eprintln!("ACTIVE prefixes during the partition: primary {}, secondary {}", pp.len(), ps.len());
+    assert!(!pp.is_empty() && !ps.is_empty(), "both should have delegated: {pp:?} {ps:?}");
+    let both: Vec<&(String, String)> =
+        pp.iter().filter(|(x, _)| ps.iter().any(|(y, _)| x == y)).collect();
+    assert!(both.is_empty(), "prefixes ACTIVE on both servers: {both:?}");
 
     topo.restore_partner_link();
     p.wait_state("NORMAL", RECOVERY);
