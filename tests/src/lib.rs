@@ -684,6 +684,33 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
         eprintln!("{:?}: {}", self.role, out.trim());
     }
 
+    /// Changes one recorded output of the trace (the first `valid_lifetime` in an outputs line,
+    /// plus one), so that a replay must report a divergence.
+    ///
+    /// # Panics
+    /// The trace cannot be read or has no such output.
+    pub fn tamper_trace(&self) {
+        let text = std::fs::read_to_string(&self.trace).expect("read trace");
+        let mut done = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if done || !l.starts_with("{\"outputs\"") {
+                    return l.to_owned();
+                }
+                let key = "\"valid_lifetime\":";
+                let Some(i) = l.find(key) else { return l.to_owned() };
+                let start = i + key.len();
+                let end = start + l[start..].bytes().take_while(u8::is_ascii_digit).count();
+                let Ok(v) = l[start..end].parse::<u64>() else { return l.to_owned() };
+                done = true;
+                format!("{}{}{}", &l[..start], v + 1, &l[end..])
+            })
+            .collect();
+        assert!(done, "no recorded valid_lifetime to change in {}", self.trace.display());
+        std::fs::write(&self.trace, lines.join("\n") + "\n").expect("write trace");
+    }
+
     /// `failoverd replay` of this server's trace: exit status and output.
     ///
     /// # Panics

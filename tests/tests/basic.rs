@@ -47,9 +47,18 @@ fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
             assert_eq!(l.len(), 1, "{:?} does not know {r}: {l:?}", srv.role);
         }
     }
+    // dhclient's own lease files record them too.
+    let lf = std::fs::read_to_string(&na.leases).unwrap_or_default();
+    assert!(lf.contains(&format!("iaaddr {addr} ")), "{addr} not in the lease file:\n{lf}");
+    let lf = std::fs::read_to_string(&pd.leases).unwrap_or_default();
+    assert!(lf.contains(&format!("iaprefix {prefix} ")), "{prefix} not in the lease file:\n{lf}");
     drop((na, pd));
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
+    // The replay check can fail: one changed output is a divergence.
+    p.tamper_trace();
+    let (ok, out) = p.replay();
+    assert!(!ok && out.contains("DIVERGENCE"), "a tampered trace replayed cleanly:\n{out}");
 }
 
 /// A load of clients: perfdhcp -6, SOLICIT/ADVERTISE/REQUEST/REPLY for addresses and prefixes,
