@@ -644,9 +644,13 @@ impl Endpoint {
         // Entry actions.
         match to {
             EndpointState::CommunicationsInterrupted => {
-                out.push(Output::Event(Event::Alarm(
-                    "entered COMMUNICATIONS-INTERRUPTED: the partner is unreachable".into(),
-                )));
+                // §8.8.2 SHOULD raise an alarm when comms fail; entering COMM-INT with comms up
+                // (RECOVER-DONE seeing a recovering partner, §8.7.2) is routine.
+                if !self.comms_ok() {
+                    out.push(Output::Event(Event::Alarm(
+                        "entered COMMUNICATIONS-INTERRUPTED: the partner is unreachable".into(),
+                    )));
+                }
                 if let Some(secs) = self.config.auto_partner_down {
                     self.set_timer(Timer::AutoPartnerDown, now.plus(secs), out);
                 }
@@ -911,6 +915,26 @@ impl Endpoint {
             }
             (ConnPhase::Ok, MessageBody::PoolResp(_)) if self.config.role == Role::Secondary => {}
             (_, MessageBody::Contact(_)) => {}
+            (ConnPhase::AwaitConnect, MessageBody::StartTls(_)) => {
+                // RFC 7653 §9.1 (via RFC 8156 §10): a server not configured for TLS on this
+                // connection answers STARTTLS with TLSConnectionRefused and closes. (A driver that
+                // negotiates TLS handles STARTTLS before reporting the connection up.)
+                out.push(Output::Event(Event::PartnerRejected {
+                    reason: "STARTTLS without TLS configured".into(),
+                }));
+                let status =
+                    Status::new(StatusCode::TLS_CONNECTION_REFUSED, "TLS is not configured");
+                self.send_with(
+                    now,
+                    xid,
+                    MessageBody::StartTls(DisconnectOptions {
+                        status: Some(status),
+                        unknown: Vec::new(),
+                    }),
+                    out,
+                );
+                self.drop_connection(now, out);
+            }
             (_, MessageBody::Disconnect(o)) => {
                 let reason = o.status.map_or_else(|| "DISCONNECT".to_string(), |s| s.message);
                 out.push(Output::Event(Event::PartnerRejected {
@@ -1249,10 +1273,11 @@ impl Endpoint {
                 {
                     self.transition(now, PartnerDown, out);
                 } else if self.state != PartnerDown {
-                    out.push(Output::Event(Event::Alarm(format!(
-                        "partner-down refused in {}",
-                        self.state.name()
-                    ))));
+                    out.push(Output::Event(Event::CommandRefused {
+                        command: Command::PartnerDown,
+                        state: self.state,
+                        reason: "PARTNER-DOWN is entered only from NORMAL, COMMUNICATIONS-INTERRUPTED or RESOLUTION-INTERRUPTED (§8.8.2, §8.9.2, §8.11.2)".into(),
+                    }));
                 }
             }
             Command::Shutdown => {
@@ -1286,6 +1311,12 @@ impl Endpoint {
                     b.set_status(BindingStatus::Reset, now);
                     self.store(b, out);
                     self.flush_updates(now, out);
+                } else {
+                    out.push(Output::Event(Event::CommandRefused {
+                        command: Command::ResetAbandoned(r),
+                        state: self.state,
+                        reason: format!("{r} is not ABANDONED"),
+                    }));
                 }
             }
         }

@@ -671,6 +671,10 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             }
         };
 
+        // Every field is set here; the update from `Config::example` only fills the model
+        // checker's `mutation` field, which exists when failover-model's "mutations" feature is
+        // on (e.g. `cargo test --workspace --all-features`) and is `None` there.
+        #[allow(clippy::needless_update)]
         let model = Config {
             role,
             relationship: raw.relationship.clone(),
@@ -700,6 +704,7 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             rebalance_threshold: p.rebalance_threshold.unwrap_or(1),
             rapid_commit: d.rapid_commit.unwrap_or(true),
             preference: d.preference,
+            ..Config::example(role)
         };
         model.validate().map_err(|e| match e {
             failover_model::config::ConfigError::Invalid { field, reason } => {

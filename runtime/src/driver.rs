@@ -469,6 +469,9 @@ impl Driver {
                 self.metrics.skew.set(*s);
             }
             Event::Alarm(a) => tracing::warn!(alarm = %a, "ALARM"),
+            Event::CommandRefused { command, state, reason } => {
+                tracing::warn!(?command, state = state.name(), %reason, "command refused");
+            }
             other => tracing::debug!(?other, "event"),
         }
     }
