@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs what the end-to-end tests (crate failover-tests) need, on Debian, as root.
+# Idempotent and non-interactive. Called from .ci/run before `cargo test -p failover-tests`.
+#   iproute2         ip netns / ip link (veth, bridge)
+#   isc-dhcp-client  dhclient -6 (IA_NA with -N, IA_PD with -P)
+#   kea-admin        perfdhcp (Kea's load generator)
+#   dhcpcd-base      dhcpcd (IA_NA and IA_PD in one client)
+#   procps           sysctl (keep_addr_on_down on the failover link)
+set -eu
+if [ "$(id -u)" != 0 ]; then
+    echo "ci-setup.sh: must run as root" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin procps
+for tool in ip dhclient dhcpcd perfdhcp sysctl mount; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || {
+        echo "ci-setup.sh: $tool still missing" >&2
+        exit 1
+    }
+done
+echo "ci-setup.sh: ready"

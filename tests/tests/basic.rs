@@ -1,0 +1,226 @@
+//! Addresses (IA_NA) and delegated prefixes (IA_PD) obtained and renewed from the primary by
+//! real clients: ISC dhclient and Kea's perfdhcp.
+
+use failover_tests::*;
+use std::time::Duration;
+
+#[test]
+fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
+    let _g = serial();
+    require(&["ip", "dhclient"]);
+    let topo = Topology::new(2);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+
+    let mut na = Dhclient::start(&topo, 0, Ask::Address);
+    let mut pd = Dhclient::start(&topo, 1, Ask::Prefix);
+    let addr = na.wait_bound(Duration::from_secs(30));
+    let prefix = pd.wait_bound(Duration::from_secs(30));
+    eprintln!("client 0 holds {addr}, client 1 holds {prefix}");
+    let a = addr_bits(&addr);
+    assert!(addr.starts_with("2001:db8:1::1"), "address {addr} outside the pool");
+    assert_eq!(a & 1, 1, "the primary allocates odd addresses (bit 127 = 1): {addr}");
+    assert!(prefix.starts_with("2001:db8:100:") && prefix.ends_with("/56"), "prefix {prefix}");
+
+    // Renewals (T1 = preferred / 2) keep the same lease.
+    na.wait_events("RENEW6", 2, Duration::from_secs(40));
+    pd.wait_events("RENEW6", 2, Duration::from_secs(40));
+    na.assert_only_held(&addr);
+    pd.assert_only_held(&prefix);
+    // In NORMAL the secondary answers only what is addressed to it: nothing here.
+    let replies: f64 = s
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("failoverd_client_replies_total"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum();
+    assert!(replies == 0.0, "the secondary answered {replies} client messages in NORMAL");
+    // Both servers know both leases (the secondary from BNDUPDs).
+    for srv in [&p, &s] {
+        for r in [&addr, &prefix] {
+            let l = srv.lease_get(r);
+            assert_eq!(l.len(), 1, "{:?} does not know {r}: {l:?}", srv.role);
+        }
+    }
+    // dhclient's own lease files record them too.
+    let lf = std::fs::read_to_string(&na.leases).unwrap_or_default();
+    assert!(lf.contains(&format!("iaaddr {addr} ")), "{addr} not in the lease file:\n{lf}");
+    let lf = std::fs::read_to_string(&pd.leases).unwrap_or_default();
+    assert!(lf.contains(&format!("iaprefix {prefix} ")), "{prefix} not in the lease file:\n{lf}");
+    drop((na, pd));
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+    // The replay check can fail: one changed output is a divergence.
+    p.tamper_trace();
+    let (ok, out) = p.replay();
+    assert!(!ok && out.contains("DIVERGENCE"), "a tampered trace replayed cleanly:\n{out}");
+}
+
+/// A load of clients: perfdhcp -6, SOLICIT/ADVERTISE/REQUEST/REPLY for addresses and prefixes,
+/// bounded in exchanges (`-n`) and time (`-p`); every exchange must complete (exit 0, no drops).
+#[test]
+fn perfdhcp_load_of_clients_from_the_primary() {
+    let _g = serial();
+    require(&["ip", "perfdhcp"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+
+    let log = topo.path("perfdhcp.log");
+    let mut perf = Proc::spawn(
+        "perfdhcp",
+        &topo.ns("c0"),
+        &[
+            "perfdhcp",
+            "-6",
+            "-l",
+            "eth0",
+            "-e",
+            "address-and-prefix",
+            "-R",
+            "60",
+            "-r",
+            "20",
+            "-n",
+            "60",
+            "-p",
+            "30",
+            "-W",
+            "3000000",
+        ],
+        &log,
+    );
+    let st = perf.wait_exit(Duration::from_secs(60));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    assert!(st.success(), "perfdhcp failed ({st}):\n{out}");
+    // Both exchanges (SOLICIT-ADVERTISE and REQUEST-REPLY): all 60 sent and answered, no
+    // lease given to two clients.
+    assert_eq!(out.matches("sent packets: 60\n").count(), 2, "not 60 of each sent:\n{out}");
+    assert_eq!(out.matches("received packets: 60\n").count(), 2, "not all answered:\n{out}");
+    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    let m = p.metrics();
+    assert!(metric(&m, "failoverd_active_leases") >= 2.0, "{m}");
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// dhcpcd asks for an address and a prefix at once and renews them.
+#[test]
+fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
+    let _g = serial();
+    require(&["ip", "dhcpcd"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let mut c = Dhcpcd::start(&topo, 0);
+    let renews = |c: &Dhcpcd| {
+        c.events().iter().filter(|e| e.get("reason").map(String::as_str) == Some("RENEW6")).count()
+    };
+    wait_for("two RENEW6 by dhcpcd", Duration::from_secs(40), || {
+        assert!(c.proc.running(), "dhcpcd exited");
+        renews(&c) >= 2
+    });
+    let held: Vec<(String, String)> = c
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.get("reason").map(String::as_str), Some("BOUND6" | "RENEW6")))
+        .map(|e| {
+            let get = |k: &str| e.get(k).cloned().unwrap_or_default();
+            let prefix = format!(
+                "{}/{}",
+                get("new_dhcp6_ia_pd1_prefix1"),
+                get("new_dhcp6_ia_pd1_prefix1_length")
+            );
+            (get("new_dhcp6_ia_na1_ia_addr1"), prefix)
+        })
+        .collect();
+    eprintln!("dhcpcd held {held:?}");
+    let (addr, prefix) = held.first().cloned().expect("a BOUND6");
+    assert!(addr.starts_with("2001:db8:1::1"), "address {addr} outside the pool");
+    assert_eq!(addr_bits(&addr) & 1, 1, "the primary allocates odd addresses: {addr}");
+    assert!(prefix.starts_with("2001:db8:100:") && prefix.ends_with("/56"), "prefix {prefix}");
+    assert!(held.iter().all(|h| *h == (addr.clone(), prefix.clone())), "lease changed: {held:?}");
+    for srv in [&p, &s] {
+        for r in [&addr, &prefix] {
+            assert_eq!(srv.lease_get(r).len(), 1, "{:?} does not know {r}", srv.role);
+        }
+    }
+    drop(c);
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// A client restarted with its lease file confirms (CONFIRM) and keeps its address; then it
+/// releases it (RELEASE) and both servers stop counting it as ACTIVE.
+#[test]
+fn dhclient_restart_confirms_then_releases() {
+    let _g = serial();
+    require(&["ip", "dhclient"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    // The pool hand-off (FREE-BACKUP prefixes for the secondary) is done once in NORMAL; what
+    // follows is this one client's traffic.
+    p.wait_updates_settled(Duration::from_secs(20));
+    s.wait_updates_settled(Duration::from_secs(20));
+    let base = p.sent("BNDUPD") + s.sent("BNDUPD");
+    let mut c = Dhclient::start(&topo, 0, Ask::Address);
+    let addr = c.wait_bound(Duration::from_secs(30));
+    wait_for("the lease file has the lease", Duration::from_secs(10), || {
+        std::fs::read_to_string(&c.leases).unwrap_or_default().contains(&addr)
+    });
+    c.proc.kill();
+    let before = c.leases_held().len();
+    c = Dhclient::start(&topo, 0, Ask::Address);
+    wait_for("the restarted client holds a lease again", Duration::from_secs(30), || {
+        c.leases_held().len() > before
+    });
+    eprintln!("events after the restart: {:?}", c.events());
+    c.assert_only_held(&addr);
+    wait_for("both servers have the lease ACTIVE", Duration::from_secs(20), || {
+        [&p, &s]
+            .iter()
+            .all(|srv| srv.lease_get(&addr).first().is_some_and(|l| l["status-name"] == "ACTIVE"))
+    });
+    c.release(&topo, 0);
+    wait_for("neither server has the lease ACTIVE after RELEASE", Duration::from_secs(20), || {
+        [&p, &s]
+            .iter()
+            .all(|srv| srv.lease_get(&addr).first().is_none_or(|l| l["status-name"] != "ACTIVE"))
+    });
+    eprintln!(
+        "after RELEASE: primary {:?}",
+        p.lease_get(&addr).first().map(|l| l["status-name"].clone())
+    );
+    // One client, a handful of transactions: a handful of BNDUPDs. (With the core of the
+    // `runtime` branch before main's conflict-resolution changes, the partner rejected the
+    // RELEASE as a tie and both servers then exchanged about 200 BNDUPDs a second.)
+    p.wait_updates_settled(Duration::from_secs(20));
+    s.wait_updates_settled(Duration::from_secs(20));
+    let n = p.sent("BNDUPD") + s.sent("BNDUPD") - base;
+    eprintln!("BNDUPDs for this client: {n}");
+    assert!(n <= 20.0, "update storm: {n} BNDUPDs for one client's few transactions");
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
