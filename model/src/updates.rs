@@ -53,7 +53,6 @@ impl Endpoint {
             self.unacked
                 .insert(xid, vec![Sent { resource: r, version: b.version, takeback: true }]);
         }
-        let skip_held = self.serving.is_none();
         // Bindings whose client has another update outstanding wait for its answer (skipped in
         // this pass only; they stay flagged).
         let mut skipped: BTreeSet<Resource> = BTreeSet::new();
@@ -62,9 +61,7 @@ impl Endpoint {
                 .db
                 .pending()
                 .find(|r| {
-                    !self.in_flight.contains(r)
-                        && !skipped.contains(r)
-                        && !(skip_held && self.held.contains(r))
+                    !self.in_flight.contains(r) && !skipped.contains(r) && !self.held.contains(r)
                 })
                 .copied();
             let Some(r) = next else { break };
@@ -111,7 +108,8 @@ impl Endpoint {
 
     fn maybe_upddone(&mut self, now: Time, out: &mut Vec<Output>) {
         let Some((xid, _)) = self.serving else { return };
-        if self.db.pending_count() == 0 && self.unacked.is_empty() && self.takeback.is_empty() {
+        let all_sent = self.db.pending().all(|r| self.held.contains(r));
+        if all_sent && self.unacked.is_empty() && self.takeback.is_empty() {
             // §5.3.7: only after every BNDUPD has been acked.
             self.serving = None;
             self.send_with(now, xid, MessageBody::UpdDone(NoOptions::default()), out);
@@ -131,8 +129,10 @@ impl Endpoint {
                 }
             }
         }
+        if all {
+            self.held.clear();
+        }
         self.serving = Some((xid, all));
-        self.held.clear();
         self.flush_updates(now, out);
     }
 
@@ -207,22 +207,25 @@ impl Endpoint {
             };
             out.insert(first_persist, Output::Send(msg));
             self.sent_in_step = true;
-            self.after_rejections(now, rejected, out);
+            self.flag_rejected(rejected, out);
+            self.flush_updates(now, out);
             return;
         }
-        // §7.5.2: the accepted data was persisted above; only now the BNDREPLY.
+        // §7.5.4: flag what we rejected (persisted with the rest of this step's writes).
+        self.flag_rejected(rejected, out);
+        // §7.5.2: every write of this step is persisted above; only now the BNDREPLY, and
+        // after it our own version of anything we rejected (§7.5.4 "after the BNDREPLY").
         self.send_with(now, xid, body, out);
-        self.after_rejections(now, rejected, out);
+        self.flush_updates(now, out);
     }
 
-    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear we send our
-    /// version at once (after the BNDREPLY), otherwise at the next scan.
-    fn after_rejections(&mut self, now: Time, rejected: Vec<Resource>, out: &mut Vec<Output>) {
+    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear our version
+    /// goes at once (after the BNDREPLY), otherwise it waits for the next scan.
+    fn flag_rejected(&mut self, rejected: Vec<Resource>, out: &mut Vec<Output>) {
         for r in rejected {
             if let Some(b) = self.db.get(&r) {
                 let mut b = b.clone();
-                let was_set = b.pending;
-                if was_set {
+                if b.pending {
                     self.held.insert(r);
                 } else {
                     b.mark_changed();
@@ -230,7 +233,6 @@ impl Endpoint {
                 }
             }
         }
-        self.flush_updates(now, out);
     }
 
     fn receive_client(
@@ -396,6 +398,16 @@ impl Endpoint {
                 b.partner_lifetime = e;
             }
         }
+        if b.status.awaits_ack_to_free() {
+            // §7.2 (4)-(6): our ack moves the lease to PENDING-FREE and at once to FREE or
+            // FREE-BACKUP on the sender's side; the acking side applies the same resolution when
+            // it persists the update, so both records agree without a further BNDUPD (the RFC
+            // is silent on the receiver's record; a follow-up FREE would tie within ±5 s with
+            // the status it replaces and be rejected, §7.5.1).
+            b.status = pending_free_resolves_to(&lease.resource);
+            b.start_time_of_state = now;
+            b.state_expiration_time = None;
+        }
         // The partner's newer information supersedes our own pending change.
         b.pending = false;
         b.version = b.version.wrapping_add(1);
@@ -509,11 +521,10 @@ impl Endpoint {
                     resource: s.resource,
                     code,
                 }));
-                if b.version == s.version && b.pending {
-                    // The partner has newer information and will send it (§7.5.4).
-                    b.pending = false;
-                    self.store(b, out);
-                }
+                // §7.5.4: the partner believes it has newer information and will send it. Our
+                // change stays flagged but waits for the next scan, so two servers that
+                // disagree exchange at most one update per scan interval.
+                self.held.insert(s.resource);
                 continue;
             }
             if s.takeback {
@@ -534,9 +545,11 @@ impl Endpoint {
                 b.pending = false;
                 b.partner_lifetime = Time::ZERO;
                 if b.status.awaits_ack_to_free() {
-                    // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP,
-                    // which the partner learns in turn.
-                    b.set_status(pending_free_resolves_to(&s.resource), now);
+                    // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP.
+                    // The partner made the same move when it acked (see `receive_lease`).
+                    b.status = pending_free_resolves_to(&s.resource);
+                    b.start_time_of_state = now;
+                    b.version = b.version.wrapping_add(1);
                 }
             }
             self.store(b, out);
