@@ -78,6 +78,9 @@ pub struct Config {
     /// Seconds without progress in RECOVER (no BNDUPD, no UPDDONE) before dropping the
     /// connection (§8.5.2 "SHOULD drop"). Zero disables.
     pub recover_stall_time: u32,
+    /// Seconds between "last operating time" records (§8.3.2 step 5). Zero disables the
+    /// periodic record (the time is still written with every state record).
+    pub heartbeat_interval: u32,
     /// Address pools (IA_NA).
     pub address_pools: Vec<AddressPool>,
     /// Delegable prefixes (IA_PD).
@@ -136,6 +139,7 @@ impl Config {
             reconnect_interval: 5,
             update_scan_interval: 30,
             recover_stall_time: 120,
+            heartbeat_interval: 60,
             address_pools: vec![AddressPool {
                 first: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100),
                 last: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1ff),
