@@ -137,6 +137,7 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
     c.reconnect_interval = t.reconnect;
     c.update_scan_interval = 2 * t.keepalive;
     c.recover_stall_time = 4 * t.keepalive;
+    c.heartbeat_interval = 4 * t.startup;
     c.auto_partner_down = b.auto_partner_down;
     c.address_pools = vec![AddressPool { first: POOL_FIRST, last: POOL_LAST }];
     c.prefix_pools = if b.prefix_pool {

@@ -231,9 +231,73 @@ impl FailoverModel {
         let pre = ep.state();
         let check = StepInput::of(&input);
         let outputs = ep.handle(now, input);
+        let post = ep.state();
+        self.check_sends(w, role, pre, post, &check, &outputs);
         let replies = self.carry_out(w, role, outputs);
         self.after_step(w, role, Some(pre), &check);
         replies
+    }
+
+    /// Step invariants on the partner messages of one step (S6, S18, S19, S20).
+    fn check_sends(
+        &self,
+        w: &mut World,
+        role: Role,
+        pre: EndpointState,
+        post: EndpointState,
+        input: &StepInput,
+        outputs: &[Output],
+    ) {
+        let sends = || {
+            outputs.iter().filter_map(|o| match o {
+                Output::Send(m) => Some(m),
+                _ => None,
+            })
+        };
+        let closes = outputs.iter().any(|o| matches!(o, Output::Disconnect));
+        // S6 (§7.5.3, §7.6): a BNDUPD is answered by a BNDREPLY with the same xid (unless the
+        // endpoint drops the connection in the same step).
+        if let Some(xid) = input.bndupd_xid {
+            let answered = sends()
+                .filter(|m| matches!(m.body, MessageBody::BndReply(_)) && m.xid == xid)
+                .count();
+            if answered != 1 && !closes {
+                w.ghost.violations |= flag::S6;
+            }
+        }
+        for m in sends() {
+            match &m.body {
+                // S19 (§6.1): only the primary sends CONNECT; only the secondary CONNECTREPLY.
+                MessageBody::Connect(_) if role == Role::Secondary => {
+                    w.ghost.violations |= flag::S19;
+                }
+                MessageBody::ConnectReply(_) if role == Role::Primary => {
+                    w.ghost.violations |= flag::S19;
+                }
+                // S18 (§6.1.2): an accepting CONNECTREPLY echoes the primary's MCLT.
+                MessageBody::ConnectReply(o)
+                    if o.status.as_ref().is_none_or(|s| s.code.0 == 0)
+                        && o.mclt != Some(self.configs[0].mclt) =>
+                {
+                    w.ghost.violations |= flag::S18;
+                }
+                // S20 (§8.3.1, §5.5.16): STATE in STARTUP has S = 1 and a recorded state other
+                // than STARTUP; outside STARTUP, S = 0.
+                MessageBody::State(st) => {
+                    let s_flag = st.flags.is_some_and(|f| f.startup);
+                    let in_startup = pre == EndpointState::Startup && post == EndpointState::Startup;
+                    let out_of_startup =
+                        pre != EndpointState::Startup && post != EndpointState::Startup;
+                    if (in_startup
+                        && (!s_flag || st.server_state == Some(EndpointState::Startup)))
+                        || (out_of_startup && s_flag)
+                    {
+                        w.ghost.violations |= flag::S20;
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Carries out outputs in order (the driving contract of `failover_model::io`).
@@ -520,8 +584,20 @@ impl FailoverModel {
         );
         let renew_only = (pre_state == EndpointState::Normal && server == Role::Secondary)
             || pre_state == EndpointState::RecoverDone;
+        let must_answer = matches!(
+            pre_state,
+            EndpointState::CommunicationsInterrupted
+                | EndpointState::PartnerDown
+                | EndpointState::ResolutionInterrupted
+        );
         let mut granted: Vec<(Resource, IaKind, u32, u32)> = Vec::new();
         for (req, replies) in &exchanges {
+            // S13b (§8.4.1, §8.9.1, §8.11.1): these states answer every client request that
+            // does not name another server.
+            let names_other = req.server_id.as_ref().is_some_and(|d| *d != own_duid);
+            if must_answer && !names_other && replies.is_empty() {
+                w.ghost.violations |= flag::S13B;
+            }
             for r in replies {
                 if unresponsive {
                     w.ghost.violations |= flag::S13;
@@ -705,6 +781,7 @@ impl FailoverModel {
 /// What the step invariants need to know about an input.
 #[derive(Default)]
 struct StepInput {
+    bndupd_xid: Option<u32>,
     startup_state: bool,
     partner_state: Option<EndpointState>,
     upddone: bool,
@@ -720,6 +797,7 @@ impl StepInput {
                     s.partner_state = st.server_state;
                 }
                 MessageBody::UpdDone(_) => s.upddone = true,
+                MessageBody::BndUpd(_) => s.bndupd_xid = Some(m.xid),
                 _ => {}
             }
         }

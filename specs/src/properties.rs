@@ -50,6 +50,17 @@ pub mod flag {
     /// L9: a RENEW to the granting, responsive server for a lease it holds ACTIVE for that
     /// client was not renewed.
     pub const L9: u32 = 1 << 15;
+    /// S6: a delivered BNDUPD was not answered by a BNDREPLY with its transaction id.
+    pub const S6: u32 = 1 << 16;
+    /// S18: an accepting CONNECTREPLY carried an MCLT other than the primary's.
+    pub const S18: u32 = 1 << 17;
+    /// S19: the secondary sent CONNECT, or the primary sent CONNECTREPLY.
+    pub const S19: u32 = 1 << 18;
+    /// S20: a STATE sent in STARTUP without the STARTUP flag or with STARTUP as the
+    /// recorded state, or a STATE sent outside STARTUP with the flag.
+    pub const S20: u32 = 1 << 19;
+    /// S13b: a responsive state left a client request unanswered.
+    pub const S13B: u32 = 1 << 20;
 }
 
 /// Property names, for the requirements map and the command line.
@@ -90,6 +101,16 @@ pub mod name {
     pub const S30: &str = "S30 new leases are at least 30 s";
     /// L9.
     pub const L9: &str = "L9 lease stability: renewals by the granting server succeed";
+    /// S6.
+    pub const S6: &str = "S6 every BNDUPD gets its BNDREPLY";
+    /// S18.
+    pub const S18: &str = "S18 MCLT agreement in CONNECTREPLY";
+    /// S19.
+    pub const S19: &str = "S19 connection roles";
+    /// S20.
+    pub const S20: &str = "S20 STARTUP signalling in STATE";
+    /// S13b.
+    pub const S13B: &str = "S13b responsive states answer every client";
     /// L1.
     pub const L1: &str = "L1 reintegration to NORMAL within K after faults stop";
     /// D1.
@@ -97,7 +118,12 @@ pub mod name {
 }
 
 /// The step-invariant bit of each flag-backed property.
-pub const FLAG_PROPERTIES: [(&str, u32); 16] = [
+pub const FLAG_PROPERTIES: [(&str, u32); 21] = [
+    (name::S6, flag::S6),
+    (name::S18, flag::S18),
+    (name::S19, flag::S19),
+    (name::S20, flag::S20),
+    (name::S13B, flag::S13B),
     (name::S2, flag::S2),
     (name::S4, flag::S4),
     (name::S5, flag::S5),
@@ -214,6 +240,11 @@ flag_property! {
     p_s24b => flag::S24B;
     p_s30 => flag::S30;
     p_l9 => flag::L9;
+    p_s6 => flag::S6;
+    p_s18 => flag::S18;
+    p_s19 => flag::S19;
+    p_s20 => flag::S20;
+    p_s13b => flag::S13B;
 }
 
 macro_rules! reach {
@@ -312,14 +343,19 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::always(name::S3, s3),
         Property::always(name::S4, p_s4),
         Property::always(name::S5, p_s5),
+        Property::always(name::S6, p_s6),
         Property::always(name::S7, p_s7),
         Property::always(name::S8, p_s8),
         Property::always(name::S9, p_s9),
         Property::always(name::S10, p_s10),
         Property::always(name::S13, p_s13),
+        Property::always(name::S13B, p_s13b),
         Property::always(name::S14, p_s14),
         Property::always(name::S15, p_s15),
         Property::always(name::S17, p_s17),
+        Property::always(name::S18, p_s18),
+        Property::always(name::S19, p_s19),
+        Property::always(name::S20, p_s20),
         Property::always(name::S21, p_s21),
         Property::always(name::S24, p_s24),
         Property::always(name::S24B, p_s24b),
