@@ -142,9 +142,6 @@ pub struct Binding {
     /// Local change counter, used to match a BNDREPLY to the update it answers so that an
     /// ack of an older update does not clear a newer pending change (§7.7, digest §6.7).
     pub version: u32,
-    /// §4.2.2.1: a BNDUPD carrying this binding's current EXPIRED/RELEASED status has been sent
-    /// to the partner, so the lease may no longer go back to its previous client without an ack.
-    pub sent_since_change: bool,
 }
 
 impl Binding {
@@ -169,7 +166,6 @@ impl Binding {
             partner_raw_clt_time: Time::ZERO,
             pending: false,
             version: 0,
-            sent_since_change: false,
         }
     }
 
@@ -178,7 +174,6 @@ impl Binding {
     pub fn set_status(&mut self, status: BindingStatus, now: Time) {
         if self.status != status {
             self.start_time_of_state = now;
-            self.sent_since_change = false;
         }
         self.status = status;
         self.mark_changed();

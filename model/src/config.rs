@@ -193,9 +193,10 @@ impl Config {
         if self.update_scan_interval == 0 {
             return bad("update_scan_interval", "must be positive");
         }
-        for (name, l) in
-            [("address_lifetimes", self.address_lifetimes), ("prefix_lifetimes", self.prefix_lifetimes)]
-        {
+        for (name, l) in [
+            ("address_lifetimes", self.address_lifetimes),
+            ("prefix_lifetimes", self.prefix_lifetimes),
+        ] {
             if l.valid < MIN_LEASE_TIME {
                 return bad(name, "valid lifetime must be at least 30 seconds (RFC 8156 §1)");
             }
@@ -210,7 +211,9 @@ impl Config {
         }
         for (i, p) in self.address_pools.iter().enumerate() {
             for q in &self.address_pools[i + 1..] {
-                if u128::from(p.first) <= u128::from(q.last) && u128::from(q.first) <= u128::from(p.last) {
+                if u128::from(p.first) <= u128::from(q.last)
+                    && u128::from(q.first) <= u128::from(p.last)
+                {
                     return bad("address_pools", "pools overlap");
                 }
             }

@@ -1,16 +1,28 @@
 //! The failover endpoint: one role in one relationship (RFC 8156 §6.2), tying together the
-//! state machine, the binding database, the pools, lazy updates and the DHCPv6 decisions.
+//! endpoint state machine (§8), the connection (§6), the binding database (§7), the pools
+//! (§4.2), lazy updates (§4.3, §7.4-§7.7) and the DHCPv6 server decisions ([`crate::server`]).
 //!
-//! (API surface; the behaviour is being filled in.)
+//! # Driving contract
+//!
+//! Create an endpoint with [`Endpoint::restore`] (or [`Endpoint::new`] for empty storage), then
+//! feed it one [`Input`] at a time with the current time through [`Endpoint::handle`], and
+//! carry out every returned [`Output`] in order before the next input (see [`crate::io`]).
+//! The endpoint never reads a clock, a socket or a disk, and never panics on any input.
 
-use crate::binding::Binding;
+use crate::binding::{pending_free_resolves_to, Binding, BindingStatus};
 use crate::config::Config;
-use crate::io::{DurableImage, Input, Output, Timer};
-use crate::resource::Resource;
-use crate::state::{EndpointState, Role};
-use crate::time::Time;
+use crate::db::BindingDb;
+use crate::io::{Command, DurableImage, DurableWrite, Event, Input, Output, StateRecord, Timer};
+use crate::message::{
+    ConnectOptions, DisconnectOptions, Message, MessageBody, NoOptions, ServerFlags, StateOptions,
+    Status, StatusCode, CONNECT_FLAG_FIXED_PD_LENGTH, PROTOCOL_VERSION, XID_MAX,
+};
+use crate::pool::Pools;
+use crate::resource::{Duid, Resource};
+use crate::state::{self, EndpointState, Role};
+use crate::time::{Time, SKEW_TOLERANCE};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A snapshot for operators (control interface `status`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,14 +53,100 @@ pub struct StatusReport {
     pub partner_down_since: Option<Time>,
 }
 
+/// Where the partner connection stands (§6.1, Figure 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ConnPhase {
+    /// No transport.
+    Down,
+    /// (Primary) a connection attempt is under way.
+    Connecting,
+    /// (Secondary) transport up, waiting for CONNECT.
+    AwaitConnect,
+    /// (Primary) CONNECT sent, waiting for CONNECTREPLY.
+    AwaitConnectReply,
+    /// CONNECT/CONNECTREPLY exchanged, our STATE sent, waiting for the partner's STATE.
+    AwaitState,
+    /// Comms OK: the partner's STATE has been received (§6.1).
+    Ok,
+}
+
+/// What this endpoint knows about its partner.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartnerView {
+    /// The partner's state from its last STATE (its recorded state while it is in STARTUP).
+    pub state: Option<EndpointState>,
+    /// The partner's F_START_TIME_OF_STATE.
+    pub state_start: Time,
+    /// The partner's F_PARTNER_DOWN_TIME (zero unless it is in PARTNER-DOWN).
+    pub partner_down_time: Time,
+    /// The partner's flags from its last STATE.
+    pub flags: ServerFlags,
+    /// The C flag of the first STATE on this connection (§8.5.2, §8.6.2).
+    pub first_communicated: Option<bool>,
+    /// The partner's keepalive time (§6.1.1), driving our FO_SEND_TIME.
+    pub keepalive_time: u32,
+    /// The partner's MAX_UNACKED_BNDUPD.
+    pub max_unacked: u32,
+}
+
+/// One binding carried in an outstanding BNDUPD.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Sent {
+    pub(crate) resource: Resource,
+    /// The binding's version when the update was built (§7.7 caveat, digest §6.7).
+    pub(crate) version: u32,
+    /// A proportional take-back (stand-alone IAPREFIX with FREE, §4.2.2).
+    pub(crate) takeback: bool,
+}
+
 /// One failover endpoint. `Clone + Eq + Hash` so the model checker can hash whole states.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Endpoint {
-    config: Config,
-    state: EndpointState,
-    timers: BTreeMap<Timer, Time>,
-    bindings: BTreeMap<Resource, Binding>,
+    pub(crate) config: Config,
+    pub(crate) pools: Pools,
+    pub(crate) db: BindingDb,
+    /// The durable state record as last written (or to be written).
+    pub(crate) record: StateRecord,
+    /// The live state (STARTUP is never recorded, §8.3.1).
+    pub(crate) state: EndpointState,
+    pub(crate) state_since: Time,
+    /// §8.3.2 PREVIOUS-STATE (after step 2).
+    pub(crate) previous_state: EndpointState,
+    /// Storage held a state record at restore.
+    pub(crate) had_record: bool,
+    /// This server's C flag as restored (before this run's connections).
+    pub(crate) communicated_at_start: bool,
+    /// When this run started (TIME-OF-FAILURE bound, §8.6.2).
+    pub(crate) started_at: Time,
+    pub(crate) conn: ConnPhase,
+    pub(crate) partner: PartnerView,
+    pub(crate) timers: BTreeMap<Timer, Time>,
+    pub(crate) next_xid: u32,
+    /// Outstanding BNDUPDs by transaction id.
+    pub(crate) unacked: BTreeMap<u32, Vec<Sent>>,
+    pub(crate) in_flight: BTreeSet<Resource>,
+    /// Flagged after a rejection while already flagged: wait for the next scan (§7.5.4).
+    pub(crate) held: BTreeSet<Resource>,
+    /// Prefixes to take back from the secondary (§4.2.2), not yet sent.
+    pub(crate) takeback: BTreeSet<Resource>,
+    /// Answering the partner's UPDREQ (false) or UPDREQALL (true) with this xid.
+    pub(crate) serving: Option<(u32, bool)>,
+    /// Our outstanding UPDREQ (false) / UPDREQALL (true).
+    pub(crate) requested: Option<(u32, bool)>,
+    pub(crate) skew: Option<i64>,
+    pub(crate) send_time: u32,
+    pub(crate) shut_down: bool,
+    /// Transient within one step: a message was sent (re-arm FO_SEND_TIMER once).
+    pub(crate) sent_in_step: bool,
 }
+
+/// The most prefixes one rebalancing pass hands off or takes back (§4.2.2 leaves the policy
+/// to the implementation; a bound keeps one step's work and one burst of BNDUPDs small).
+pub const MAX_REBALANCE_PER_PASS: u64 = 1024;
+
+/// How much longer the primary waits before reconnecting after a rejection (§6.1 "SHOULD
+/// retry less often").
+pub const REJECTED_RECONNECT_FACTOR: u32 = 4;
 
 impl Endpoint {
     /// A fresh endpoint with empty storage (equivalent to restoring an empty image).
@@ -61,21 +159,102 @@ impl Endpoint {
     /// (§8.3.2). The outputs arm the STARTUP timer and, for the primary, ask to connect.
     #[must_use]
     pub fn restore(config: Config, image: &DurableImage, now: Time) -> (Endpoint, Vec<Output>) {
-        let _ = now;
-        let ep = Endpoint {
-            config,
-            state: EndpointState::Startup,
-            timers: BTreeMap::new(),
-            bindings: image.bindings.clone(),
+        let had_record = image.state.is_some();
+        let mut record = image.state.clone().unwrap_or(StateRecord {
+            state: EndpointState::Recover,
+            start_time_of_state: now,
+            partner_state: None,
+            partner_state_start: Time::ZERO,
+            partner_down_time: Time::ZERO,
+            last_operating_time: Time::ZERO,
+            time_of_failure: Time::ZERO,
+            mclt: config.mclt,
+            communicated: false,
+            partner_communicated: false,
+            recovering_all: false,
+        });
+        // The primary's MCLT rules (§6.1.2); the secondary keeps the one it learned.
+        if config.role == Role::Primary || record.mclt < crate::config::MIN_LEASE_TIME {
+            record.mclt = config.mclt;
+        }
+        // §8.3.2 steps 1 and 2.
+        let recorded = had_record.then_some(record.state);
+        let previous_state =
+            state::startup_apply_comms_failed(state::startup_previous_state(recorded));
+        let partner = PartnerView {
+            state: record.partner_state,
+            state_start: record.partner_state_start,
+            keepalive_time: config.keepalive_time,
+            max_unacked: 1,
+            ..PartnerView::default()
         };
-        (ep, Vec::new())
+        let mut ep = Endpoint {
+            pools: Pools::new(&config),
+            db: BindingDb::from_bindings(image.bindings.values()),
+            communicated_at_start: record.communicated,
+            record,
+            state: EndpointState::Startup,
+            state_since: now,
+            previous_state,
+            had_record,
+            started_at: now,
+            conn: ConnPhase::Down,
+            partner,
+            timers: BTreeMap::new(),
+            next_xid: 1,
+            unacked: BTreeMap::new(),
+            in_flight: BTreeSet::new(),
+            held: BTreeSet::new(),
+            takeback: BTreeSet::new(),
+            serving: None,
+            requested: None,
+            skew: None,
+            send_time: config.default_send_time(),
+            shut_down: false,
+            sent_in_step: false,
+            config,
+        };
+        let mut out = Vec::new();
+        // §8.3.2 step 3.
+        ep.set_timer(Timer::Startup, now.plus(ep.config.startup_time), &mut out);
+        // §8.3.2 step 4: the primary connects; the secondary listens (the driver's job).
+        if ep.config.role == Role::Primary {
+            ep.conn = ConnPhase::Connecting;
+            out.push(Output::Connect);
+        }
+        if ep.config.heartbeat_interval > 0 {
+            ep.set_timer(Timer::Heartbeat, now.plus(ep.config.heartbeat_interval), &mut out);
+        }
+        ep.finish_step(now, &mut out);
+        (ep, out)
     }
 
     /// Feeds one input at time `now`; returns the outputs to carry out, in order.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Output> {
-        let _ = (now, input);
-        Vec::new()
+        let mut out = Vec::new();
+        match input {
+            Input::Client(req) => self.on_client(now, req, &mut out),
+            Input::Partner(msg) => self.on_partner_message(now, msg, &mut out),
+            Input::PartnerMalformed { reason } => {
+                if self.conn != ConnPhase::Down {
+                    out.push(Output::Event(Event::PartnerRejected { reason }));
+                    self.drop_connection(now, &mut out);
+                }
+            }
+            Input::ConnectionUp => self.on_connection_up(now, &mut out),
+            Input::ConnectionDown => {
+                if self.conn != ConnPhase::Down {
+                    self.comms_down(now, &mut out);
+                }
+            }
+            Input::Timer(t) => self.on_timer(now, t, &mut out),
+            Input::Command(c) => self.on_command(now, c, &mut out),
+        }
+        self.finish_step(now, &mut out);
+        out
     }
+
+    // ---------------------------------------------------------------- accessors
 
     /// The configuration.
     #[must_use]
@@ -89,20 +268,922 @@ impl Endpoint {
         self.state
     }
 
+    /// The role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.config.role
+    }
+
+    /// The MCLT in force (the secondary's is the primary's, learned from CONNECT).
+    #[must_use]
+    pub fn mclt(&self) -> u32 {
+        self.record.mclt
+    }
+
+    /// Whether comms are OK (§6.1: CONNECT, CONNECTREPLY and the partner's STATE exchanged).
+    #[must_use]
+    pub fn comms_ok(&self) -> bool {
+        self.conn == ConnPhase::Ok
+    }
+
+    /// The connection phase.
+    #[must_use]
+    pub fn conn_phase(&self) -> ConnPhase {
+        self.conn
+    }
+
+    /// What this endpoint knows of its partner.
+    #[must_use]
+    pub fn partner(&self) -> &PartnerView {
+        &self.partner
+    }
+
+    /// The state record as last persisted.
+    #[must_use]
+    pub fn record(&self) -> &StateRecord {
+        &self.record
+    }
+
+    /// When this server entered PARTNER-DOWN, if it is in it.
+    #[must_use]
+    pub fn partner_down_since(&self) -> Option<Time> {
+        (self.state == EndpointState::PartnerDown).then_some(self.record.partner_down_time)
+    }
+
     /// The armed timers and their deadlines (what the driver must fire, and when).
     #[must_use]
     pub fn timers(&self) -> &BTreeMap<Timer, Time> {
         &self.timers
     }
 
+    /// The earliest armed deadline.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.timers.values().min().copied()
+    }
+
     /// The binding for a resource, if any record exists.
     #[must_use]
     pub fn binding(&self, resource: &Resource) -> Option<&Binding> {
-        self.bindings.get(resource)
+        self.db.get(resource)
     }
 
     /// Every binding record, ordered by resource.
     pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
-        self.bindings.values()
+        self.db.iter()
+    }
+
+    /// Every binding record of a client (all its IAs).
+    #[must_use]
+    pub fn leases_of(&self, duid: &Duid) -> Vec<&Binding> {
+        self.db.of_duid(duid).collect()
+    }
+
+    /// BNDUPDs sent and not yet answered.
+    #[must_use]
+    pub fn unacked_count(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// Whether `r` is carried by an outstanding BNDUPD.
+    #[must_use]
+    pub fn is_in_flight(&self, r: &Resource) -> bool {
+        self.in_flight.contains(r)
+    }
+
+    /// The durable image this endpoint's state corresponds to (for tests and tools; a driver
+    /// keeps its own by applying `Persist` outputs).
+    #[must_use]
+    pub fn to_image(&self) -> DurableImage {
+        DurableImage { state: Some(self.record.clone()), bindings: self.db.records().clone() }
+    }
+
+    /// A snapshot for operators.
+    #[must_use]
+    pub fn status_report(&self, now: Time) -> StatusReport {
+        let _ = now;
+        StatusReport {
+            role: self.config.role,
+            state: self.state,
+            state_since: self.state_since,
+            partner_state: self.partner.state,
+            comms_ok: self.comms_ok(),
+            mclt: self.mclt(),
+            pending_updates: self.db.pending_count(),
+            unacked_updates: self.unacked.len(),
+            skew: self.skew,
+            active_leases: self.db.active_count(),
+            bindings: self.db.len(),
+            partner_down_since: self.partner_down_since(),
+        }
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    #[cfg(feature = "mutations")]
+    pub(crate) fn mutated(&self, m: crate::mutation::Mutation) -> bool {
+        self.config.mutation == Some(m)
+    }
+
+    pub(crate) fn set_timer(&mut self, timer: Timer, at: Time, out: &mut Vec<Output>) {
+        if self.timers.get(&timer) != Some(&at) {
+            self.timers.insert(timer, at);
+            out.push(Output::SetTimer(timer, at));
+        }
+    }
+
+    pub(crate) fn cancel_timer(&mut self, timer: Timer, out: &mut Vec<Output>) {
+        if self.timers.remove(&timer).is_some() {
+            out.push(Output::CancelTimer(timer));
+        }
+    }
+
+    /// Stores a binding and emits its durable write.
+    pub(crate) fn store(&mut self, b: Binding, out: &mut Vec<Output>) {
+        out.push(Output::Persist(DurableWrite::Binding(b.clone())));
+        self.db.put(b);
+    }
+
+    pub(crate) fn persist_record(&mut self, now: Time, out: &mut Vec<Output>) {
+        self.record.last_operating_time = self.record.last_operating_time.max(now);
+        out.push(Output::Persist(DurableWrite::State(self.record.clone())));
+    }
+
+    fn alloc_xid(&mut self) -> u32 {
+        // §5.4: unique among outstanding requests, including an open UPDREQ/UPDREQALL across
+        // the 24-bit wrap.
+        for _ in 0..=self.unacked.len() + 2 {
+            let x = self.next_xid;
+            self.next_xid = if self.next_xid >= XID_MAX { 1 } else { self.next_xid + 1 };
+            let busy = self.unacked.contains_key(&x)
+                || self.requested.is_some_and(|(r, _)| r == x)
+                || self.serving.is_some_and(|(s, _)| s == x);
+            if !busy {
+                return x;
+            }
+        }
+        self.next_xid
+    }
+
+    /// Sends a message that starts an exchange (new xid). Returns the xid.
+    pub(crate) fn send_new(&mut self, now: Time, body: MessageBody, out: &mut Vec<Output>) -> u32 {
+        let xid = self.alloc_xid();
+        self.send_with(now, xid, body, out);
+        xid
+    }
+
+    /// Sends a message with a given xid (responses echo the request's).
+    pub(crate) fn send_with(
+        &mut self,
+        now: Time,
+        xid: u32,
+        body: MessageBody,
+        out: &mut Vec<Output>,
+    ) {
+        out.push(Output::Send(Message { xid: xid & XID_MAX, sent_time: now, body }));
+        self.sent_in_step = true;
+    }
+
+    fn finish_step(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.sent_in_step {
+            self.sent_in_step = false;
+            if self.conn != ConnPhase::Down {
+                self.set_timer(Timer::Contact, now.plus(self.send_time.max(1)), out);
+            }
+        }
+        self.update_expiry_timer(now, out);
+    }
+
+    fn update_expiry_timer(&mut self, now: Time, out: &mut Vec<Output>) {
+        let mut next = self.db.first_active_expiry().map(|(t, _)| t);
+        if self.state == EndpointState::PartnerDown {
+            let pd = self.record.partner_down_time;
+            let mclt = self.mclt();
+            for b in self.db.awaiting_free() {
+                let t = self.pd_free_time(b, pd, mclt);
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        match next {
+            Some(t) => self.set_timer(Timer::Expiry, t.max(now), out),
+            None => self.cancel_timer(Timer::Expiry, out),
+        }
+    }
+
+    pub(crate) fn pd_free_time(&self, b: &Binding, pd: Time, mclt: u32) -> Time {
+        #[cfg(feature = "mutations")]
+        if self.mutated(crate::mutation::Mutation::ReallocateWithoutPdWait) {
+            return b.start_time_of_state;
+        }
+        crate::mclt::partner_down_free_time(b, pd, mclt)
+    }
+
+    // ---------------------------------------------------------------- state machine
+
+    /// Moves to `to` (§8.1): persist the new state, the partner's state and the time; send
+    /// STATE if the partner can hear it; then the entry actions of the new state.
+    pub(crate) fn transition(&mut self, now: Time, to: EndpointState, out: &mut Vec<Output>) {
+        let from = self.state;
+        if from == to || to == EndpointState::Startup {
+            return;
+        }
+        self.state = to;
+        self.state_since = now;
+        let resumed = from == EndpointState::Startup && self.had_record && self.record.state == to;
+        if resumed {
+            // Returning to the recorded state keeps its start (and PD entry) time, so that the
+            // partner's §8.3.2 step 5 comparison and the PD waits stay truthful.
+            self.state_since = self.record.start_time_of_state;
+        } else {
+            self.record.start_time_of_state = now;
+            self.record.partner_down_time =
+                if to == EndpointState::PartnerDown { now } else { Time::ZERO };
+        }
+        if to != EndpointState::PartnerDown {
+            self.record.partner_down_time = Time::ZERO;
+        }
+        self.record.state = to;
+        self.record.partner_state = self.partner.state;
+        self.record.partner_state_start = self.partner.state_start;
+        self.persist_record(now, out);
+        out.push(Output::Event(Event::StateChanged { from, to }));
+        if matches!(self.conn, ConnPhase::AwaitState | ConnPhase::Ok) {
+            self.send_state(now, out);
+        }
+        // Exit actions.
+        if from == EndpointState::CommunicationsInterrupted {
+            self.cancel_timer(Timer::AutoPartnerDown, out);
+        }
+        if from == EndpointState::Startup {
+            self.cancel_timer(Timer::Startup, out);
+        }
+        if from == EndpointState::Recover {
+            self.cancel_timer(Timer::RecoverStall, out);
+        }
+        // Entry actions.
+        match to {
+            EndpointState::CommunicationsInterrupted => {
+                out.push(Output::Event(Event::Alarm(
+                    "entered COMMUNICATIONS-INTERRUPTED: the partner is unreachable".into(),
+                )));
+                if let Some(secs) = self.config.auto_partner_down {
+                    self.set_timer(Timer::AutoPartnerDown, now.plus(secs), out);
+                }
+            }
+            EndpointState::ResolutionInterrupted => {
+                out.push(Output::Event(Event::Alarm(
+                    "entered RESOLUTION-INTERRUPTED: conflict resolution was interrupted".into(),
+                )));
+            }
+            EndpointState::PotentialConflict => {
+                self.requested = None;
+                self.maybe_request_conflict_updates(now, out);
+            }
+            EndpointState::Recover => self.maybe_request_recovery(now, out),
+            EndpointState::RecoverWait => {
+                // §8.6.2: wait until TIME-OF-FAILURE + MCLT. The crash time is bounded by this
+                // run's start time, which is what we use (a time by which the server certainly
+                // was no longer running, §8.3.2 step 1). A server that never ran failover with
+                // this partner (neither side's C flag was set) goes straight on.
+                let never_ran =
+                    !self.communicated_at_start && self.partner.first_communicated == Some(false);
+                let at = if never_ran { now } else { self.started_at.plus(self.mclt()) };
+                self.set_timer(Timer::RecoverWait, at.max(now), out);
+            }
+            EndpointState::Normal => {
+                self.flush_updates(now, out);
+                if self.config.role == Role::Secondary && self.comms_ok() {
+                    // §8.8: after flushing its unacked updates, the secondary asks for its
+                    // share of the delegable prefixes (§4.2.2).
+                    self.send_new(now, MessageBody::PoolReq(NoOptions::default()), out);
+                }
+            }
+            EndpointState::ConflictDone => self.flush_updates(now, out),
+            _ => {}
+        }
+    }
+
+    /// Applies the comm-OK transition table for the partner's current state (§8.1: re-evaluated
+    /// whenever one of the inputs changes).
+    pub(crate) fn evaluate_partner_state(&mut self, now: Time, out: &mut Vec<Output>) {
+        if !self.comms_ok() || self.partner.flags.startup && !self.trusts_startup_state() {
+            return;
+        }
+        for _ in 0..4 {
+            let Some(p) = self.partner.state else { return };
+            let Some(mut next) = state::on_partner_state(self.state, self.config.role, p) else {
+                break;
+            };
+            #[cfg(feature = "mutations")]
+            if self.mutated(crate::mutation::Mutation::SkipPotentialConflict)
+                && next == EndpointState::PotentialConflict
+                && matches!(
+                    self.state,
+                    EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted
+                )
+            {
+                next = EndpointState::Normal;
+            }
+            if next == EndpointState::Normal && self.state == EndpointState::Normal {
+                next = self.state;
+            }
+            self.transition(now, next, out);
+        }
+        // Comms-OK actions that depend on the partner's state.
+        match self.state {
+            EndpointState::Recover => self.maybe_request_recovery(now, out),
+            EndpointState::PotentialConflict => self.maybe_request_conflict_updates(now, out),
+            _ => {}
+        }
+    }
+
+    fn trusts_startup_state(&self) -> bool {
+        #[cfg(feature = "mutations")]
+        if self.mutated(crate::mutation::Mutation::TrustStartupState) {
+            return true;
+        }
+        false
+    }
+
+    /// §8.5.2: in RECOVER with comms OK and the partner not in POTENTIAL-CONFLICT,
+    /// RESOLUTION-INTERRUPTED or CONFLICT-DONE, ask for updates: UPDREQALL if this server has
+    /// no record of having talked to its partner while the partner has (our reading: the
+    /// partner's C flag, digest §4.6), else UPDREQ.
+    fn maybe_request_recovery(&mut self, now: Time, out: &mut Vec<Output>) {
+        use EndpointState::*;
+        if self.state != Recover || !self.comms_ok() || self.requested.is_some() {
+            return;
+        }
+        if self.partner.flags.startup && !self.trusts_startup_state() {
+            return;
+        }
+        if matches!(
+            self.partner.state,
+            None | Some(PotentialConflict | ResolutionInterrupted | ConflictDone)
+        ) {
+            return;
+        }
+        let all = !self.communicated_at_start && self.partner.first_communicated == Some(true)
+            || self.record.recovering_all;
+        let body = if all {
+            MessageBody::UpdReqAll(NoOptions::default())
+        } else {
+            MessageBody::UpdReq(NoOptions::default())
+        };
+        let xid = self.send_new(now, body, out);
+        self.requested = Some((xid, all));
+        if all && !self.record.recovering_all {
+            // Remember across a crash that recovery needs everything (§8.5.2).
+            self.record.recovering_all = true;
+            self.persist_record(now, out);
+        }
+        if self.config.recover_stall_time > 0 {
+            self.set_timer(Timer::RecoverStall, now.plus(self.config.recover_stall_time), out);
+        }
+    }
+
+    /// §8.10: the primary sends UPDREQ on entering POTENTIAL-CONFLICT; the secondary waits
+    /// until it sees the primary in CONFLICT-DONE, then sends UPDREQ (§8.10.2).
+    fn maybe_request_conflict_updates(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.state != EndpointState::PotentialConflict
+            || !self.comms_ok()
+            || self.requested.is_some()
+        {
+            return;
+        }
+        let go = match self.config.role {
+            Role::Primary => true,
+            Role::Secondary => self.partner.state == Some(EndpointState::ConflictDone),
+        };
+        if go {
+            let xid = self.send_new(now, MessageBody::UpdReq(NoOptions::default()), out);
+            self.requested = Some((xid, false));
+        }
+    }
+
+    // ---------------------------------------------------------------- connection
+
+    fn on_connection_up(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.shut_down || !matches!(self.conn, ConnPhase::Down | ConnPhase::Connecting) {
+            return;
+        }
+        self.cancel_timer(Timer::Reconnect, out);
+        self.partner.first_communicated = None;
+        self.send_time = self.config.default_send_time();
+        self.set_timer(Timer::Keepalive, now.plus(self.config.keepalive_time), out);
+        match self.config.role {
+            Role::Primary => {
+                // §6.1.1: CONNECT.
+                let opts = ConnectOptions {
+                    protocol_version: Some(PROTOCOL_VERSION),
+                    mclt: Some(self.config.mclt),
+                    keepalive_time: Some(self.config.keepalive_time),
+                    max_unacked_bndupd: Some(self.config.max_unacked_bndupd),
+                    relationship_name: (!self.config.relationship.is_empty())
+                        .then(|| self.config.relationship.clone()),
+                    connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
+                    status: None,
+                    unknown: Vec::new(),
+                };
+                self.conn = ConnPhase::AwaitConnectReply;
+                self.send_new(now, MessageBody::Connect(opts), out);
+            }
+            Role::Secondary => self.conn = ConnPhase::AwaitConnect,
+        }
+    }
+
+    /// Closes the transport and takes the comms-failed path.
+    pub(crate) fn drop_connection(&mut self, now: Time, out: &mut Vec<Output>) {
+        out.push(Output::Disconnect);
+        self.comms_down(now, out);
+    }
+
+    /// Comms are no longer OK (§8.1): TCP closed, keepalive expired, DISCONNECT, skew.
+    fn comms_down(&mut self, now: Time, out: &mut Vec<Output>) {
+        let was_ok = self.conn == ConnPhase::Ok;
+        self.conn = ConnPhase::Down;
+        self.unacked.clear();
+        self.in_flight.clear();
+        self.takeback.clear();
+        self.serving = None;
+        self.requested = None;
+        self.partner.flags.startup = false;
+        self.cancel_timer(Timer::Keepalive, out);
+        self.cancel_timer(Timer::Contact, out);
+        self.cancel_timer(Timer::RecoverStall, out);
+        self.cancel_timer(Timer::UpdateScan, out);
+        if was_ok {
+            out.push(Output::Event(Event::Comms(false)));
+            self.record.time_of_failure = now;
+            if self.state != EndpointState::Startup {
+                match state::on_comms_failed(self.state) {
+                    Some(next) => self.transition(now, next, out),
+                    None => self.persist_record(now, out),
+                }
+            }
+        }
+        if self.config.role == Role::Primary && !self.shut_down {
+            self.set_timer(Timer::Reconnect, now.plus(self.config.reconnect_interval), out);
+        }
+    }
+
+    fn on_partner_message(&mut self, now: Time, msg: Message, out: &mut Vec<Output>) {
+        if matches!(self.conn, ConnPhase::Down | ConnPhase::Connecting) {
+            out.push(Output::Event(Event::PartnerRejected {
+                reason: format!("{} with no connection", msg.body.name()),
+            }));
+            return;
+        }
+        // §6.6: every received message restarts FO_KEEPALIVE_TIMER.
+        self.set_timer(Timer::Keepalive, now.plus(self.config.keepalive_time), out);
+        // §7.5.1 / §6.1.2: time skew.
+        let skew = i64::from(now.0) - i64::from(msg.sent_time.0);
+        self.skew = Some(skew);
+        if skew.unsigned_abs() > u64::from(SKEW_TOLERANCE) {
+            out.push(Output::Event(Event::Skew(skew)));
+            if let (MessageBody::Connect(_), Role::Secondary) = (&msg.body, self.config.role) {
+                self.reject_connect(
+                    now,
+                    msg.xid,
+                    StatusCode::EXCESSIVE_TIME_SKEW,
+                    "time skew over 5 s",
+                    out,
+                );
+            } else {
+                out.push(Output::Event(Event::PartnerRejected {
+                    reason: format!("time skew {skew} s"),
+                }));
+                self.drop_connection(now, out);
+            }
+            return;
+        }
+        let xid = msg.xid;
+        match (self.conn, msg.body) {
+            (ConnPhase::AwaitConnect, MessageBody::Connect(o)) => self.on_connect(now, xid, o, out),
+            (ConnPhase::AwaitConnectReply, MessageBody::ConnectReply(o)) => {
+                self.on_connect_reply(now, o, out);
+            }
+            (ConnPhase::AwaitState | ConnPhase::Ok, MessageBody::State(o)) => {
+                self.on_state(now, o, out)
+            }
+            (ConnPhase::Ok, MessageBody::BndUpd(b)) => self.on_bndupd(now, xid, b, out),
+            (ConnPhase::Ok, MessageBody::BndReply(b)) => self.on_bndreply(now, xid, b, out),
+            (ConnPhase::Ok, MessageBody::UpdReq(_)) => self.on_updreq(now, xid, false, out),
+            (ConnPhase::Ok, MessageBody::UpdReqAll(_)) => self.on_updreq(now, xid, true, out),
+            (ConnPhase::Ok, MessageBody::UpdDone(_)) => self.on_upddone(now, xid, out),
+            (ConnPhase::Ok, MessageBody::PoolReq(_)) if self.config.role == Role::Primary => {
+                self.send_with(now, xid, MessageBody::PoolResp(NoOptions::default()), out);
+                self.rebalance(now, out);
+            }
+            (ConnPhase::Ok, MessageBody::PoolResp(_)) if self.config.role == Role::Secondary => {}
+            (_, MessageBody::Contact(_)) => {}
+            (_, MessageBody::Disconnect(o)) => {
+                let reason = o.status.map_or_else(|| "DISCONNECT".to_string(), |s| s.message);
+                out.push(Output::Event(Event::PartnerRejected {
+                    reason: format!("partner disconnected: {reason}"),
+                }));
+                self.drop_connection(now, out);
+            }
+            (phase, body) => {
+                // A message the RFC does not allow here (e.g. CONNECT to a primary, BNDUPD
+                // before comms are OK, STARTTLS after the transport is up): drop the link.
+                let reason = format!("unexpected {} in {phase:?}", body.name());
+                out.push(Output::Event(Event::PartnerRejected { reason: reason.clone() }));
+                let status = Status::new(StatusCode::UNSPEC_FAIL, reason);
+                self.send_new(
+                    now,
+                    MessageBody::Disconnect(DisconnectOptions {
+                        status: Some(status),
+                        unknown: Vec::new(),
+                    }),
+                    out,
+                );
+                self.drop_connection(now, out);
+            }
+        }
+    }
+
+    fn reject_connect(
+        &mut self,
+        now: Time,
+        xid: u32,
+        code: StatusCode,
+        why: &str,
+        out: &mut Vec<Output>,
+    ) {
+        out.push(Output::Event(Event::PartnerRejected {
+            reason: format!("CONNECT rejected: {why}"),
+        }));
+        let opts =
+            ConnectOptions { status: Some(Status::new(code, why)), ..ConnectOptions::default() };
+        self.send_with(now, xid, MessageBody::ConnectReply(opts), out);
+        self.drop_connection(now, out);
+    }
+
+    /// §6.1.2: the secondary's checks on CONNECT.
+    fn on_connect(&mut self, now: Time, xid: u32, o: ConnectOptions, out: &mut Vec<Output>) {
+        match o.protocol_version {
+            Some((major, _)) if major == PROTOCOL_VERSION.0 => {}
+            _ => {
+                return self.reject_connect(
+                    now,
+                    xid,
+                    StatusCode::NOT_SUPPORTED,
+                    "unsupported protocol version",
+                    out,
+                )
+            }
+        }
+        let Some(mclt) = o.mclt.filter(|m| *m >= crate::config::MIN_LEASE_TIME) else {
+            return self.reject_connect(
+                now,
+                xid,
+                StatusCode::UNSPEC_FAIL,
+                "missing or invalid MCLT",
+                out,
+            );
+        };
+        if let Some(name) = &o.relationship_name {
+            if !self.config.relationship.is_empty() && *name != self.config.relationship {
+                return self.reject_connect(
+                    now,
+                    xid,
+                    StatusCode::CONFIGURATION_CONFLICT,
+                    "unknown relationship",
+                    out,
+                );
+            }
+        }
+        // §6.1.2: we delegate fixed-length prefixes only; a primary with variable lengths is
+        // incompatible. The RFC names no code; ConfigurationConflict (digest §11.3 item 11).
+        let fixed = o.connect_flags.unwrap_or(0) & CONNECT_FLAG_FIXED_PD_LENGTH != 0;
+        if !fixed && !self.config.prefix_pools.is_empty() {
+            return self.reject_connect(
+                now,
+                xid,
+                StatusCode::CONFIGURATION_CONFLICT,
+                "variable prefix lengths",
+                out,
+            );
+        }
+        // Adopt the primary's MCLT and remember it (§6.1.2).
+        if self.record.mclt != mclt {
+            self.record.mclt = mclt;
+            self.persist_record(now, out);
+        }
+        self.adopt_partner_params(o.keepalive_time, o.max_unacked_bndupd);
+        let reply = ConnectOptions {
+            protocol_version: Some(PROTOCOL_VERSION),
+            mclt: Some(mclt),
+            keepalive_time: Some(self.config.keepalive_time),
+            max_unacked_bndupd: Some(self.config.max_unacked_bndupd),
+            relationship_name: None,
+            connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
+            status: None,
+            unknown: Vec::new(),
+        };
+        self.send_with(now, xid, MessageBody::ConnectReply(reply), out);
+        self.conn = ConnPhase::AwaitState;
+        self.send_state(now, out);
+    }
+
+    /// §6.1.3: the primary's checks on CONNECTREPLY.
+    fn on_connect_reply(&mut self, now: Time, o: ConnectOptions, out: &mut Vec<Output>) {
+        let problem = if let Some(s) = &o.status {
+            Some(format!("CONNECT rejected by the secondary: code {} {}", s.code.0, s.message))
+        } else if o.protocol_version.map(|v| v.0) != Some(PROTOCOL_VERSION.0) {
+            Some("unsupported protocol version in CONNECTREPLY".to_string())
+        } else if o.mclt != Some(self.config.mclt) {
+            Some("CONNECTREPLY MCLT differs from ours".to_string())
+        } else if o.connect_flags.unwrap_or(0) & CONNECT_FLAG_FIXED_PD_LENGTH == 0
+            && !self.config.prefix_pools.is_empty()
+        {
+            Some("secondary does not use fixed prefix lengths".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = problem {
+            out.push(Output::Event(Event::PartnerRejected { reason: reason.clone() }));
+            if o.status.is_none() {
+                let status = Status::new(StatusCode::UNSPEC_FAIL, reason);
+                self.send_new(
+                    now,
+                    MessageBody::Disconnect(DisconnectOptions {
+                        status: Some(status),
+                        unknown: Vec::new(),
+                    }),
+                    out,
+                );
+            }
+            self.drop_connection(now, out);
+            // §6.1: after a rejection, retry less often.
+            let later =
+                now.plus(self.config.reconnect_interval.saturating_mul(REJECTED_RECONNECT_FACTOR));
+            self.set_timer(Timer::Reconnect, later, out);
+            return;
+        }
+        self.adopt_partner_params(o.keepalive_time, o.max_unacked_bndupd);
+        self.conn = ConnPhase::AwaitState;
+        self.send_state(now, out);
+    }
+
+    fn adopt_partner_params(&mut self, keepalive: Option<u32>, max_unacked: Option<u32>) {
+        // §6.5: the partner's keepalive drives FO_SEND_TIME; our own drives the receive timer
+        // (digest §11.3 item 8).
+        let ka = keepalive.filter(|k| *k > 0).unwrap_or(self.config.keepalive_time);
+        self.partner.keepalive_time = ka;
+        self.send_time = (ka / self.config.contacts_per_keepalive.max(1)).max(1);
+        self.partner.max_unacked = max_unacked.unwrap_or(1).max(1);
+    }
+
+    /// §6.3: a STATE carries our state (the recorded one while in STARTUP, with S set), our
+    /// flags, the start time of the state, and PARTNER_DOWN_TIME only in PARTNER-DOWN.
+    pub(crate) fn send_state(&mut self, now: Time, out: &mut Vec<Output>) {
+        let startup = self.state == EndpointState::Startup;
+        let server_state = if startup { self.previous_state } else { self.state };
+        let opts = StateOptions {
+            server_state: Some(server_state),
+            flags: Some(ServerFlags {
+                startup,
+                ack_startup: self.partner.flags.startup,
+                communicated: self.record.communicated,
+            }),
+            start_time_of_state: Some(if startup {
+                self.record.start_time_of_state
+            } else {
+                self.state_since
+            }),
+            partner_down_time: (self.state == EndpointState::PartnerDown)
+                .then_some(self.record.partner_down_time),
+            unknown: Vec::new(),
+        };
+        self.send_new(now, MessageBody::State(opts), out);
+    }
+
+    fn on_state(&mut self, now: Time, o: StateOptions, out: &mut Vec<Output>) {
+        let Some(pstate) = o.server_state.filter(|s| *s != EndpointState::Startup) else {
+            out.push(Output::Event(Event::PartnerRejected {
+                reason: "STATE without a valid server state".into(),
+            }));
+            return self.drop_connection(now, out);
+        };
+        let flags = o.flags.unwrap_or_default();
+        self.partner.state = Some(pstate);
+        self.partner.state_start = o.start_time_of_state.unwrap_or(now);
+        self.partner.partner_down_time = o.partner_down_time.unwrap_or(Time::ZERO);
+        self.partner.flags = flags;
+        if self.partner.first_communicated.is_none() {
+            self.partner.first_communicated = Some(flags.communicated);
+        }
+        out.push(Output::Event(Event::PartnerState(pstate)));
+        let newly_ok = self.conn == ConnPhase::AwaitState;
+        // §6.4: record the partner's state (SHOULD).
+        self.record.partner_state = Some(pstate);
+        self.record.partner_state_start = self.partner.state_start;
+        self.record.partner_communicated = flags.communicated;
+        if newly_ok {
+            self.conn = ConnPhase::Ok;
+            self.record.communicated = true;
+            out.push(Output::Event(Event::Comms(true)));
+            self.set_timer(Timer::UpdateScan, now.plus(self.config.update_scan_interval), out);
+        }
+        self.persist_record(now, out);
+        if self.state == EndpointState::Startup {
+            // §8.3.2 step 5. A partner itself in STARTUP reports its recorded state, which says
+            // nothing about where it is now: the PD exception needs its real state.
+            let mut current = self.previous_state;
+            if !flags.startup || self.trusts_startup_state() {
+                let pd_start = if self.partner.partner_down_time.is_zero() {
+                    self.partner.state_start
+                } else {
+                    self.partner.partner_down_time
+                };
+                current = state::startup_on_comms_ok(
+                    self.previous_state,
+                    pstate,
+                    pd_start,
+                    self.record.last_operating_time,
+                );
+            }
+            self.transition(now, current, out);
+        }
+        if newly_ok || self.partner.flags.startup {
+            // Let the partner know we saw its STARTUP flag (A flag), and where we are.
+            if flags.startup {
+                self.send_state(now, out);
+            }
+        }
+        self.evaluate_partner_state(now, out);
+        if self.state == EndpointState::Normal || self.state == EndpointState::ConflictDone {
+            self.flush_updates(now, out);
+        }
+    }
+
+    // ---------------------------------------------------------------- timers and commands
+
+    fn on_timer(&mut self, now: Time, t: Timer, out: &mut Vec<Output>) {
+        // A timer fires only when armed and due; anything else is stale and ignored.
+        match self.timers.get(&t) {
+            Some(at) if *at <= now => {
+                self.timers.remove(&t);
+            }
+            _ => return,
+        }
+        match t {
+            Timer::Startup => {
+                if self.state == EndpointState::Startup {
+                    // §8.3.2 step 6 (and the commissioning option of step 1).
+                    let to = if !self.had_record && self.config.startup_partner_down_if_alone {
+                        EndpointState::PartnerDown
+                    } else {
+                        self.previous_state
+                    };
+                    self.transition(now, to, out);
+                }
+            }
+            Timer::Keepalive => {
+                if self.conn != ConnPhase::Down {
+                    out.push(Output::Event(Event::PartnerRejected {
+                        reason: "keepalive expired".into(),
+                    }));
+                    self.drop_connection(now, out);
+                }
+            }
+            Timer::Contact => {
+                if self.conn != ConnPhase::Down && self.conn != ConnPhase::Connecting {
+                    self.send_new(now, MessageBody::Contact(NoOptions::default()), out);
+                }
+            }
+            Timer::RecoverWait => {
+                if self.state == EndpointState::RecoverWait {
+                    self.transition(now, EndpointState::RecoverDone, out);
+                    self.evaluate_partner_state(now, out);
+                }
+            }
+            Timer::AutoPartnerDown => {
+                if self.state == EndpointState::CommunicationsInterrupted {
+                    self.transition(now, EndpointState::PartnerDown, out);
+                }
+            }
+            Timer::Reconnect => {
+                if self.config.role == Role::Primary
+                    && self.conn == ConnPhase::Down
+                    && !self.shut_down
+                {
+                    self.conn = ConnPhase::Connecting;
+                    out.push(Output::Connect);
+                }
+            }
+            Timer::Expiry => self.process_expiry(now, out),
+            Timer::UpdateScan => {
+                self.held.clear();
+                self.flush_updates(now, out);
+                if self.comms_ok() {
+                    self.set_timer(
+                        Timer::UpdateScan,
+                        now.plus(self.config.update_scan_interval),
+                        out,
+                    );
+                }
+            }
+            Timer::Heartbeat => {
+                self.persist_record(now, out);
+                if self.config.heartbeat_interval > 0 {
+                    self.set_timer(Timer::Heartbeat, now.plus(self.config.heartbeat_interval), out);
+                }
+            }
+            Timer::RecoverStall => {
+                if self.state == EndpointState::Recover
+                    && self.requested.is_some()
+                    && self.conn != ConnPhase::Down
+                {
+                    out.push(Output::Event(Event::PartnerRejected {
+                        reason: "no progress in RECOVER".into(),
+                    }));
+                    self.drop_connection(now, out);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, now: Time, c: Command, out: &mut Vec<Output>) {
+        match c {
+            Command::PartnerDown => {
+                use EndpointState::*;
+                // §8.8.2, §8.9.2, §8.11.2: from NORMAL, COMM-INT or RESOLUTION-INT.
+                if matches!(self.state, Normal | CommunicationsInterrupted | ResolutionInterrupted)
+                {
+                    self.transition(now, PartnerDown, out);
+                } else if self.state != PartnerDown {
+                    out.push(Output::Event(Event::Alarm(format!(
+                        "partner-down refused in {}",
+                        self.state.name()
+                    ))));
+                }
+            }
+            Command::Shutdown => {
+                if matches!(
+                    self.conn,
+                    ConnPhase::AwaitState
+                        | ConnPhase::Ok
+                        | ConnPhase::AwaitConnect
+                        | ConnPhase::AwaitConnectReply
+                ) {
+                    let status = Status::new(StatusCode::SERVER_SHUTTING_DOWN, "planned shutdown");
+                    self.send_new(
+                        now,
+                        MessageBody::Disconnect(DisconnectOptions {
+                            status: Some(status),
+                            unknown: Vec::new(),
+                        }),
+                        out,
+                    );
+                }
+                self.shut_down = true;
+                self.cancel_timer(Timer::Reconnect, out);
+                if self.conn != ConnPhase::Down {
+                    self.drop_connection(now, out);
+                }
+                self.persist_record(now, out);
+            }
+            Command::ResetAbandoned(r) => {
+                if let Some(b) = self.db.get(&r).filter(|b| b.status == BindingStatus::Abandoned) {
+                    let mut b = b.clone();
+                    b.set_status(BindingStatus::Reset, now);
+                    self.store(b, out);
+                    self.flush_updates(now, out);
+                }
+            }
+        }
+    }
+
+    /// Lease expiry (§7.2 (8)) and, in PARTNER-DOWN, the MCLT-delayed transition (4).
+    fn process_expiry(&mut self, now: Time, out: &mut Vec<Output>) {
+        for r in self.db.expired_by(now) {
+            if let Some(b) = self.db.get(&r) {
+                let mut b = b.clone();
+                b.set_status(BindingStatus::Expired, now);
+                b.state_expiration_time = None;
+                self.store(b, out);
+            }
+        }
+        if self.state == EndpointState::PartnerDown {
+            let pd = self.record.partner_down_time;
+            let mclt = self.mclt();
+            let due: Vec<Resource> = self
+                .db
+                .awaiting_free()
+                .filter(|b| self.pd_free_time(b, pd, mclt) <= now)
+                .map(|b| b.resource)
+                .collect();
+            for r in due {
+                if let Some(b) = self.db.get(&r) {
+                    let mut b = b.clone();
+                    b.set_status(pending_free_resolves_to(&r), now);
+                    self.store(b, out);
+                }
+            }
+        }
+        self.flush_updates(now, out);
     }
 }

@@ -29,14 +29,20 @@
 pub mod binding;
 pub mod client;
 pub mod config;
+pub mod conflict;
+pub mod db;
 pub mod endpoint;
 pub mod io;
+pub mod mclt;
 pub mod message;
 #[cfg(feature = "mutations")]
 pub mod mutation;
+pub mod pool;
 pub mod resource;
+pub mod server;
 pub mod state;
 pub mod time;
+pub mod updates;
 pub mod wire;
 
 pub use binding::{Binding, BindingStatus};

@@ -117,7 +117,9 @@ impl ServerFlags {
     /// The wire byte: C = 0x01, S = 0x02, A = 0x04.
     #[must_use]
     pub fn to_byte(self) -> u8 {
-        u8::from(self.communicated) | (u8::from(self.startup) << 1) | (u8::from(self.ack_startup) << 2)
+        u8::from(self.communicated)
+            | (u8::from(self.startup) << 1)
+            | (u8::from(self.ack_startup) << 2)
     }
 
     /// Parses the wire byte; `None` if a must-be-zero bit is set.

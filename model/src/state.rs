@@ -235,8 +235,12 @@ pub fn on_partner_state(
         PartnerDown => match partner {
             Recover | RecoverWait | Startup => return None,
             RecoverDone => Normal,
-            Normal | CommunicationsInterrupted | PartnerDown | PotentialConflict
-            | ResolutionInterrupted | ConflictDone => PotentialConflict,
+            Normal
+            | CommunicationsInterrupted
+            | PartnerDown
+            | PotentialConflict
+            | ResolutionInterrupted
+            | ConflictDone => PotentialConflict,
         },
         Recover => match partner {
             PotentialConflict | ResolutionInterrupted | ConflictDone => PotentialConflict,

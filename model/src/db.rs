@@ -1,0 +1,245 @@
+//! The binding database: binding records indexed by resource, by client, by expiry and by
+//! availability, so that no operation scans the pool or the whole table.
+
+use crate::binding::{Binding, BindingStatus};
+use crate::resource::{ClientKey, Duid, IaKind, Resource};
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Binding records and their indexes. All ordered collections: the database hashes and
+/// compares deterministically (the model checker hashes whole endpoints).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BindingDb {
+    bindings: BTreeMap<Resource, Binding>,
+    by_client: BTreeMap<ClientKey, BTreeSet<Resource>>,
+    /// ACTIVE bindings by client expiry.
+    active_expiry: BTreeSet<(Time, Resource)>,
+    /// EXPIRED, RELEASED and RESET bindings by the start time of that status (§7.2 (4)).
+    awaiting_free: BTreeSet<(Time, Resource)>,
+    /// FREE, FREE-BACKUP and PENDING-FREE bindings by status, kind and time freed.
+    available: BTreeSet<(BindingStatus, bool, Time, Resource)>,
+    /// Bindings whose "update partner" flag is set.
+    pending: BTreeSet<Resource>,
+    prefix_bindings: usize,
+    active: usize,
+}
+
+impl BindingDb {
+    /// Builds the database (and its indexes) from records.
+    pub fn from_bindings<'a>(records: impl IntoIterator<Item = &'a Binding>) -> Self {
+        let mut db = BindingDb::default();
+        for b in records {
+            db.put(b.clone());
+        }
+        db
+    }
+
+    /// The record for `r`.
+    #[must_use]
+    pub fn get(&self, r: &Resource) -> Option<&Binding> {
+        self.bindings.get(r)
+    }
+
+    /// Inserts or replaces a record, keeping every index in step.
+    pub fn put(&mut self, b: Binding) {
+        if let Some(old) = self.bindings.remove(&b.resource) {
+            self.unindex(&old);
+        }
+        self.index(&b);
+        self.bindings.insert(b.resource, b);
+    }
+
+    fn index(&mut self, b: &Binding) {
+        let r = b.resource;
+        if let Some(c) = &b.client {
+            self.by_client.entry(c.clone()).or_default().insert(r);
+        }
+        match b.status {
+            BindingStatus::Active => {
+                self.active_expiry.insert((b.client_expiry, r));
+                self.active += 1;
+            }
+            s if s.awaits_ack_to_free() => {
+                self.awaiting_free.insert((b.start_time_of_state, r));
+            }
+            s if s.is_available() => {
+                self.available.insert((s, r.is_prefix(), b.start_time_of_state, r));
+            }
+            _ => {}
+        }
+        if b.pending {
+            self.pending.insert(r);
+        }
+        if r.is_prefix() {
+            self.prefix_bindings += 1;
+        }
+    }
+
+    fn unindex(&mut self, b: &Binding) {
+        let r = b.resource;
+        if let Some(c) = &b.client {
+            if let Some(set) = self.by_client.get_mut(c) {
+                set.remove(&r);
+                if set.is_empty() {
+                    self.by_client.remove(c);
+                }
+            }
+        }
+        match b.status {
+            BindingStatus::Active => {
+                self.active_expiry.remove(&(b.client_expiry, r));
+                self.active -= 1;
+            }
+            s if s.awaits_ack_to_free() => {
+                self.awaiting_free.remove(&(b.start_time_of_state, r));
+            }
+            s if s.is_available() => {
+                self.available.remove(&(s, r.is_prefix(), b.start_time_of_state, r));
+            }
+            _ => {}
+        }
+        self.pending.remove(&r);
+        if r.is_prefix() {
+            self.prefix_bindings -= 1;
+        }
+    }
+
+    /// Every record, ordered by resource.
+    pub fn iter(&self) -> impl Iterator<Item = &Binding> {
+        self.bindings.values()
+    }
+
+    /// Records from `from` upwards (for cursor allocation).
+    pub fn range_from(&self, from: Resource) -> impl Iterator<Item = &Binding> {
+        self.bindings.range(from..).map(|(_, b)| b)
+    }
+
+    /// Number of records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bindings.len()
+    }
+
+    /// Whether there are no records.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+
+    /// Number of ACTIVE records.
+    #[must_use]
+    pub fn active_count(&self) -> usize {
+        self.active
+    }
+
+    /// Number of prefix records.
+    #[must_use]
+    pub fn prefix_count(&self) -> usize {
+        self.prefix_bindings
+    }
+
+    /// The resources recorded for one IA of a client.
+    pub fn of_client(&self, key: &ClientKey) -> impl Iterator<Item = &Binding> {
+        self.by_client.get(key).into_iter().flatten().filter_map(|r| self.bindings.get(r))
+    }
+
+    /// Every record of a client (all its IAs), ordered by IA then resource.
+    pub fn of_duid<'a>(&'a self, duid: &Duid) -> impl Iterator<Item = &'a Binding> + 'a {
+        let lo = ClientKey { duid: duid.clone(), kind: IaKind::Na, iaid: 0 };
+        let hi = ClientKey { duid: duid.clone(), kind: IaKind::Pd, iaid: u32::MAX };
+        self.by_client
+            .range(lo..=hi)
+            .flat_map(|(_, set)| set.iter())
+            .filter_map(|r| self.bindings.get(r))
+    }
+
+    /// The earliest ACTIVE client expiry.
+    #[must_use]
+    pub fn first_active_expiry(&self) -> Option<(Time, Resource)> {
+        self.active_expiry.first().copied()
+    }
+
+    /// ACTIVE bindings whose client expiry is at or before `now`.
+    #[must_use]
+    pub fn expired_by(&self, now: Time) -> Vec<Resource> {
+        self.active_expiry.iter().take_while(|(t, _)| *t <= now).map(|(_, r)| *r).collect()
+    }
+
+    /// EXPIRED / RELEASED / RESET bindings, oldest status first.
+    pub fn awaiting_free(&self) -> impl Iterator<Item = &Binding> {
+        self.awaiting_free.iter().filter_map(|(_, r)| self.bindings.get(r))
+    }
+
+    /// Available bindings with `status` of the given kind, longest-free first.
+    pub fn available(&self, status: BindingStatus, prefix: bool) -> impl Iterator<Item = &Binding> {
+        let lo = (status, prefix, Time::ZERO, Resource::Address(std::net::Ipv6Addr::UNSPECIFIED));
+        self.available
+            .range(lo..)
+            .take_while(move |(s, p, _, _)| *s == status && *p == prefix)
+            .filter_map(|(_, _, _, r)| self.bindings.get(r))
+    }
+
+    /// Number of available bindings with `status` of the given kind.
+    #[must_use]
+    pub fn available_count(&self, status: BindingStatus, prefix: bool) -> usize {
+        self.available(status, prefix).count()
+    }
+
+    /// Resources whose "update partner" flag is set.
+    pub fn pending(&self) -> impl Iterator<Item = &Resource> {
+        self.pending.iter()
+    }
+
+    /// Number of pending resources.
+    #[must_use]
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The records as a map (for the durable image).
+    #[must_use]
+    pub fn records(&self) -> &BTreeMap<Resource, Binding> {
+        &self.bindings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn addr(n: u16) -> Resource {
+        Resource::Address(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n))
+    }
+
+    #[test]
+    fn indexes_follow_every_change() {
+        let mut db = BindingDb::default();
+        let key = ClientKey { duid: Duid::new(vec![1]), kind: IaKind::Na, iaid: 7 };
+        let mut b = Binding::free(addr(1), BindingStatus::Free, Time(1));
+        db.put(b.clone());
+        assert_eq!(db.available_count(BindingStatus::Free, false), 1);
+        b.status = BindingStatus::Active;
+        b.client = Some(key.clone());
+        b.client_expiry = Time(100);
+        b.pending = true;
+        db.put(b.clone());
+        assert_eq!(db.available_count(BindingStatus::Free, false), 0);
+        assert_eq!(db.active_count(), 1);
+        assert_eq!(db.first_active_expiry(), Some((Time(100), addr(1))));
+        assert_eq!(db.of_client(&key).count(), 1);
+        assert_eq!(db.of_duid(&key.duid).count(), 1);
+        assert_eq!(db.pending_count(), 1);
+        assert_eq!(db.expired_by(Time(99)), vec![]);
+        assert_eq!(db.expired_by(Time(100)), vec![addr(1)]);
+        b.status = BindingStatus::Expired;
+        b.start_time_of_state = Time(100);
+        b.pending = false;
+        db.put(b);
+        assert_eq!(db.active_count(), 0);
+        assert_eq!(db.awaiting_free().count(), 1);
+        assert_eq!(db.pending_count(), 0);
+        assert_eq!(db, BindingDb::from_bindings(db.records().values()));
+    }
+}
