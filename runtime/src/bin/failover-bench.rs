@@ -56,6 +56,13 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
     },
+    /// Time the phases of a restart from the store of a configuration (open and read the
+    /// image, then restore the endpoint), without serving.
+    Restore {
+        /// The failoverd configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 const SERVER_DUID: [u8; 10] = [0, 2, 0, 0, 0x09, 0xbf, 0xbe, 0x0c, 0, 1];
@@ -209,9 +216,44 @@ fn populate(config: &std::path::Path, leases: u64, batch: usize) -> anyhow::Resu
     Ok(())
 }
 
+fn rss_mib() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or_else(|| "?".into(), |kb| (kb / 1024).to_string())
+}
+
+fn restore(config: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = RuntimeConfig::load(config)?;
+    let identity = StoreIdentity::new(&cfg.model.relationship, cfg.model.role);
+    let t = Instant::now();
+    let (store, image) = Store::open(&cfg.store_path(), &identity)?;
+    let open = t.elapsed().as_secs_f64();
+    let rss_open = rss_mib();
+    let t = Instant::now();
+    let (ep, outputs) = failover_model::Endpoint::restore(cfg.model.clone(), &image, Time(0));
+    let restore = t.elapsed().as_secs_f64();
+    let rss_both = rss_mib();
+    drop(image);
+    println!(
+        "{} bindings: open+read {open:.2} s (RSS {rss_open} MiB), restore {restore:.2} s (RSS with image and endpoint {rss_both} MiB), after dropping the image {} MiB; {} outputs",
+        ep.bindings().count(),
+        rss_mib(),
+        outputs.len()
+    );
+    drop(store);
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Responder { interface, port, max_seconds } => responder(&interface, port, max_seconds),
         Cmd::Populate { config, leases, batch } => populate(&config, leases, batch),
+        Cmd::Restore { config } => restore(&config),
     }
 }
