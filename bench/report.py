@@ -124,8 +124,9 @@ def summarize(csv_path, store_path, meta_path):
             if not any(r["system"] == sysname and r["mode"] == mode for r in rows):
                 continue
             b = best.get(sysname)
-            at_ref = [r for r in rows if r["mode"] == mode and r["system"] == sysname
-                      and ref is not None and int(r["offered"]) == ref]
+            at_ref = sorted([r for r in rows if r["mode"] == mode and r["system"] == sysname
+                             and ref is not None and int(r["offered"]) == ref],
+                            key=lambda r: fnum(r["loss_pct"]) or 0)
             ref_lat = at_ref[0]["rr_avg_ms"] if at_ref else "n/a"
             if b is None:
                 print(f"| {label} | none | 0 | - | - | - | {ref_lat} |")
@@ -146,14 +147,22 @@ def summarize(csv_path, store_path, meta_path):
               f"product/ceiling {ratio(p, rate('ceiling'))}.")
         if ref is not None:
             def lat(s):
-                rr = [r for r in rows if r["mode"] == mode and r["system"] == s
-                      and int(r["offered"]) == ref]
+                rr = sorted([r for r in rows if r["mode"] == mode and r["system"] == s
+                             and int(r["offered"]) == ref], key=lambda r: fnum(r["loss_pct"]) or 0)
                 return fnum(rr[0]["rr_avg_ms"]) if rr else None
             lp, lk = lat("fo-pair"), lat("kea-alone")
             if lp is not None and lk is not None:
                 verdict = "met" if lp <= lk else "missed"
                 print(f"Request-Reply avg latency at {ref}/s: pair {lp} ms, Kea alone {lk} ms "
                       f"(target: pair no worse: {verdict}).")
+        print()
+    checker = meta.get("checker")
+    if checker:
+        print("### Model checker (failover-check, configuration ci)")
+        print()
+        print("```")
+        print(checker.replace(" | ", "\n"))
+        print("```")
         print()
     try:
         srows = list(csv.DictReader(open(store_path, encoding="utf-8")))
