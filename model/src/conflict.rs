@@ -66,6 +66,13 @@ pub fn resolve(
 ) -> Resolution {
     use BindingStatus::*;
     let Some(db) = db else { return Resolution::Accept };
+    // Agreement is not a conflict: the same status for the same client (for example both
+    // servers expiring a lease at its end) is accepted, or two servers that each sent it would
+    // reject each other's within ±5 s at every scan forever (L4).
+    let same_client = db.client.as_ref() == update_client;
+    if db.status == upd.status && same_client {
+        return Resolution::Accept;
+    }
     let concurrent = db.pending;
     let outdated = Resolution::Reject(StatusCode::OUTDATED_BINDING_INFORMATION);
     let t_db = db.resolution_time();
@@ -128,6 +135,20 @@ mod tests {
 
     fn upd(status: BindingStatus, clt: Option<u32>, start: u32) -> UpdateTimes {
         UpdateTimes { status, clt: clt.map(Time), start_time_of_state: Time(start) }
+    }
+
+    #[test]
+    fn agreement_is_not_a_conflict() {
+        let db = rec(BindingStatus::Expired, 100, 100, 100, 1);
+        let u = upd(BindingStatus::Expired, Some(100), 100);
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(1)), Role::Primary, Time(100)),
+            Resolution::Accept
+        );
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(2)), Role::Primary, Time(100)),
+            Resolution::Reject(StatusCode::OUTDATED_BINDING_INFORMATION)
+        );
     }
 
     #[test]

@@ -100,6 +100,35 @@ pub(crate) struct Sent {
 }
 
 /// One failover endpoint. `Clone + Eq + Hash` so the model checker can hash whole states.
+///
+/// # Example: driving an endpoint
+///
+/// ```
+/// use failover_model::{Config, DurableImage, Endpoint, EndpointState, Input, Output, Role, Time};
+///
+/// let mut disk = DurableImage::default();
+/// let now = Time(1_000);
+/// // Restore from what is on disk (here: nothing) and carry out the outputs in order.
+/// let (mut ep, outputs) = Endpoint::restore(Config::example(Role::Secondary), &disk, now);
+/// assert_eq!(ep.state(), EndpointState::Startup);
+/// for o in &outputs {
+///     if let Output::Persist(w) = o {
+///         disk.apply(w); // durable before anything after it leaves the machine
+///     }
+/// }
+/// // The driver fires a timer once its deadline has passed, never earlier.
+/// let (timer, at) = ep.timers().iter().map(|(t, at)| (*t, *at)).min_by_key(|(_, at)| *at).unwrap();
+/// for o in ep.handle(at, Input::Timer(timer)) {
+///     if let Output::Persist(w) = &o {
+///         disk.apply(w);
+///     }
+/// }
+/// // No partner and no record: STARTUP ends in RECOVER (§8.3.2), which answers no client.
+/// assert_eq!(ep.state(), EndpointState::Recover);
+/// // A crash loses only what was not on disk: the restored endpoint starts from the record.
+/// let (again, _) = Endpoint::restore(ep.config().clone(), &disk, at.plus(60));
+/// assert_eq!(again.record().state, EndpointState::Recover);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Endpoint {
     pub(crate) config: Config,
@@ -191,9 +220,14 @@ impl Endpoint {
             ..PartnerView::default()
         };
         let record_last_operating = record.last_operating_time;
+        if record.state == EndpointState::Startup {
+            // STARTUP is never recorded (§8.3.1); a record saying so is treated as none.
+            record.state = EndpointState::Recover;
+        }
+        let (db, repaired) = sanitize(image);
         let mut ep = Endpoint {
             pools: Pools::new(&config),
-            db: BindingDb::from_bindings(image.bindings.values()),
+            db,
             communicated_at_start: record.communicated,
             record,
             state: EndpointState::Startup,
@@ -219,6 +253,11 @@ impl Endpoint {
             config,
         };
         let mut out = Vec::new();
+        for r in repaired {
+            out.push(Output::Event(Event::Alarm(format!(
+                "stored binding {r} was inconsistent and was set aside (ABANDONED) at restore"
+            ))));
+        }
         // §8.3.2 step 3.
         ep.set_timer(Timer::Startup, now.plus(ep.config.startup_time), &mut out);
         // §8.3.2 step 4: the primary connects; the secondary listens (the driver's job).
@@ -1283,4 +1322,38 @@ impl Endpoint {
         }
         self.flush_updates(now, out);
     }
+}
+
+/// Rebuilds the binding database from a durable image, repairing what no write of ours
+/// produces: a transient PENDING-FREE is resolved (§7.2 (5)/(6)), and an ACTIVE record without
+/// a client (which could never be renewed nor safely reused) is set aside as ABANDONED for the
+/// operator (§7.2 (9)/(10)). Returns the repaired resources.
+fn sanitize(image: &DurableImage) -> (BindingDb, Vec<Resource>) {
+    let mut repaired = Vec::new();
+    let db = BindingDb::from_bindings(image.bindings.iter().filter_map(|(k, b)| {
+        if *k != b.resource {
+            repaired.push(*k);
+            return None;
+        }
+        Some(b)
+    }));
+    let mut db = db;
+    let fix: Vec<Binding> = db
+        .iter()
+        .filter(|b| {
+            b.status == BindingStatus::PendingFree
+                || (b.status == BindingStatus::Active && b.client.is_none())
+        })
+        .cloned()
+        .collect();
+    for mut b in fix {
+        if b.status == BindingStatus::PendingFree {
+            b.status = pending_free_resolves_to(&b.resource);
+        } else {
+            b.status = BindingStatus::Abandoned;
+            repaired.push(b.resource);
+        }
+        db.put(b);
+    }
+    (db, repaired)
 }

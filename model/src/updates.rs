@@ -282,6 +282,18 @@ impl Endpoint {
         }
         let mut reply = mirror(&cd);
         let mut rejected = Vec::new();
+        let dns = cd
+            .ias
+            .iter()
+            .flat_map(|ia| &ia.leases)
+            .any(|l| l.options.client_fqdn.is_some() || l.options.dns_removal_info.is_some());
+        if dns {
+            // §9: a server that does no DNS updates SHOULD warn when it receives DDNS data.
+            out.push(Output::Event(Event::Alarm(
+                "the partner sent DNS update information; this server does no DNS updates (RFC 8156 §9)"
+                    .into(),
+            )));
+        }
         for ia in &cd.ias {
             let mut ia_reply = IaData {
                 kind: ia.kind,
@@ -355,6 +367,8 @@ impl Endpoint {
         {
             return Err(code);
         }
+        let same_holder = existing
+            .is_some_and(|e| e.status == BindingStatus::Active && e.client.as_ref() == Some(key));
         let mut b =
             existing.cloned().unwrap_or_else(|| Binding::free(lease.resource, status, start));
         b.status = if status == BindingStatus::PendingFree {
@@ -372,7 +386,11 @@ impl Endpoint {
         let granted_at = clt.unwrap_or(start);
         let expiry =
             o.state_expiration_time.unwrap_or_else(|| granted_at.plus(lease.valid_lifetime));
-        if b.status == BindingStatus::Active {
+        if b.status == BindingStatus::Active && same_holder {
+            // The same client's lease as granted by both servers: it may hold the longer one,
+            // so the record never shortens.
+            b.client_expiry = b.client_expiry.max(expiry);
+        } else if b.status == BindingStatus::Active {
             b.client_expiry = expiry;
         } else {
             b.client_expiry = b.client_expiry.max(if status == BindingStatus::Expired {
@@ -439,6 +457,14 @@ impl Endpoint {
             let (Some(status), Some(start)) = (o.binding_status, o.start_time_of_state) else {
                 return Err(StatusCode::MISSING_BINDING_INFORMATION);
             };
+            // §7.4 case B is for a prefix owned by no client: ACTIVE, EXPIRED and RELEASED name
+            // a client, so without one the update lacks the information to process it.
+            if matches!(
+                status,
+                BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released
+            ) {
+                return Err(StatusCode::MISSING_BINDING_INFORMATION);
+            }
             let existing = self.db.get(&lease.resource);
             // §4.2.2: the secondary MUST reject a take-back of a prefix it has delegated.
             if self.config.role == Role::Secondary

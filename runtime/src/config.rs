@@ -93,7 +93,8 @@ pub struct RawLog {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFailover {
-    /// The partner's address (the primary connects to it; the secondary accepts only it).
+    /// The partner's address, IPv6 or IPv4 (the primary connects to it; the secondary accepts
+    /// only it).
     pub partner_address: String,
     /// The partner's failover port (default 647).
     pub partner_port: Option<u16>,
@@ -328,6 +329,12 @@ impl RuntimeConfig {
     }
 }
 
+fn ip(field: &str, s: &str) -> Result<std::net::IpAddr, ConfigError> {
+    s.trim()
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| ConfigError::new(field, format!("{s:?} is not an IP address")))
+}
+
 fn ipv6(field: &str, s: &str) -> Result<Ipv6Addr, ConfigError> {
     s.trim()
         .parse::<Ipv6Addr>()
@@ -443,7 +450,8 @@ impl TryFrom<RawConfig> for RuntimeConfig {
 
         // [failover]
         let f = &raw.failover;
-        let partner_ip = ipv6("failover.partner_address", &f.partner_address)?;
+        // The failover link may run over IPv4 or IPv6 (RFC 8156 §5.1 names only TCP).
+        let partner_ip = ip("failover.partner_address", &f.partner_address)?;
         if partner_ip.is_unspecified() || partner_ip.is_multicast() {
             return Err(ConfigError::new(
                 "failover.partner_address",
@@ -455,8 +463,8 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             return Err(ConfigError::new("failover.partner_port", "must not be 0"));
         }
         let listen_ip = match &f.listen_address {
-            Some(s) => ipv6("failover.listen_address", s)?,
-            None => Ipv6Addr::UNSPECIFIED,
+            Some(s) => ip("failover.listen_address", s)?,
+            None => Ipv6Addr::UNSPECIFIED.into(),
         };
         let failover_port = f.port.unwrap_or(DEFAULT_FAILOVER_PORT);
         if failover_port == 0 {
@@ -496,7 +504,7 @@ impl TryFrom<RawConfig> for RuntimeConfig {
                     &ca,
                     &cert,
                     &key,
-                    partner_ip.into(),
+                    partner_ip,
                     f.tls_server_name.as_deref(),
                 )
                 .map_err(|e| match e.split_once(": ") {
@@ -663,6 +671,10 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             }
         };
 
+        // Every field is set here; the update from `Config::example` only fills the model
+        // checker's `mutation` field, which exists when failover-model's "mutations" feature is
+        // on (e.g. `cargo test --workspace --all-features`) and is `None` there.
+        #[allow(clippy::needless_update)]
         let model = Config {
             role,
             relationship: raw.relationship.clone(),
@@ -692,6 +704,7 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             rebalance_threshold: p.rebalance_threshold.unwrap_or(1),
             rapid_commit: d.rapid_commit.unwrap_or(true),
             preference: d.preference,
+            ..Config::example(role)
         };
         model.validate().map_err(|e| match e {
             failover_model::config::ConfigError::Invalid { field, reason } => {
@@ -707,8 +720,8 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             log_format,
             log_level,
             trace_file: raw.trace_file,
-            partner: SocketAddr::new(partner_ip.into(), partner_port),
-            failover_listen: SocketAddr::new(listen_ip.into(), failover_port),
+            partner: SocketAddr::new(partner_ip, partner_port),
+            failover_listen: SocketAddr::new(listen_ip, failover_port),
             tls,
             dhcp_port,
             dhcp_listen,

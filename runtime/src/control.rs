@@ -12,7 +12,7 @@
 //! status; it changes nothing itself.
 
 use crate::driver::{ControlCall, Driver, DriverMsg};
-use failover_model::{Binding, Command, Resource};
+use failover_model::{Binding, Command, EndpointState, Resource};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -93,16 +93,31 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
             a["time-in-state"] = json!(now.since(r.state_since));
             a["relationship"] = json!(d.endpoint().config().relationship);
             a["now"] = json!(now);
+            let (partner, connected, tls) = d.link();
+            a["partner-address"] = json!(partner.to_string());
+            a["transport-connected"] = json!(connected);
+            a["tls"] = json!(tls);
             answer(result::SUCCESS, format!("{} ({:?})", r.state.name(), r.role), a)
         }
         "partner-down" => {
+            let before = d.endpoint().state();
             d.command(Command::PartnerDown);
             let s = d.endpoint().state();
-            answer(
-                result::SUCCESS,
-                format!("partner-down given to the core; state is now {}", s.name()),
-                json!({"state": s.name()}),
-            )
+            if s == EndpointState::PartnerDown {
+                answer(
+                    result::SUCCESS,
+                    format!("{} -> PARTNER-DOWN", before.name()),
+                    json!({"state": s.name()}),
+                )
+            } else {
+                // The core decides; report that it did not move (e.g. RECOVER has no
+                // operator transition to PARTNER-DOWN, RFC 8156 §8.5).
+                answer(
+                    result::ERROR,
+                    format!("the core did not go to PARTNER-DOWN from {}", s.name()),
+                    json!({"state": s.name()}),
+                )
+            }
         }
         "shutdown" => {
             d.begin_shutdown();
@@ -179,9 +194,19 @@ pub fn serve(path: &Path, tx: mpsc::Sender<DriverMsg>) -> anyhow::Result<()> {
     }
     let listener = UnixListener::bind(path)
         .map_err(|e| anyhow::anyhow!("control_socket {}: {e}", path.display()))?;
+    // Only the owner may command the server (partner-down is dangerous in the wrong hands).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("control_socket {}: {e}", path.display()))?;
+    }
     tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                // Out of descriptors or similar: do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
             let tx = tx.clone();
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(10), session(sock, tx)).await;

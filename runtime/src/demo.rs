@@ -14,6 +14,7 @@
 //!    renews (RENEW, then REBIND to any server) and must get its **same** leases.
 //! 5. Restart the primary on the same lease store; wait for both to be back in NORMAL; every
 //!    client renews again and must keep its leases.
+//! 6. Replay both servers' traces through `failover-model`: no divergence.
 //!
 //! Exit status 0 only if every client kept its leases throughout. Every wait is bounded; the
 //! children are killed by PID on every exit path.
@@ -68,11 +69,11 @@ listen_addresses = ["::1"]
 rapid_commit = true
 
 [[pools.addresses]]
-first = "2001:db8:1::100"
-last = "2001:db8:1::1ff"
+first = "2001:db8:1::1:0"
+last = "2001:db8:1::1:ffff"
 
 [[pools.prefixes]]
-prefix = "2001:db8:100::/48"
+prefix = "2001:db8:100::/40"
 delegated_length = 56
 
 [lifetimes]
@@ -84,6 +85,10 @@ prefix = { preferred = 300, valid = 600 }
 pub const DEMO_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 
 const STEP_TIMEOUT: Duration = Duration::from_millis(700);
+/// REBIND retransmissions for clients that got no answer.
+const REBIND_ROUNDS: usize = 5;
+/// The largest population (the demo pools hold 32768 addresses per server).
+pub const MAX_CLIENTS: usize = 5000;
 /// The whole scenario is bounded by this; the demo then fails and cleans up.
 const DEMO_LIMIT: Duration = Duration::from_secs(110);
 
@@ -158,11 +163,21 @@ fn free_port_tcp() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("[::1]:0")?.local_addr()?.port())
 }
 
-struct Clock0(Instant);
+/// Per-client lines are printed for small populations only.
+const VERBOSE_CLIENTS: usize = 16;
+
+struct Clock0(Instant, bool);
 
 impl Clock0 {
     fn say(&self, msg: impl AsRef<str>) {
         println!("[{:6.1}s] {}", self.0.elapsed().as_secs_f64(), msg.as_ref());
+    }
+
+    /// A per-client line: printed if the population is small or the line reports a failure.
+    fn client(&self, failed: bool, msg: impl AsRef<str>) {
+        if self.1 || failed {
+            self.say(msg);
+        }
     }
 }
 
@@ -248,32 +263,80 @@ fn request(
     }
 }
 
-/// Sends one request (relayed) to every target and returns the first answer with its xid.
-async fn exchange(
+/// Sends one request per client at once (relayed, to every target) and collects the answers
+/// for `STEP_TIMEOUT`: `None` for a client that got no answer.
+async fn exchange_all(
     sock: &UdpSocket,
-    c: &DemoClient,
-    req: &ClientRequest,
-    xid: [u8; 3],
+    clients: &[DemoClient],
+    reqs: Vec<Option<(ClientRequest, [u8; 3])>>,
     targets: &[SocketAddr],
-) -> anyhow::Result<Option<ClientReply>> {
-    let inner = encode_client_request(req, xid)?;
-    let relayed = wrap_relay_forw(&inner, 0, DEMO_LINK, c.peer, Some(b"demo0"))?;
-    for t in targets {
-        let _ = sock.send_to(&relayed, t).await;
+) -> anyhow::Result<Vec<Option<ClientReply>>> {
+    let mut by_xid = std::collections::HashMap::new();
+    for (i, (c, r)) in clients.iter().zip(&reqs).enumerate() {
+        let Some((req, xid)) = r else { continue };
+        let inner = encode_client_request(req, *xid)?;
+        let relayed = wrap_relay_forw(&inner, 0, DEMO_LINK, c.peer, Some(b"demo0"))?;
+        for t in targets {
+            let _ = sock.send_to(&relayed, t).await;
+        }
+        by_xid.insert(*xid, i);
     }
+    let mut out: Vec<Option<ClientReply>> = vec![None; clients.len()];
     let until = tokio::time::Instant::now() + STEP_TIMEOUT;
     let mut buf = vec![0u8; 65_536];
-    loop {
+    while out.iter().filter(|o| o.is_some()).count() < by_xid.len() {
         let r = tokio::time::timeout_at(until, sock.recv_from(&mut buf)).await;
-        let Ok(Ok((n, _))) = r else { return Ok(None) };
+        let Ok(Ok((n, _))) = r else { break };
         let Ok((inner, _hops)) = unwrap_relay_repl(buf.get(..n).unwrap_or_default()) else {
             continue;
         };
-        let Ok((reply, rx)) = decode_server_reply(&inner) else { continue };
-        if rx == xid && reply.client_id.as_ref() == Some(&c.duid) {
-            return Ok(Some(reply));
+        let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+        if let Some(&i) = by_xid.get(&xid) {
+            if reply.client_id.as_ref() == Some(&clients[i].duid) && out[i].is_none() {
+                out[i] = Some(reply);
+            }
         }
     }
+    Ok(out)
+}
+
+/// Every client renews: RENEW to the server that served it, then REBIND (to any server) for
+/// those that got no lease back. Returns each client's answer and the message that got it.
+async fn renew_all(
+    sock: &UdpSocket,
+    clients: &[DemoClient],
+    targets: &[SocketAddr],
+    next_xid: &mut impl FnMut() -> [u8; 3],
+) -> anyhow::Result<Vec<(Option<ClientReply>, &'static str)>> {
+    let reqs = clients
+        .iter()
+        .map(|c| Some((request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true), next_xid())))
+        .collect();
+    let first = exchange_all(sock, clients, reqs, targets).await?;
+    let has_lease =
+        |r: &Option<ClientReply>| r.as_ref().is_some_and(|r| leases_in(r).address.is_some());
+    let mut answers: Vec<(Option<ClientReply>, &'static str)> =
+        first.into_iter().map(|r| (r, "RENEW")).collect();
+    // REBIND to any server, retransmitted (as a client would) for whoever is still unanswered.
+    for _round in 0..REBIND_ROUNDS {
+        let reqs: Vec<_> = clients
+            .iter()
+            .zip(&answers)
+            .map(|(c, (r, _))| {
+                (!has_lease(r)).then(|| (request(c, ClientMsgKind::Rebind, None, true), next_xid()))
+            })
+            .collect();
+        if reqs.iter().all(Option::is_none) {
+            break;
+        }
+        let got = exchange_all(sock, clients, reqs, targets).await?;
+        for (slot, r) in answers.iter_mut().zip(got) {
+            if !has_lease(&slot.0) && r.is_some() {
+                *slot = (r, "REBIND");
+            }
+        }
+    }
+    Ok(answers)
 }
 
 fn leases_in(reply: &ClientReply) -> Held {
@@ -312,7 +375,10 @@ fn show(r: Option<Resource>) -> String {
 /// The demo could not be set up (executable, temporary directory, sockets).
 #[allow(clippy::too_many_lines)]
 pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Result<bool> {
-    let clock = Clock0(Instant::now());
+    let clock = Clock0(Instant::now(), n_clients <= VERBOSE_CLIENTS);
+    if n_clients == 0 || n_clients > MAX_CLIENTS {
+        anyhow::bail!("--clients must be 1 to {MAX_CLIENTS}");
+    }
     let exe = std::env::current_exe()?;
     let dir = std::env::temp_dir().join(format!("failoverd-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -395,93 +461,115 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         };
 
         clock.say("phase 2: every client asks for an address and a prefix (SOLICIT with Rapid Commit, REQUEST if advertised)");
-        let mut all_ok = true;
-        for c in &mut clients {
-            let mut got = None;
-            for _attempt in 0..5 {
-                let sol = request(c, ClientMsgKind::Solicit, None, false);
-                let Some(r) = exchange(&relay, c, &sol, next_xid(), &targets).await? else {
-                    continue;
-                };
-                let r = if r.kind == ReplyKind::Advertise {
-                    let req = request(
-                        &DemoClient { held: leases_in(&r), duid: c.duid.clone(), peer: c.peer },
-                        ClientMsgKind::Request,
-                        Some(&r.server_id),
-                        true,
-                    );
-                    match exchange(&relay, c, &req, next_xid(), &targets).await? {
-                        Some(r) => r,
-                        None => continue,
+        // All clients at once: SOLICIT (Rapid Commit); REQUEST for those that got an ADVERTISE;
+        // up to five rounds for any client still without both leases.
+        let started = Instant::now();
+        for _round in 0..5 {
+            let need: Vec<bool> = clients
+                .iter()
+                .map(|c| c.held.address.is_none() || c.held.prefix.is_none())
+                .collect();
+            if !need.contains(&true) {
+                break;
+            }
+            let reqs = clients
+                .iter()
+                .zip(&need)
+                .map(|(c, n)| {
+                    n.then(|| (request(c, ClientMsgKind::Solicit, None, false), next_xid()))
+                })
+                .collect();
+            let answers = exchange_all(&relay, &clients, reqs, &targets).await?;
+            let mut advertised: Vec<Option<ClientReply>> = vec![None; clients.len()];
+            for ((c, r), adv) in clients.iter_mut().zip(answers).zip(advertised.iter_mut()) {
+                match r {
+                    Some(r) if r.kind == ReplyKind::Advertise => *adv = Some(r),
+                    Some(r) => {
+                        let h = leases_in(&r);
+                        if h.address.is_some() && h.prefix.is_some() {
+                            c.held = h;
+                        }
                     }
-                } else {
-                    r
-                };
-                let h = leases_in(&r);
-                if h.address.is_some() && h.prefix.is_some() {
-                    got = Some(h);
-                    break;
+                    None => {}
                 }
             }
-            match got {
-                Some(h) => {
-                    clock.say(format!(
-                        "  client {}: {} and {} (valid {} s)",
-                        c.duid,
-                        show(h.address),
-                        show(h.prefix),
-                        h.valid
-                    ));
-                    c.held = h;
-                }
-                None => {
-                    clock.say(format!("  client {}: NO LEASE", c.duid));
-                    all_ok = false;
+            let reqs = clients
+                .iter()
+                .zip(&advertised)
+                .map(|(c, adv)| {
+                    adv.as_ref().map(|r| {
+                        let hinted =
+                            DemoClient { held: leases_in(r), duid: c.duid.clone(), peer: c.peer };
+                        (
+                            request(&hinted, ClientMsgKind::Request, Some(&r.server_id), true),
+                            next_xid(),
+                        )
+                    })
+                })
+                .collect();
+            let answers = exchange_all(&relay, &clients, reqs, &targets).await?;
+            for (c, r) in clients.iter_mut().zip(answers) {
+                if let Some(r) = r {
+                    let h = leases_in(&r);
+                    if h.address.is_some() && h.prefix.is_some() {
+                        c.held = h;
+                    }
                 }
             }
         }
+        let mut all_ok = true;
+        let mut served = 0;
+        for c in &clients {
+            if c.held.address.is_some() && c.held.prefix.is_some() {
+                served += 1;
+                clock.client(
+                    false,
+                    format!(
+                        "  client {}: {} and {} (valid {} s)",
+                        c.duid,
+                        show(c.held.address),
+                        show(c.held.prefix),
+                        c.held.valid
+                    ),
+                );
+            } else {
+                clock.client(true, format!("  client {}: NO LEASE", c.duid));
+                all_ok = false;
+            }
+        }
+        clock.say(format!(
+            "  {served} of {} clients got an address and a prefix in {:.2} s",
+            clients.len(),
+            started.elapsed().as_secs_f64()
+        ));
         if !all_ok {
             return Ok(false);
         }
 
         clock.say("phase 3: waiting until the secondary has every lease (lazy updates acked)");
+        // The primary has no update left to send or to be acked, and the secondary holds an
+        // ACTIVE binding for every address and prefix handed out.
         let until = Instant::now() + Duration::from_secs(30);
+        let want = 2 * clients.len();
         loop {
-            let mut known = 0;
-            for c in &clients {
-                let duid: String = c.duid.to_string();
-                if let Ok(Ok(v)) = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    control::call(&socks[1], "lease-get", json!({"duid": duid})),
-                )
-                .await
-                {
-                    let leases = v
-                        .pointer("/arguments/leases")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let active = leases
-                        .iter()
-                        .filter(|l| l.get("status-name").and_then(Value::as_str) == Some("ACTIVE"))
-                        .count();
-                    if active >= 2 {
-                        known += 1;
-                    }
-                }
-            }
-            if known == clients.len() {
-                clock.say(format!("  the secondary knows all {known} clients' leases"));
+            let p = status(&socks[0]).await.unwrap_or_default();
+            let s = status(&socks[1]).await.unwrap_or_default();
+            let count = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(u64::MAX);
+            let active = usize::try_from(count(&s, "active_leases")).unwrap_or(0);
+            if count(&p, "pending_updates") == 0
+                && count(&p, "unacked_updates") == 0
+                && active >= want
+            {
+                clock.say(format!(
+                    "  the secondary holds all {active} leases (the primary has nothing left to send)"
+                ));
                 break;
             }
             if Instant::now() >= until {
-                clock.say(format!(
-                    "  only {known} of {} clients are known to the secondary; giving up",
-                    clients.len()
-                ));
+                clock.say(format!("  the secondary holds {active} of {want} leases; giving up"));
                 return Ok(false);
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
         let pid = servers.0[0].pid();
@@ -500,16 +588,9 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             return Ok(false);
         }
         clock.say("  every client renews (RENEW to its server, then REBIND to any)");
+        let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
         let mut kept = 0;
-        for c in &mut clients {
-            let renew = request(c, ClientMsgKind::Renew, c.held.server.as_ref(), true);
-            let mut r = exchange(&relay, c, &renew, next_xid(), &targets).await?;
-            let mut via = "RENEW";
-            if r.as_ref().is_none_or(|r| leases_in(r).address.is_none()) {
-                let rebind = request(c, ClientMsgKind::Rebind, None, true);
-                r = exchange(&relay, c, &rebind, next_xid(), &targets).await?;
-                via = "REBIND";
-            }
+        for (c, (r, via)) in clients.iter_mut().zip(answers) {
             let h = r.as_ref().map(leases_in);
             let same = h
                 .as_ref()
@@ -518,14 +599,17 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 .as_ref()
                 .and_then(|h| h.server.as_ref())
                 .map_or("nobody".to_owned(), ToString::to_string);
-            clock.say(format!(
-                "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
-                c.duid,
-                show(h.as_ref().and_then(|h| h.address)),
-                show(h.as_ref().and_then(|h| h.prefix)),
-                h.as_ref().map_or(0, |h| h.valid),
-                if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
-            ));
+            clock.client(
+                !same,
+                format!(
+                    "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
+                    c.duid,
+                    show(h.as_ref().and_then(|h| h.address)),
+                    show(h.as_ref().and_then(|h| h.prefix)),
+                    h.as_ref().map_or(0, |h| h.valid),
+                    if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
+                ),
+            );
             if same {
                 kept += 1;
                 if let Some(h) = h {
@@ -533,6 +617,10 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
                 }
             }
         }
+        clock.say(format!(
+            "  {kept} of {} clients kept their address and prefix with the primary down",
+            clients.len()
+        ));
         if kept != clients.len() {
             return Ok(false);
         }
@@ -546,33 +634,36 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             return Ok(false);
         }
         clock.say("  every client renews again");
+        let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
         let mut kept = 0;
-        for c in &mut clients {
-            let mut r = None;
-            for kind in [ClientMsgKind::Renew, ClientMsgKind::Rebind] {
-                let server =
-                    if kind == ClientMsgKind::Renew { c.held.server.as_ref() } else { None };
-                let req = request(c, kind, server, true);
-                r = exchange(&relay, c, &req, next_xid(), &targets).await?;
-                if r.as_ref().is_some_and(|r| leases_in(r).address.is_some()) {
-                    break;
-                }
-            }
+        for (c, (r, via)) in clients.iter().zip(answers) {
             let h = r.as_ref().map(leases_in);
             let same = h
                 .as_ref()
                 .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
-            clock.say(format!(
-                "  client {}: {} and {}: {}",
-                c.duid,
-                show(h.as_ref().and_then(|h| h.address)),
-                show(h.as_ref().and_then(|h| h.prefix)),
-                if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
-            ));
+            let by = h
+                .as_ref()
+                .and_then(|h| h.server.as_ref())
+                .map_or("nobody".to_owned(), ToString::to_string);
+            clock.client(
+                !same,
+                format!(
+                    "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
+                    c.duid,
+                    show(h.as_ref().and_then(|h| h.address)),
+                    show(h.as_ref().and_then(|h| h.prefix)),
+                    h.as_ref().map_or(0, |h| h.valid),
+                    if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
+                ),
+            );
             if same {
                 kept += 1;
             }
         }
+        clock.say(format!(
+            "  {kept} of {} clients kept their address and prefix after the recovery",
+            clients.len()
+        ));
         Ok(kept == clients.len())
     };
     let ok = match tokio::time::timeout(DEMO_LIMIT, scenario).await {
@@ -591,13 +682,43 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(servers);
-    let ok = match ok {
+    let mut ok = match ok {
         Ok(ok) => ok,
         Err(e) => {
             clock.say(format!("error: {e:#}"));
             false
         }
     };
+    // Both servers recorded every core input and output: replay them through the model.
+    for role in ["primary", "secondary"] {
+        let trace = dir.join(format!("{role}.trace.jsonl"));
+        let cfg = match crate::config::RuntimeConfig::load(&dir.join(format!("{role}.toml"))) {
+            Ok(c) => c,
+            Err(e) => {
+                clock.say(format!("replay {role}: {e:#}"));
+                ok = false;
+                continue;
+            }
+        };
+        match crate::trace::replay(&trace, &cfg.model) {
+            Ok(crate::trace::ReplayOutcome::NoDivergence { steps }) => {
+                clock.say(format!(
+                    "replayed the {role}'s trace through the model: {steps} steps, no divergence"
+                ));
+            }
+            Ok(crate::trace::ReplayOutcome::Divergence { step, line, .. }) => {
+                clock.say(format!(
+                    "replay {role}: DIVERGENCE at step {step} (line {line} of {})",
+                    trace.display()
+                ));
+                ok = false;
+            }
+            Err(e) => {
+                clock.say(format!("replay {role}: {e:#}"));
+                ok = false;
+            }
+        }
+    }
     if ok {
         clock.say("RESULT: every client kept its address and prefix through the failover and the recovery.");
     } else {

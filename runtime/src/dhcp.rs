@@ -12,6 +12,12 @@
 //!   address and port 547 (RFC 8415 §19.3, relays send from 547), for a direct client its
 //!   port 546. Using the source port keeps test relays on unprivileged ports working.
 //!
+//! Unicast detection: a datagram is "unicast" (RFC 8415 §16, §18.4: the core may answer
+//! UseMulticast) when it arrives on a `listen_addresses` socket. Interface sockets are bound
+//! to `::`, so a client unicasting to an address that is not listed there is seen as
+//! multicast: telling them apart needs IPV6_PKTINFO, which socket2 does not expose and this
+//! crate does not reach for with `unsafe`. List every unicast address in `listen_addresses`.
+//!
 //! The link address of a direct (non-relayed) message is the interface's configured
 //! `link_address`, or its first global address found at start; relayed messages carry theirs.
 //!
@@ -31,11 +37,16 @@ use tokio::sync::mpsc;
 /// All_DHCP_Relay_Agents_and_Servers (RFC 8415 §7.1).
 pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 
+/// Requested receive buffer per DHCPv6 socket (the kernel caps it at net.core.rmem_max).
+const RECV_BUFFER: usize = 4 << 20;
+
 fn udp_socket() -> std::io::Result<Socket> {
     let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_only_v6(true)?;
     s.set_reuse_address(true)?;
     s.set_nonblocking(true)?;
+    // Room for bursts (many clients renewing at once after a failover); best effort.
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
     Ok(s)
 }
 

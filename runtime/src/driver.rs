@@ -244,6 +244,13 @@ impl Driver {
         self.clock.now()
     }
 
+    /// The transport as the runtime sees it: the partner's address, whether a connection is
+    /// up, and whether it is secured (TLS).
+    #[must_use]
+    pub fn link(&self) -> (SocketAddr, bool, bool) {
+        (self.partner_addr, self.link.is_some(), self.tls.is_some())
+    }
+
     /// The metrics.
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
@@ -626,5 +633,34 @@ impl Driver {
             let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_model::message::{DisconnectOptions, NoOptions};
+
+    fn msg(body: MessageBody) -> Message {
+        Message { xid: 1, sent_time: Time(1), body }
+    }
+
+    #[test]
+    fn only_order_free_messages_jump_the_queue() {
+        let none = || NoOptions { unknown: Vec::new() };
+        assert!(is_urgent(&msg(MessageBody::Contact(none()))));
+        assert!(is_urgent(&msg(MessageBody::Disconnect(DisconnectOptions {
+            status: None,
+            unknown: Vec::new()
+        }))));
+        for body in [
+            MessageBody::UpdDone(none()),
+            MessageBody::UpdReq(none()),
+            MessageBody::UpdReqAll(none()),
+            MessageBody::PoolReq(none()),
+            MessageBody::PoolResp(none()),
+        ] {
+            assert!(!is_urgent(&msg(body)));
+        }
     }
 }

@@ -190,7 +190,11 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { continue };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                // Out of descriptors or similar: do not spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
             let metrics = metrics.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];

@@ -226,10 +226,19 @@ pub fn spawn_connection(
 
     let wtx = tx;
     let writer = tokio::spawn(async move {
+        // The urgent queue's sender goes away with the `PartnerConn` (on close); that must not
+        // end the writer before the bulk queue, which carries the close marker, is drained.
+        let mut urgent_open = true;
         loop {
             let cmd = tokio::select! {
                 biased;
-                c = urgent_rx.recv() => c,
+                c = urgent_rx.recv(), if urgent_open => match c {
+                    Some(c) => Some(c),
+                    None => {
+                        urgent_open = false;
+                        continue;
+                    }
+                },
                 c = bulk_rx.recv() => c,
             };
             match cmd {
@@ -263,4 +272,34 @@ pub fn spawn_connection(
     });
 
     PartnerConn { id, urgent: urgent_tx, bulk: bulk_tx, reader, writer }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything queued before a close is written, then the connection ends (the urgent
+    /// queue's sender disappearing with the handle must not cut the bulk queue short).
+    #[tokio::test]
+    async fn close_flushes_what_was_queued_before_it() {
+        let listener = TcpListener::bind("[::1]:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        let (tx, _rx) = mpsc::channel(8);
+        let conn = spawn_connection(1, Box::new(client), tx, Arc::new(Metrics::new()));
+        assert!(conn.send(LinkCmd::Frame { frame: b"bulk-1;".to_vec(), urgent: false }));
+        assert!(conn.send(LinkCmd::Frame { frame: b"urgent;".to_vec(), urgent: true }));
+        assert!(conn.send(LinkCmd::Frame { frame: b"bulk-2;".to_vec(), urgent: false }));
+        let writer = conn.close();
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), server.read_to_end(&mut got)).await;
+        assert!(matches!(read, Ok(Ok(_))), "connection not closed: {read:?}");
+        let text = String::from_utf8_lossy(&got);
+        for part in ["bulk-1;", "urgent;", "bulk-2;"] {
+            assert!(text.contains(part), "{part} missing from {text:?}");
+        }
+        assert!(text.find("bulk-1;") < text.find("bulk-2;"), "bulk order: {text:?}");
+        assert!(tokio::time::timeout(Duration::from_secs(5), writer).await.is_ok());
+    }
 }

@@ -124,6 +124,13 @@ async fn timers_are_fed_when_due_and_never_early() {
         replay(&trace, &config).expect("replay"),
         ReplayOutcome::NoDivergence { steps: inputs(&trace).len() }
     );
+    // Replayed with another configuration, the first divergence is found.
+    let mut other = config.clone();
+    other.startup_time += 7;
+    assert!(matches!(
+        replay(&trace, &other).expect("replay"),
+        ReplayOutcome::Divergence { step: 0, line: 2, .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,7 @@ struct Node {
 }
 
 fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str, tls: &str) -> Node {
+    let partner = if fo_listen.contains('.') { "127.0.0.1" } else { "::1" };
     let dhcp_port = free_udp();
     let duid =
         if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
@@ -75,7 +76,7 @@ trace_file = "{d}/{role}.trace.jsonl"
 [log]
 level = "debug"
 [failover]
-partner_address = "::1"
+partner_address = "{partner}"
 partner_port = {fo_port}
 listen_address = "{fo_listen}"
 port = {fo_port}
@@ -198,6 +199,12 @@ fn single_server_control_and_drops() {
     let v = ctl(&node.socket, "status", json!({})).expect("status");
     assert_eq!(v["result"], 0);
     assert_eq!(v["arguments"]["role"], "Secondary");
+    // Alone and never in contact (STARTUP or RECOVER): the core does not take partner-down,
+    // and the answer says so.
+    let v = ctl(&node.socket, "partner-down", json!({})).expect("partner-down");
+    if v["arguments"]["state"] != "PARTNER-DOWN" {
+        assert_eq!(v["result"], 1, "{v}");
+    }
 
     // Garbage to the DHCPv6 port, and a connection from a peer that is not the partner
     // (127.0.0.1 is not ::1).
@@ -234,13 +241,14 @@ fn single_server_control_and_drops() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("no divergence"));
 }
 
-/// A pair reaches NORMAL and a relayed client gets a lease.
+/// A pair (failover link on 127.0.0.1) reaches NORMAL and a relayed client gets a lease.
 #[test]
 fn pair_reaches_normal_and_serves_a_relayed_client() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    // The failover link over IPv4 loopback (DHCPv6 itself is on ::1).
+    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
     let _s = start(&sec, &dir.path().join("secondary.log"));
     let _p = start(&prim, &dir.path().join("primary.log"));
     let state = state_of;
@@ -305,6 +313,9 @@ fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
         state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
     });
     assert!(normal, "TLS pair did not reach NORMAL ({} / {})", state_of(&prim), state_of(&sec));
+    let st = ctl(&prim.socket, "status", json!({})).expect("status");
+    assert_eq!(st["arguments"]["tls"], true, "{st}");
+    assert_eq!(st["arguments"]["transport-connected"], true, "{st}");
     let _ = p.0.kill();
     let _ = p.0.wait();
 
@@ -385,4 +396,210 @@ fn demo_keeps_every_lease_through_failover_and_recovery() {
     );
     assert!(stdout.contains("COMMUNICATIONS-INTERRUPTED"), "{stdout}");
     assert!(stdout.contains("RESULT: every client kept"), "{stdout}");
+}
+
+/// Bytes from the partner that do not decode reach the core as `PartnerMalformed` (the core
+/// decides what to do; today it disconnects).
+#[test]
+fn malformed_partner_frames_reach_the_core() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let node = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
+        "control socket never answered"
+    );
+    // We connect from ::1, the configured partner address: once with a complete frame of an
+    // unknown message type (255), once with a zero-length frame (framing cannot recover).
+    for bytes in [&[0u8, 8, 255, 0, 0, 1, 0, 0, 0, 0][..], &[0u8, 0][..]] {
+        let mut tcp = std::net::TcpStream::connect(("::1", fo_port)).expect("connect");
+        tcp.write_all(bytes).expect("write");
+        tcp.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let seen = |what: &str| {
+        std::fs::read_to_string(&trace)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("input").is_some_and(|i| i.to_string().contains(what)))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || seen("PartnerMalformed") >= 2),
+        "malformed frames were not handed to the core: {}",
+        std::fs::read_to_string(&trace).unwrap_or_default()
+    );
+    assert!(seen("ConnectionUp") >= 2);
+}
+
+/// Garbage and mutated packets on the DHCPv6 port and garbage on the partner link: the server
+/// survives them all (no panic), counts them, and still serves a valid client afterwards.
+#[test]
+fn hostile_input_does_not_stop_the_server() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let mut s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+
+    // A valid relayed SOLICIT, then thousands of mutations of it (deterministic xorshift).
+    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 9]);
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(duid),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![
+            IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] },
+            IaRequest { kind: IaKind::Pd, iaid: 2, leases: vec![] },
+        ],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+    let inner = encode_client_request(&req, [9, 9, 9]).expect("encode");
+    let valid = wrap_relay_forw(&inner, 0, link, peer, Some(b"eth0")).expect("wrap");
+    let sock = UdpSocket::bind("[::1]:0").expect("udp");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000u32 {
+        let mut pkt = valid.clone();
+        match i % 3 {
+            0 => {
+                for _ in 0..(1 + rnd() % 4) {
+                    let at = (rnd() as usize) % pkt.len();
+                    pkt[at] = rnd() as u8;
+                }
+            }
+            1 => pkt.truncate((rnd() as usize) % pkt.len()),
+            _ => pkt = (0..(rnd() % 600)).map(|_| rnd() as u8).collect(),
+        }
+        let _ = sock.send_to(&pkt, prim.dhcp);
+        if i % 200 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Garbage on the partner link from the partner's own address (::1) to the secondary.
+    for _ in 0..5 {
+        if let Ok(mut tcp) = std::net::TcpStream::connect(("::1", fo_port)) {
+            let junk: Vec<u8> = (0..(rnd() % 3000)).map(|_| rnd() as u8).collect();
+            let _ = tcp.write_all(&junk);
+        }
+    }
+
+    // Both still alive and answering; a valid client still gets a lease.
+    assert!(matches!(p.0.try_wait(), Ok(None)), "the primary died");
+    assert!(matches!(s.0.try_wait(), Ok(None)), "the secondary died");
+    sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let got = wait_until(Duration::from_secs(40), || {
+        let _ = sock.send_to(&valid, prim.dhcp);
+        let _ = sock.send_to(&valid, sec.dhcp);
+        let mut buf = [0u8; 4096];
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { continue };
+            let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+            if xid == [9, 9, 9]
+                && reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+            {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(got, "no lease after the hostile input");
+    let m = ctl(&prim.socket, "metrics", json!({})).expect("metrics");
+    assert!(
+        metric(
+            m["arguments"]["text"].as_str().unwrap_or_default(),
+            "failoverd_drops_total{reason=\"client_"
+        ) > 0.0
+    );
+    assert!(matches!(p.0.try_wait(), Ok(None)) && matches!(s.0.try_wait(), Ok(None)));
+}
+
+/// The operator's PARTNER-DOWN: after the primary dies, the secondary is in
+/// COMMUNICATIONS-INTERRUPTED; `partner-down` on the control socket moves it to PARTNER-DOWN.
+#[test]
+fn partner_down_command_after_the_primary_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    drop(p); // SIGKILL by PID
+    assert!(
+        wait_until(Duration::from_secs(30), || state_of(&sec) == "COMMUNICATIONS-INTERRUPTED"),
+        "secondary did not notice ({})",
+        state_of(&sec)
+    );
+    let v = ctl(&sec.socket, "partner-down", json!({})).expect("partner-down");
+    assert_eq!(v["result"], 0, "{v}");
+    assert!(
+        wait_until(Duration::from_secs(10), || state_of(&sec) == "PARTNER-DOWN"),
+        "secondary not in PARTNER-DOWN ({})",
+        state_of(&sec)
+    );
+    let st = ctl(&sec.socket, "status", json!({})).expect("status");
+    assert!(st["arguments"]["partner_down_since"].as_u64().is_some_and(|t| t > 0), "{st}");
+}
+
+/// A planned stop (SIGTERM) sends the core's DISCONNECT before the process exits: the partner
+/// receives it (it is in the partner's trace) and the primary exits by itself.
+#[test]
+fn sigterm_sends_disconnect_before_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    let pid = p.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+    assert!(status.success());
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        "the primary did not exit on SIGTERM"
+    );
+    assert!(matches!(p.0.try_wait(), Ok(Some(s)) if s.success()), "exit status");
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let got_disconnect = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&trace).unwrap_or_default().lines().any(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| {
+                    v.get("input")?.get("Partner")?.get("body")?.get("Disconnect").cloned()
+                })
+                .is_some()
+        })
+    });
+    assert!(got_disconnect, "the secondary never received DISCONNECT");
 }

@@ -11,11 +11,13 @@
 //!    message: it decodes the content of OPTION_RELAY_MSG as another relay header and loses the
 //!    client message.
 //! 3. The client message's option tree is validated ([`super::tlv`]) before dhcproto sees it.
-//! 4. dhcproto types **one option at a time**, in wire order, from a decoder positioned exactly
-//!    at each option the validator found; each must consume exactly its own octets, and every
-//!    container's sub-option count must match the validator's count. So dhcproto's silent stop
-//!    at a malformed option, its length-ignoring fixed-size decoders and its sorting of options
-//!    by code can neither shorten nor reorder what we return.
+//! 4. dhcproto types **one option at a time**, in wire order: only the options the adapter acts
+//!    on (CLIENTID, SERVERID, IA_NA, IA_TA, IA_PD, IAADDR, IAPREFIX, ORO, PREFERENCE,
+//!    STATUS_CODE, RAPID_COMMIT), each from a buffer holding exactly that option (a container
+//!    only with its fixed part; its sub-options are typed the same way), and each must consume
+//!    all of it. So dhcproto's silent stop at a malformed option, its length-ignoring
+//!    fixed-size decoders, its panicking decoders (STATUS_CODE, VENDOR_CLASS, VENDOR_OPTS) and
+//!    its sorting of options by code can neither crash, shorten nor reorder what we return.
 //! 5. The adapter maps the typed options to a [`ClientRequest`]; options the server does not act
 //!    on are ignored (RFC 8415 §16 lets servers ignore unrecognised options).
 //!
@@ -258,47 +260,77 @@ fn dhcproto_err(e: impl std::fmt::Display) -> WireError {
     WireError::Dhcproto(e.to_string())
 }
 
-/// Validates `area` and has dhcproto type each option, in wire order, each consuming exactly
-/// its own octets.
-fn typed_options(area: &[u8], depth: usize) -> Result<Vec<(u16, DhcpOption)>, WireError> {
+/// The options the adapter acts on: only these are handed to dhcproto. Everything else
+/// (vendor options, user classes, ...) stays opaque after the validator's structural check, so
+/// dhcproto's decoders for them (some of which panic or mis-read lengths) never run.
+const TYPED_CODES: &[u16] = &[
+    code::CLIENTID,
+    code::SERVERID,
+    code::IA_NA,
+    code::IA_TA,
+    code::IAADDR,
+    code::ORO,
+    code::PREFERENCE,
+    code::STATUS_CODE,
+    code::RAPID_COMMIT,
+    code::IA_PD,
+    code::IAPREFIX,
+];
+
+/// The fixed part of the containers the adapter types (RFC 8415 §21.4-§21.6, §21.21-§21.22).
+fn container_header(c: u16) -> Option<usize> {
+    match c {
+        code::IA_NA | code::IA_PD => Some(12),
+        code::IA_TA => Some(4),
+        code::IAADDR => Some(24),
+        code::IAPREFIX => Some(25),
+        _ => None,
+    }
+}
+
+/// Validates `area`, then has dhcproto type each option the adapter acts on, in wire order,
+/// **one option at a time**: dhcproto gets a buffer holding exactly that option and must
+/// consume all of it. A container is handed over as its fixed part only (its sub-options are
+/// typed by the caller, again one at a time), so dhcproto never runs its option-area loop
+/// (which stops silently at a bad option and sorts by code) on anything. Options the adapter
+/// does not act on come back as `None`.
+fn typed_options(
+    area: &[u8],
+    depth: usize,
+) -> Result<Vec<(Tlv<'_>, Option<DhcpOption>)>, WireError> {
     let mut budget = MAX_OPTIONS;
     tlv::validate_options(area, depth, &mut budget)?;
     let mut budget = MAX_OPTIONS;
     let tlvs = split_options(area, &mut budget)?;
-    let mut dec = Decoder::new(area);
     let mut out = Vec::with_capacity(tlvs.len());
     for t in tlvs {
-        let before = dec.buffer().len();
-        let opt = DhcpOption::decode(&mut dec).map_err(dhcproto_err)?;
-        let consumed = before.saturating_sub(dec.buffer().len());
-        let expected = 4 + t.data.len();
-        if consumed != expected {
-            return Err(WireError::Shortened { code: t.code, expected, decoded: consumed });
+        if !TYPED_CODES.contains(&t.code) {
+            out.push((t, None));
+            continue;
         }
-        check_nested_count(&t, &opt)?;
-        out.push((t.code, opt));
+        let data = match container_header(t.code) {
+            Some(n) => t.data.get(..n).ok_or(WireError::BadOptionLength {
+                code: t.code,
+                len: t.data.len(),
+                expected: "shorter than the container's fixed part",
+            })?,
+            None => t.data,
+        };
+        let mut one = Vec::with_capacity(4 + data.len());
+        put_option(&mut one, t.code, data)?;
+        let mut dec = Decoder::new(&one);
+        let opt = DhcpOption::decode(&mut dec).map_err(dhcproto_err)?;
+        let left = dec.buffer().len();
+        if left != 0 {
+            return Err(WireError::Shortened {
+                code: t.code,
+                expected: one.len(),
+                decoded: one.len() - left.min(one.len()),
+            });
+        }
+        out.push((t, Some(opt)));
     }
     Ok(out)
-}
-
-/// dhcproto decodes an IA's sub-options with a loop that stops silently at the first bad one:
-/// compare its count with ours.
-fn check_nested_count(t: &Tlv<'_>, opt: &DhcpOption) -> Result<(), WireError> {
-    let (header, decoded) = match opt {
-        DhcpOption::IANA(ia) => (12, ia.opts.iter().count()),
-        DhcpOption::IAPD(ia) => (12, ia.opts.iter().count()),
-        DhcpOption::IATA(ia) => (4, ia.opts.iter().count()),
-        DhcpOption::IAAddr(a) => (24, a.opts.iter().count()),
-        DhcpOption::IAPrefix(p) => (25, p.opts.iter().count()),
-        DhcpOption::VendorOpts(v) => (4, v.opts.iter().count()),
-        _ => return Ok(()),
-    };
-    let mut budget = MAX_OPTIONS;
-    let expected = split_options(t.data.get(header..).unwrap_or_default(), &mut budget)?.len();
-    if expected != decoded {
-        return Err(WireError::Shortened { code: t.code, expected, decoded });
-    }
-    Ok(())
 }
 
 fn ia_inner<'a>(t: &Tlv<'a>, kind: IaKind) -> &'a [u8] {
@@ -360,19 +392,15 @@ pub fn decode_client_packet(
     let xid = r.array::<3>()?;
     let kind = kind_of(ty).ok_or(WireError::UnexpectedMessageType(ty))?;
     let area = r.rest();
-    let tlvs = {
-        let mut budget = MAX_OPTIONS;
-        tlv::validate_options(area, 0, &mut budget)?;
-        let mut budget = MAX_OPTIONS;
-        split_options(area, &mut budget)?
-    };
     let typed = typed_options(area, 0)?;
     let mut client_id = None;
     let mut server_id = None;
     let mut rapid: Option<()> = None;
     let mut oro: Option<Vec<u16>> = None;
     let mut ias = Vec::new();
-    for (t, (c, opt)) in tlvs.iter().zip(typed) {
+    for (t, opt) in &typed {
+        let c = t.code;
+        let Some(opt) = opt.clone() else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -404,6 +432,7 @@ pub fn decode_client_packet(
 fn dec_ia_request(kind: IaKind, iaid: u32, t: &Tlv<'_>) -> Result<IaRequest, WireError> {
     let mut leases = Vec::new();
     for (_, sub) in typed_options(ia_inner(t, kind), 1)? {
+        let Some(sub) = sub else { continue };
         match (kind, sub) {
             (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(RequestedLease {
                 resource: Resource::Address(a.addr),
@@ -472,6 +501,19 @@ fn check_duid(c: u16, d: &Duid) -> Result<(), WireError> {
     }
 }
 
+/// dhcproto's `DhcpOptions::insert` keeps options sorted by code but puts a new option
+/// *before* the options of the same code already there (so inserting in order reverses
+/// same-code options), and its `FromIterator` uses an unstable sort. Inserting in reverse
+/// order gives: sorted by code, same-code options in `opts` order (pinned by a regression
+/// test in `gaps.rs`).
+fn in_order(opts: Vec<DhcpOption>) -> DhcpOptions {
+    let mut out = DhcpOptions::new();
+    for o in opts.into_iter().rev() {
+        out.insert(o);
+    }
+    out
+}
+
 /// One lease as a dhcproto option, after our own checks. `size` accumulates its octets.
 fn d6_lease(
     kind: IaKind,
@@ -526,7 +568,7 @@ fn d6_ia(
     leases: impl Iterator<Item = (Resource, u32, u32)>,
     status: Option<DhcpStatus>,
 ) -> Result<(DhcpOption, usize), WireError> {
-    let mut opts = DhcpOptions::new();
+    let mut opts = Vec::new();
     let mut size: usize = if kind == IaKind::Ta { 4 } else { 12 };
     for (res, pref, valid) in leases {
         let (o, n) = d6_lease(kind, res, pref, valid)?;
@@ -534,12 +576,13 @@ fn d6_ia(
         if size > usize::from(u16::MAX) {
             return Err(WireError::TooLarge { size, limit: usize::from(u16::MAX) });
         }
-        opts.insert(o);
+        opts.push(o);
     }
     if let Some(s) = status {
         size = size.saturating_add(6 + status_text(s).len());
-        opts.insert(d6_status(s));
+        opts.push(d6_status(s));
     }
+    let opts = in_order(opts);
     if size > usize::from(u16::MAX) {
         return Err(WireError::TooLarge { size, limit: usize::from(u16::MAX) });
     }
@@ -580,15 +623,15 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
     };
     let mut msg = d6::Message::new_with_id(mt, ctx.xid);
     let mut size = CLIENT_HEADER_LEN;
-    let opts = msg.opts_mut();
+    let mut opts = Vec::new();
     if let Some(c) = &reply.client_id {
         check_duid(code::CLIENTID, c)?;
         size += 4 + c.0.len();
-        opts.insert(DhcpOption::ClientId(c.0.clone()));
+        opts.push(DhcpOption::ClientId(c.0.clone()));
     }
     check_duid(code::SERVERID, &reply.server_id)?;
     size += 4 + reply.server_id.0.len();
-    opts.insert(DhcpOption::ServerId(reply.server_id.0.clone()));
+    opts.push(DhcpOption::ServerId(reply.server_id.0.clone()));
     for ia in &reply.ias {
         let leases = ia.leases.iter().map(|l| (l.resource, l.preferred_lifetime, l.valid_lifetime));
         let (o, n) = d6_ia(ia.kind, ia.iaid, ia.t1, ia.t2, leases, ia.status)?;
@@ -596,20 +639,21 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
         if size > MAX_UDP_MESSAGE_SIZE {
             return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
         }
-        opts.insert(o);
+        opts.push(o);
     }
     if let Some(p) = reply.preference {
         size += 5;
-        opts.insert(DhcpOption::Preference(p));
+        opts.push(DhcpOption::Preference(p));
     }
     if let Some(s) = reply.status {
         size += 6 + status_text(s).len();
-        opts.insert(d6_status(s));
+        opts.push(d6_status(s));
     }
     if reply.rapid_commit {
         size += 4;
-        opts.insert(DhcpOption::RapidCommit);
+        opts.push(DhcpOption::RapidCommit);
     }
+    msg.set_opts(in_order(opts));
     let mut out = finish(&msg, size)?;
     for hop in ctx.relays.iter().rev() {
         out = build_relay(MSG_RELAY_REPL, hop, &out)?;
@@ -628,16 +672,16 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
 pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8>, WireError> {
     let mut msg = d6::Message::new_with_id(msg_type_of(req.kind), xid);
     let mut size = CLIENT_HEADER_LEN + 6;
-    let opts = msg.opts_mut();
+    let mut opts = Vec::new();
     if let Some(c) = &req.client_id {
         check_duid(code::CLIENTID, c)?;
         size += 4 + c.0.len();
-        opts.insert(DhcpOption::ClientId(c.0.clone()));
+        opts.push(DhcpOption::ClientId(c.0.clone()));
     }
     if let Some(s) = &req.server_id {
         check_duid(code::SERVERID, s)?;
         size += 4 + s.0.len();
-        opts.insert(DhcpOption::ServerId(s.0.clone()));
+        opts.push(DhcpOption::ServerId(s.0.clone()));
     }
     for ia in &req.ias {
         let leases = ia.leases.iter().map(|l| (l.resource, l.preferred_lifetime, l.valid_lifetime));
@@ -646,13 +690,14 @@ pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8
         if size > MAX_UDP_MESSAGE_SIZE {
             return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
         }
-        opts.insert(o);
+        opts.push(o);
     }
-    opts.insert(DhcpOption::ElapsedTime(0));
+    opts.push(DhcpOption::ElapsedTime(0));
     if req.rapid_commit {
         size += 4;
-        opts.insert(DhcpOption::RapidCommit);
+        opts.push(DhcpOption::RapidCommit);
     }
+    msg.set_opts(in_order(opts));
     finish(&msg, size)
 }
 
@@ -674,12 +719,6 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
         other => return Err(WireError::UnexpectedMessageType(other)),
     };
     let area = r.rest();
-    let mut budget = MAX_OPTIONS;
-    let tlvs = {
-        tlv::validate_options(area, 0, &mut budget)?;
-        let mut b = MAX_OPTIONS;
-        split_options(area, &mut b)?
-    };
     let typed = typed_options(area, 0)?;
     let mut client_id = None;
     let mut server_id = None;
@@ -687,7 +726,9 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
     let mut status = None;
     let mut preference = None;
     let mut ias = Vec::new();
-    for (t, (c, opt)) in tlvs.iter().zip(typed) {
+    for (t, opt) in &typed {
+        let c = t.code;
+        let Some(opt) = opt.clone() else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
             DhcpOption::ServerId(v) => once(&mut server_id, c, Duid(v))?,
@@ -730,7 +771,9 @@ fn dec_ia_reply(
 ) -> Result<IaReply, WireError> {
     let mut leases = Vec::new();
     let mut status = None;
-    for (c, sub) in typed_options(ia_inner(t, kind), 1)? {
+    for (st, sub) in typed_options(ia_inner(t, kind), 1)? {
+        let c = st.code;
+        let Some(sub) = sub else { continue };
         match (kind, sub) {
             (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(GrantedLease {
                 resource: Resource::Address(a.addr),
@@ -767,4 +810,98 @@ fn dec_ia_reply(
         }
     }
     Ok(IaReply { kind, iaid, t1, t2, leases, status })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DUID: [u8; 10] = [0, 3, 0, 1, 2, 0, 0, 0, 0, 1];
+
+    fn solicit() -> Vec<u8> {
+        let mut v = vec![1, 0, 0, 9];
+        let _ = put_option(&mut v, code::CLIENTID, &DUID);
+        v
+    }
+
+    #[test]
+    fn ero_requested_relay_options_are_echoed() {
+        // RFC 4994: the relay asks (ERO) for REMOTE_ID (37) to be echoed, not SUBSCRIBER_ID (38).
+        let mut relay = vec![MSG_RELAY_FORW, 0];
+        relay.extend_from_slice(&[0; 32]);
+        let _ = put_option(&mut relay, code::ERO, &37u16.to_be_bytes());
+        let _ = put_option(&mut relay, 37, &[0, 0, 0, 9, 1]);
+        let _ = put_option(&mut relay, 38, b"sub");
+        let _ = put_option(&mut relay, code::RELAY_MSG, &solicit());
+        let p = decode_client_packet(&relay, 0, false);
+        let Ok(p) = p else { panic!("{p:?}") };
+        assert_eq!(p.context.relays.len(), 1);
+        assert_eq!(
+            p.context.relays[0].echo,
+            vec![RawOption { code: 37, data: vec![0, 0, 0, 9, 1] }]
+        );
+        let reply = ClientReply {
+            tag: 0,
+            kind: ReplyKind::Reply,
+            client_id: Some(Duid::new(DUID)),
+            server_id: Duid::new(DUID),
+            rapid_commit: false,
+            status: None,
+            ias: vec![],
+            preference: None,
+        };
+        let out = encode_client_reply(&reply, &p.context).unwrap_or_default();
+        let mut budget = MAX_OPTIONS;
+        let codes: Vec<u16> =
+            split_options(out.get(RELAY_HEADER_LEN..).unwrap_or_default(), &mut budget)
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.code)
+                .collect();
+        assert_eq!(codes, vec![37, code::RELAY_MSG]);
+    }
+
+    #[test]
+    fn oversized_replies_are_refused_before_dhcproto_sees_them() {
+        // 3000 addresses make an IA_NA of 84 012 octets: dhcproto would truncate its length.
+        let leases = (0..3000u32)
+            .map(|i| GrantedLease {
+                resource: Resource::Address(Ipv6Addr::from(u128::from(i))),
+                preferred_lifetime: 1,
+                valid_lifetime: 2,
+            })
+            .collect();
+        let reply = ClientReply {
+            tag: 0,
+            kind: ReplyKind::Reply,
+            client_id: None,
+            server_id: Duid::new(DUID),
+            rapid_commit: false,
+            status: None,
+            ias: vec![IaReply { kind: IaKind::Na, iaid: 1, t1: 0, t2: 0, leases, status: None }],
+            preference: None,
+        };
+        let ctx = ReplyContext { xid: [0; 3], msg_type: 1, relays: vec![], oro: vec![] };
+        assert!(matches!(encode_client_reply(&reply, &ctx), Err(WireError::TooLarge { .. })));
+        // A DUID outside 3..=130 octets is refused too.
+        let reply = ClientReply { ias: vec![], server_id: Duid::new([1]), ..reply };
+        assert!(matches!(
+            encode_client_reply(&reply, &ctx),
+            Err(WireError::BadValue { code: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn unicast_only_without_relay() {
+        let p = decode_client_packet(&solicit(), 0, true);
+        assert_eq!(p.map(|p| p.request.unicast), Ok(true));
+        let relayed =
+            wrap_relay_forw(&solicit(), 0, Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, None)
+                .unwrap_or_default();
+        let p = decode_client_packet(&relayed, 0, true);
+        assert_eq!(
+            p.map(|p| (p.request.unicast, p.request.link_address)),
+            Ok((false, Some(Ipv6Addr::LOCALHOST)))
+        );
+    }
 }

@@ -668,10 +668,7 @@ fn dec_ia(kind: IaKind, data: &[u8]) -> Result<IaData, WireError> {
 type DecodedLease = (LeaseData, Option<Vec<u8>>, Option<Time>);
 
 /// Decodes an IAADDR or IAPREFIX; `standalone` interprets VSS and LQ_BASE_TIME too.
-fn dec_lease(
-    t: &Tlv<'_>,
-    standalone: bool,
-) -> Result<DecodedLease, WireError> {
+fn dec_lease(t: &Tlv<'_>, standalone: bool) -> Result<DecodedLease, WireError> {
     let mut r = Reader::new(t.data);
     let (resource, preferred_lifetime, valid_lifetime) = if t.code == code::IAADDR {
         let a = r.ipv6()?;
@@ -906,5 +903,80 @@ impl FrameDecoder {
             Some(bytes) => decode_message(&bytes).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(unknown: Vec<RawOption>) -> Message {
+        Message { xid: 5, sent_time: Time(9), body: MessageBody::Contact(NoOptions { unknown }) }
+    }
+
+    #[test]
+    fn unknown_options_with_interpreted_codes_are_refused() {
+        let m = Message {
+            xid: 1,
+            sent_time: Time(1),
+            body: MessageBody::Connect(ConnectOptions {
+                unknown: vec![RawOption { code: code::F_MCLT, data: vec![0, 0, 0, 1] }],
+                ..ConnectOptions::default()
+            }),
+        };
+        assert!(matches!(encode_message(&m), Err(WireError::BadValue { code: 122, .. })));
+        // The same code is fine where nobody interprets it.
+        let m = contact(vec![RawOption { code: code::F_MCLT, data: vec![0, 0, 0, 1] }]);
+        assert_eq!(encode_message(&m).and_then(|b| decode_message(&b)), Ok(m));
+        // An unknown option of a known code must still have its shape.
+        let m = contact(vec![RawOption { code: code::F_MCLT, data: vec![0, 1] }]);
+        assert!(matches!(encode_message(&m), Err(WireError::BadOptionLength { code: 122, .. })));
+    }
+
+    #[test]
+    fn ia_ta_with_t1_or_resource_of_wrong_kind_is_refused() {
+        let ia = IaData {
+            kind: IaKind::Ta,
+            iaid: 1,
+            t1: 5,
+            t2: 0,
+            leases: vec![],
+            status: None,
+            unknown: vec![],
+        };
+        assert!(matches!(enc_ia(&ia), Err(WireError::BadValue { code: 4, .. })));
+        let ia = IaData {
+            kind: IaKind::Pd,
+            t1: 0,
+            leases: vec![LeaseData {
+                resource: Resource::Address(Ipv6Addr::LOCALHOST),
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+                options: LeaseOptions::default(),
+            }],
+            ..ia
+        };
+        assert!(matches!(enc_ia(&ia), Err(WireError::BadValue { code: 25, .. })));
+    }
+
+    #[test]
+    fn frame_decoder_compacts_and_reports_buffered() {
+        let one = encode_frame(&contact(vec![])).unwrap_or_default();
+        let mut fd = FrameDecoder::new();
+        for _ in 0..100 {
+            fd.push(&one);
+            fd.push(one.get(..3).unwrap_or_default());
+            assert!(matches!(fd.next_message(), Ok(Some(_))));
+            assert_eq!(fd.next_frame(), Ok(None));
+            fd.push(one.get(3..).unwrap_or_default());
+            assert!(matches!(fd.next_message(), Ok(Some(_))));
+            assert_eq!(fd.buffered(), 0);
+        }
+        // A frame that does not decode is consumed; the next one still decodes.
+        let mut fd = FrameDecoder::new();
+        fd.push(&[0, 8, 99, 0, 0, 0, 0, 0, 0, 0]);
+        fd.push(&one);
+        assert_eq!(fd.next_message(), Err(WireError::UnknownMessageType(99)));
+        assert_eq!(fd.next_message(), Ok(Some(contact(vec![]))));
     }
 }

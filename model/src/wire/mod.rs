@@ -17,7 +17,11 @@
 pub mod client;
 mod error;
 pub mod failover;
+pub mod fuzzing;
 pub mod tlv;
+
+#[cfg(test)]
+mod gaps;
 
 pub use client::{
     decode_client_packet, decode_server_reply, encode_client_reply, encode_client_request,

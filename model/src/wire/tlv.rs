@@ -136,6 +136,12 @@ pub enum Shape {
         /// Fixed octets before the options.
         header: usize,
     },
+    /// `header` fixed octets, then options in another code space (RFC 8415 §21.17
+    /// vendor-specific sub-options): their lengths must add up, their content is opaque.
+    Encapsulated {
+        /// Fixed octets before the sub-options.
+        header: usize,
+    },
     /// `header` fixed octets, then items each prefixed by a 2-octet length, adding up exactly
     /// (RFC 8415 §21.15 USER_CLASS, §21.16 VENDOR_CLASS).
     LengthPrefixedItems {
@@ -158,9 +164,7 @@ pub fn shape(option_code: u16) -> Shape {
         IA_TA => Shape::Container { header: 4 },
         IAADDR => Shape::Container { header: 24 },
         IAPREFIX => Shape::Container { header: 25 },
-        // dhcproto decodes vendor sub-options with the top-level option table, so they are
-        // held to the same rules (see docs/wire.md).
-        VENDOR_OPTS => Shape::Container { header: 4 },
+        VENDOR_OPTS => Shape::Encapsulated { header: 4 },
         CLIENT_DATA | F_DNS_REMOVAL_INFO => Shape::Container { header: 0 },
         ORO | ERO => Shape::MultipleOf(2),
         PREFERENCE | RECONF_MSG | F_BINDING_STATUS | F_SERVER_FLAGS | F_SERVER_STATE => {
@@ -287,6 +291,15 @@ pub fn validate_option(tlv: Tlv<'_>, depth: usize, budget: &mut usize) -> Result
         Shape::Container { header } => match data.get(header..) {
             None => bad("shorter than the container's fixed part"),
             Some(inner) => validate_options(inner, depth + 1, budget),
+        },
+        Shape::Encapsulated { header } => match data.get(header..) {
+            None => bad("shorter than the container's fixed part"),
+            Some(inner) => {
+                if depth + 1 >= MAX_NESTING_DEPTH {
+                    return Err(WireError::TooDeep { limit: MAX_NESTING_DEPTH });
+                }
+                split_options(inner, budget).map(|_| ())
+            }
         },
         Shape::LengthPrefixedItems { header } => {
             let Some(mut rest) = data.get(header..) else {
