@@ -47,7 +47,15 @@ impl UpdateTimes {
 /// Decides one lease of a received BNDUPD against the receiver's record (`db`, `None` if the
 /// receiver has no record: always accepted).
 ///
-/// `same_client` says whether the update names the client the receiver has on record.
+/// Reading (digest §11.3 item 15): Figure 4's time comparisons decide between *concurrent*
+/// changes, that is when the receiver's record carries a change of its own that the partner
+/// has not acked (`db.pending`). When it carries none, everything the receiver knows about the
+/// lease was acked by the partner or came from it, and TCP delivers in order while a BNDREPLY
+/// follows the persisted update (§7.5.2), so the update was built on top of the receiver's
+/// record and is newer by causality; comparing times with the ±5 s rule would reject a release
+/// that follows its grant within 5 s and leave the servers disagreeing. Such updates are
+/// accepted, except that time(1) is always applied: a server never gives up its own unexpired
+/// ACTIVE lease on the partner's word (§7.5.4).
 #[must_use]
 pub fn resolve(
     db: Option<&Binding>,
@@ -58,11 +66,20 @@ pub fn resolve(
 ) -> Resolution {
     use BindingStatus::*;
     let Some(db) = db else { return Resolution::Accept };
+    // Agreement is not a conflict: the same status for the same client (for example both
+    // servers expiring a lease at its end) is accepted, or two servers that each sent it would
+    // reject each other's within ±5 s at every scan forever (L4).
+    let same_client = db.client.as_ref() == update_client;
+    if db.status == upd.status && same_client {
+        return Resolution::Accept;
+    }
+    let concurrent = db.pending;
     let outdated = Resolution::Reject(StatusCode::OUTDATED_BINDING_INFORMATION);
     let t_db = db.resolution_time();
     let t_upd = upd.t_upd();
     // "accept": accept if the update's time is later than the receiver's.
-    let accept_if_later = if t_upd.later_than(t_db) { Resolution::Accept } else { outdated };
+    let accept_if_later =
+        if !concurrent || t_upd.later_than(t_db) { Resolution::Accept } else { outdated };
     // time(1): accept only if the receiver's own ACTIVE lease has run out.
     let time1 = {
         let end = db.state_expiration_time.unwrap_or(db.client_expiry);
@@ -75,7 +92,7 @@ pub fn resolve(
     // time(2): accept only if the received CLT time is later than the receiver's
     // start-time-of-state.
     let time2_holds = upd.clt.is_some_and(|c| c.later_than(db.start_time_of_state));
-    let time2 = if time2_holds { Resolution::Accept } else { outdated };
+    let time2 = if !concurrent || time2_holds { Resolution::Accept } else { outdated };
     match (db.status, upd.status) {
         (Active, Active) => {
             // accept(3): same client → accept; different client → accept if time(2) holds or
@@ -84,7 +101,7 @@ pub fn resolve(
                 (Some(a), Some(b)) => a == b,
                 _ => false,
             };
-            if same || time2_holds || receiver == Role::Secondary {
+            if same || !concurrent || time2_holds || receiver == Role::Secondary {
                 Resolution::Accept
             } else {
                 Resolution::Reject(StatusCode::ADDRESS_IN_USE)
@@ -108,6 +125,7 @@ mod tests {
         b.cltt = Time(cltt);
         b.client_expiry = Time(exp);
         b.client = Some(ClientKey { duid: Duid::new(vec![client]), kind: IaKind::Na, iaid: 1 });
+        b.pending = true;
         b
     }
 
@@ -117,6 +135,20 @@ mod tests {
 
     fn upd(status: BindingStatus, clt: Option<u32>, start: u32) -> UpdateTimes {
         UpdateTimes { status, clt: clt.map(Time), start_time_of_state: Time(start) }
+    }
+
+    #[test]
+    fn agreement_is_not_a_conflict() {
+        let db = rec(BindingStatus::Expired, 100, 100, 100, 1);
+        let u = upd(BindingStatus::Expired, Some(100), 100);
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(1)), Role::Primary, Time(100)),
+            Resolution::Accept
+        );
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(2)), Role::Primary, Time(100)),
+            Resolution::Reject(StatusCode::OUTDATED_BINDING_INFORMATION)
+        );
     }
 
     #[test]
@@ -176,6 +208,25 @@ mod tests {
         assert_eq!(
             resolve(Some(&db), &u, Some(&key(1)), Role::Primary, Time(1000)),
             Resolution::Accept
+        );
+    }
+
+    #[test]
+    fn causally_newer_updates_are_accepted_without_a_time_race() {
+        let mut db = rec(BindingStatus::Active, 100, 100, 1000, 1);
+        db.pending = false;
+        // A release 1 s after the grant: within the skew window, but nothing of ours is
+        // unacked, so it is newer by causality.
+        let u = upd(BindingStatus::Released, Some(101), 101);
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(1)), Role::Primary, Time(101)),
+            Resolution::Accept
+        );
+        // time(1) still protects our own unexpired lease.
+        let e = upd(BindingStatus::Expired, Some(101), 101);
+        assert_eq!(
+            resolve(Some(&db), &e, Some(&key(1)), Role::Primary, Time(500)),
+            Resolution::Reject(StatusCode::OUTDATED_BINDING_INFORMATION)
         );
     }
 

@@ -15,8 +15,11 @@ pub struct BindingDb {
     by_client: BTreeMap<ClientKey, BTreeSet<Resource>>,
     /// ACTIVE bindings by client expiry.
     active_expiry: BTreeSet<(Time, Resource)>,
-    /// EXPIRED, RELEASED and RESET bindings by the start time of that status (§7.2 (4)).
+    /// EXPIRED, RELEASED and RESET bindings by their PARTNER-DOWN wait base
+    /// ([`crate::mclt::partner_down_wait_base`]), so the earliest §7.2 (4) deadline is first.
     awaiting_free: BTreeSet<(Time, Resource)>,
+    /// Number of available bindings by status and kind.
+    available_counts: BTreeMap<(BindingStatus, bool), usize>,
     /// FREE, FREE-BACKUP and PENDING-FREE bindings by status, kind and time freed.
     available: BTreeSet<(BindingStatus, bool, Time, Resource)>,
     /// Bindings whose "update partner" flag is set.
@@ -61,10 +64,11 @@ impl BindingDb {
                 self.active += 1;
             }
             s if s.awaits_ack_to_free() => {
-                self.awaiting_free.insert((b.start_time_of_state, r));
+                self.awaiting_free.insert((crate::mclt::partner_down_wait_base(b), r));
             }
             s if s.is_available() => {
                 self.available.insert((s, r.is_prefix(), b.start_time_of_state, r));
+                *self.available_counts.entry((s, r.is_prefix())).or_default() += 1;
             }
             _ => {}
         }
@@ -92,10 +96,17 @@ impl BindingDb {
                 self.active -= 1;
             }
             s if s.awaits_ack_to_free() => {
-                self.awaiting_free.remove(&(b.start_time_of_state, r));
+                self.awaiting_free.remove(&(crate::mclt::partner_down_wait_base(b), r));
             }
             s if s.is_available() => {
                 self.available.remove(&(s, r.is_prefix(), b.start_time_of_state, r));
+                let key = (s, r.is_prefix());
+                if let Some(n) = self.available_counts.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.available_counts.remove(&key);
+                    }
+                }
             }
             _ => {}
         }
@@ -166,9 +177,15 @@ impl BindingDb {
         self.active_expiry.iter().take_while(|(t, _)| *t <= now).map(|(_, r)| *r).collect()
     }
 
-    /// EXPIRED / RELEASED / RESET bindings, oldest status first.
+    /// EXPIRED / RELEASED / RESET bindings, earliest PARTNER-DOWN wait base first.
     pub fn awaiting_free(&self) -> impl Iterator<Item = &Binding> {
         self.awaiting_free.iter().filter_map(|(_, r)| self.bindings.get(r))
+    }
+
+    /// The earliest PARTNER-DOWN wait base among EXPIRED / RELEASED / RESET bindings.
+    #[must_use]
+    pub fn first_awaiting_free(&self) -> Option<Time> {
+        self.awaiting_free.first().map(|(t, _)| *t)
     }
 
     /// Available bindings with `status` of the given kind, longest-free first.
@@ -183,7 +200,7 @@ impl BindingDb {
     /// Number of available bindings with `status` of the given kind.
     #[must_use]
     pub fn available_count(&self, status: BindingStatus, prefix: bool) -> usize {
-        self.available(status, prefix).count()
+        self.available_counts.get(&(status, prefix)).copied().unwrap_or(0)
     }
 
     /// Resources whose "update partner" flag is set.

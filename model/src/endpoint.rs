@@ -100,6 +100,35 @@ pub(crate) struct Sent {
 }
 
 /// One failover endpoint. `Clone + Eq + Hash` so the model checker can hash whole states.
+///
+/// # Example: driving an endpoint
+///
+/// ```
+/// use failover_model::{Config, DurableImage, Endpoint, EndpointState, Input, Output, Role, Time};
+///
+/// let mut disk = DurableImage::default();
+/// let now = Time(1_000);
+/// // Restore from what is on disk (here: nothing) and carry out the outputs in order.
+/// let (mut ep, outputs) = Endpoint::restore(Config::example(Role::Secondary), &disk, now);
+/// assert_eq!(ep.state(), EndpointState::Startup);
+/// for o in &outputs {
+///     if let Output::Persist(w) = o {
+///         disk.apply(w); // durable before anything after it leaves the machine
+///     }
+/// }
+/// // The driver fires a timer once its deadline has passed, never earlier.
+/// let (timer, at) = ep.timers().iter().map(|(t, at)| (*t, *at)).min_by_key(|(_, at)| *at).unwrap();
+/// for o in ep.handle(at, Input::Timer(timer)) {
+///     if let Output::Persist(w) = &o {
+///         disk.apply(w);
+///     }
+/// }
+/// // No partner and no record: STARTUP ends in RECOVER (§8.3.2), which answers no client.
+/// assert_eq!(ep.state(), EndpointState::Recover);
+/// // A crash loses only what was not on disk: the restored endpoint starts from the record.
+/// let (again, _) = Endpoint::restore(ep.config().clone(), &disk, at.plus(60));
+/// assert_eq!(again.record().state, EndpointState::Recover);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Endpoint {
     pub(crate) config: Config,
@@ -118,6 +147,8 @@ pub struct Endpoint {
     pub(crate) communicated_at_start: bool,
     /// When this run started (TIME-OF-FAILURE bound, §8.6.2).
     pub(crate) started_at: Time,
+    /// The last recorded operating time found in storage at restore (§8.3.2 step 5).
+    pub(crate) stopped_at: Time,
     pub(crate) conn: ConnPhase,
     pub(crate) partner: PartnerView,
     pub(crate) timers: BTreeMap<Timer, Time>,
@@ -188,6 +219,7 @@ impl Endpoint {
             max_unacked: 1,
             ..PartnerView::default()
         };
+        let record_last_operating = record.last_operating_time;
         let mut ep = Endpoint {
             pools: Pools::new(&config),
             db: BindingDb::from_bindings(image.bindings.values()),
@@ -198,6 +230,7 @@ impl Endpoint {
             previous_state,
             had_record,
             started_at: now,
+            stopped_at: record_last_operating,
             conn: ConnPhase::Down,
             partner,
             timers: BTreeMap::new(),
@@ -378,6 +411,71 @@ impl Endpoint {
         }
     }
 
+    /// Checks the endpoint's own invariants (used after every step by the property tests and
+    /// the harness). Returns the first violation found.
+    ///
+    /// # Errors
+    /// A description of the broken invariant.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        use EndpointState::*;
+        if self.db != BindingDb::from_bindings(self.db.records().values()) {
+            return Err("binding indexes out of step with the records".into());
+        }
+        // §6.1.1, S16: never more unacked BNDUPDs than the partner can take.
+        if self.unacked.len() > self.partner.max_unacked.max(1) as usize {
+            return Err(format!(
+                "{} unacked BNDUPDs > MAX_UNACKED_BNDUPD {}",
+                self.unacked.len(),
+                self.partner.max_unacked
+            ));
+        }
+        let carried: BTreeSet<Resource> =
+            self.unacked.values().flatten().map(|s| s.resource).collect();
+        if carried != self.in_flight {
+            return Err("in-flight set differs from the outstanding BNDUPDs".into());
+        }
+        if self.conn != ConnPhase::Ok
+            && (self.serving.is_some() || self.requested.is_some() || !self.unacked.is_empty())
+        {
+            return Err("update exchange outstanding without comms".into());
+        }
+        if self.state != Startup && self.record.state != self.state {
+            return Err(format!(
+                "recorded state {} differs from live {}",
+                self.record.state, self.state
+            ));
+        }
+        if self.state == Startup && !self.timers.contains_key(&Timer::Startup) {
+            return Err("STARTUP without its timer".into());
+        }
+        if self.state != Startup && self.timers.contains_key(&Timer::Startup) {
+            return Err("STARTUP timer armed outside STARTUP".into());
+        }
+        if self.config.role == Role::Secondary && self.state == ConflictDone {
+            return Err("a secondary never enters CONFLICT-DONE (§8.12)".into());
+        }
+        if self.state == RecoverWait && !self.timers.contains_key(&Timer::RecoverWait) {
+            return Err("RECOVER-WAIT without its timer".into());
+        }
+        if self.config.role == Role::Secondary
+            && matches!(self.conn, ConnPhase::Connecting | ConnPhase::AwaitConnectReply)
+        {
+            return Err("only the primary connects (§6.1)".into());
+        }
+        for b in self.db.iter() {
+            if b.status == BindingStatus::Active && b.client.is_none() {
+                return Err(format!("ACTIVE {} without a client", b.resource));
+            }
+            if b.status == BindingStatus::PendingFree {
+                return Err(format!("{} held in PENDING-FREE", b.resource));
+            }
+        }
+        if self.comms_ok() && !self.record.communicated {
+            return Err("comms OK but the C flag is not recorded".into());
+        }
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     #[cfg(feature = "mutations")]
@@ -459,8 +557,14 @@ impl Endpoint {
         if self.state == EndpointState::PartnerDown {
             let pd = self.record.partner_down_time;
             let mclt = self.mclt();
-            for b in self.db.awaiting_free() {
-                let t = self.pd_free_time(b, pd, mclt);
+            // The index is ordered by the wait base, so its first entry has the earliest
+            // free time (`mclt::partner_down_wait_base`).
+            let first = if self.pd_wait_mutated() {
+                self.db.awaiting_free().map(|b| b.start_time_of_state).min()
+            } else {
+                self.db.first_awaiting_free().map(|base| base.max(pd).plus(mclt))
+            };
+            if let Some(t) = first {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
@@ -471,11 +575,18 @@ impl Endpoint {
     }
 
     pub(crate) fn pd_free_time(&self, b: &Binding, pd: Time, mclt: u32) -> Time {
-        #[cfg(feature = "mutations")]
-        if self.mutated(crate::mutation::Mutation::ReallocateWithoutPdWait) {
+        if self.pd_wait_mutated() {
             return b.start_time_of_state;
         }
         crate::mclt::partner_down_free_time(b, pd, mclt)
+    }
+
+    fn pd_wait_mutated(&self) -> bool {
+        #[cfg(feature = "mutations")]
+        if self.mutated(crate::mutation::Mutation::ReallocateWithoutPdWait) {
+            return true;
+        }
+        false
     }
 
     // ---------------------------------------------------------------- state machine
@@ -547,7 +658,20 @@ impl Endpoint {
                 // this partner (neither side's C flag was set) goes straight on.
                 let never_ran =
                     !self.communicated_at_start && self.partner.first_communicated == Some(false);
-                let at = if never_ran { now } else { self.started_at.plus(self.mclt()) };
+                // Reading (found by the pair property test): after a loss of storage this
+                // server cannot know whether it was in PARTNER-DOWN before the crash, and leases
+                // granted in PARTNER-DOWN are bounded by their lifetime, not by the MCLT
+                // (§8.4.1); nobody else knows them. So it waits the longer of the MCLT and the
+                // longest valid lifetime it hands out. With its storage intact its own records
+                // cover those leases and the MCLT suffices.
+                let hold = if self.had_record {
+                    self.mclt()
+                } else {
+                    self.mclt()
+                        .max(self.config.address_lifetimes.valid)
+                        .max(self.config.prefix_lifetimes.valid)
+                };
+                let at = if never_ran { now } else { self.started_at.plus(hold) };
                 self.set_timer(Timer::RecoverWait, at.max(now), out);
             }
             EndpointState::Normal => {
@@ -1002,7 +1126,7 @@ impl Endpoint {
                     self.previous_state,
                     pstate,
                     pd_start,
-                    self.record.last_operating_time,
+                    self.stopped_at,
                 );
             }
             self.transition(now, current, out);
@@ -1170,9 +1294,11 @@ impl Endpoint {
         if self.state == EndpointState::PartnerDown {
             let pd = self.record.partner_down_time;
             let mclt = self.mclt();
+            let mutated = self.pd_wait_mutated();
             let due: Vec<Resource> = self
                 .db
                 .awaiting_free()
+                .take_while(|b| mutated || self.pd_free_time(b, pd, mclt) <= now)
                 .filter(|b| self.pd_free_time(b, pd, mclt) <= now)
                 .map(|b| b.resource)
                 .collect();

@@ -61,6 +61,9 @@ pub enum Command {
 }
 
 /// One input to a step.
+// Inputs and outputs are moved once per step; boxing the large variants would only add an
+// allocation to every partner message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Input {
@@ -189,6 +192,7 @@ pub enum Event {
 }
 
 /// One output of a step. See the module documentation for the order rules.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Output {

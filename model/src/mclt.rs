@@ -56,7 +56,20 @@ pub fn partner_down_reuse_time(b: &Binding, pd_entry: Time, mclt: u32) -> Time {
 /// may not be reused before [`partner_down_reuse_time`] either. The later of the two.
 #[must_use]
 pub fn partner_down_free_time(b: &Binding, pd_entry: Time, mclt: u32) -> Time {
-    b.start_time_of_state.plus(mclt).max(partner_down_reuse_time(b, pd_entry, mclt))
+    partner_down_wait_base(b).max(pd_entry).plus(mclt)
+}
+
+/// The binding's part of [`partner_down_free_time`]: the latest of its start time of state,
+/// client expiry, partner lifetime, acked partner lifetime and expiration time. The free time
+/// is `max(base, pd_entry) + MCLT`, monotone in the base, so the binding database indexes
+/// EXPIRED/RELEASED/RESET records by it and the earliest free time is its first entry.
+#[must_use]
+pub fn partner_down_wait_base(b: &Binding) -> Time {
+    b.start_time_of_state
+        .max(b.client_expiry)
+        .max(b.partner_lifetime)
+        .max(b.acked_partner_lifetime)
+        .max(b.expiration_time)
 }
 
 /// §4.2.2, §8.4.1: a delegable prefix (or, never for addresses, §4.2.1) that was available to
@@ -102,6 +115,26 @@ mod tests {
         let actual3 = client_lifetime(desired, pl2, t3, mclt, true);
         assert_eq!(actual3, 3 * D);
         assert_eq!(partner_lifetime(t3, actual3, desired).since(t3), 3 * D / 2 + 3 * D);
+    }
+
+    #[test]
+    fn free_time_is_the_max_of_both_rules() {
+        let mut b = Binding::free(
+            crate::resource::Resource::Address(std::net::Ipv6Addr::LOCALHOST),
+            crate::binding::BindingStatus::Expired,
+            Time(500),
+        );
+        b.client_expiry = Time(400);
+        b.expiration_time = Time(700);
+        // max(start + MCLT, MCLT + max(times, pd entry)).
+        assert_eq!(partner_down_free_time(&b, Time(600), 30), Time(730));
+        assert_eq!(partner_down_free_time(&b, Time(900), 30), Time(930));
+        b.expiration_time = Time(0);
+        assert_eq!(partner_down_free_time(&b, Time(100), 30), Time(530));
+        assert_eq!(
+            partner_down_free_time(&b, Time(100), 30),
+            b.start_time_of_state.plus(30).max(partner_down_reuse_time(&b, Time(100), 30))
+        );
     }
 
     #[test]

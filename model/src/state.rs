@@ -212,6 +212,10 @@ pub fn on_partner_state(
     partner: EndpointState,
 ) -> Option<EndpointState> {
     use EndpointState::*;
+    // STARTUP is never a partner state on the wire (§5.5.17): nothing to act on.
+    if partner == Startup {
+        return None;
+    }
     let next = match own {
         Startup => return None,
         Normal => match (partner, role) {

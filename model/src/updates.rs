@@ -53,7 +53,6 @@ impl Endpoint {
             self.unacked
                 .insert(xid, vec![Sent { resource: r, version: b.version, takeback: true }]);
         }
-        let skip_held = self.serving.is_none();
         // Bindings whose client has another update outstanding wait for its answer (skipped in
         // this pass only; they stay flagged).
         let mut skipped: BTreeSet<Resource> = BTreeSet::new();
@@ -62,9 +61,7 @@ impl Endpoint {
                 .db
                 .pending()
                 .find(|r| {
-                    !self.in_flight.contains(r)
-                        && !skipped.contains(r)
-                        && !(skip_held && self.held.contains(r))
+                    !self.in_flight.contains(r) && !skipped.contains(r) && !self.held.contains(r)
                 })
                 .copied();
             let Some(r) = next else { break };
@@ -111,7 +108,8 @@ impl Endpoint {
 
     fn maybe_upddone(&mut self, now: Time, out: &mut Vec<Output>) {
         let Some((xid, _)) = self.serving else { return };
-        if self.db.pending_count() == 0 && self.unacked.is_empty() && self.takeback.is_empty() {
+        let all_sent = self.db.pending().all(|r| self.held.contains(r));
+        if all_sent && self.unacked.is_empty() && self.takeback.is_empty() {
             // §5.3.7: only after every BNDUPD has been acked.
             self.serving = None;
             self.send_with(now, xid, MessageBody::UpdDone(NoOptions::default()), out);
@@ -131,8 +129,10 @@ impl Endpoint {
                 }
             }
         }
+        if all {
+            self.held.clear();
+        }
         self.serving = Some((xid, all));
-        self.held.clear();
         self.flush_updates(now, out);
     }
 
@@ -207,22 +207,25 @@ impl Endpoint {
             };
             out.insert(first_persist, Output::Send(msg));
             self.sent_in_step = true;
-            self.after_rejections(now, rejected, out);
+            self.flag_rejected(rejected, out);
+            self.flush_updates(now, out);
             return;
         }
-        // §7.5.2: the accepted data was persisted above; only now the BNDREPLY.
+        // §7.5.4: flag what we rejected (persisted with the rest of this step's writes).
+        self.flag_rejected(rejected, out);
+        // §7.5.2: every write of this step is persisted above; only now the BNDREPLY, and
+        // after it our own version of anything we rejected (§7.5.4 "after the BNDREPLY").
         self.send_with(now, xid, body, out);
-        self.after_rejections(now, rejected, out);
+        self.flush_updates(now, out);
     }
 
-    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear we send our
-    /// version at once (after the BNDREPLY), otherwise at the next scan.
-    fn after_rejections(&mut self, now: Time, rejected: Vec<Resource>, out: &mut Vec<Output>) {
+    /// §7.5.4: a lease we rejected as outdated gets our flag; if the flag was clear our version
+    /// goes at once (after the BNDREPLY), otherwise it waits for the next scan.
+    fn flag_rejected(&mut self, rejected: Vec<Resource>, out: &mut Vec<Output>) {
         for r in rejected {
             if let Some(b) = self.db.get(&r) {
                 let mut b = b.clone();
-                let was_set = b.pending;
-                if was_set {
+                if b.pending {
                     self.held.insert(r);
                 } else {
                     b.mark_changed();
@@ -230,7 +233,6 @@ impl Endpoint {
                 }
             }
         }
-        self.flush_updates(now, out);
     }
 
     fn receive_client(
@@ -280,6 +282,18 @@ impl Endpoint {
         }
         let mut reply = mirror(&cd);
         let mut rejected = Vec::new();
+        let dns = cd
+            .ias
+            .iter()
+            .flat_map(|ia| &ia.leases)
+            .any(|l| l.options.client_fqdn.is_some() || l.options.dns_removal_info.is_some());
+        if dns {
+            // §9: a server that does no DNS updates SHOULD warn when it receives DDNS data.
+            out.push(Output::Event(Event::Alarm(
+                "the partner sent DNS update information; this server does no DNS updates (RFC 8156 §9)"
+                    .into(),
+            )));
+        }
         for ia in &cd.ias {
             let mut ia_reply = IaData {
                 kind: ia.kind,
@@ -353,6 +367,8 @@ impl Endpoint {
         {
             return Err(code);
         }
+        let same_holder = existing
+            .is_some_and(|e| e.status == BindingStatus::Active && e.client.as_ref() == Some(key));
         let mut b =
             existing.cloned().unwrap_or_else(|| Binding::free(lease.resource, status, start));
         b.status = if status == BindingStatus::PendingFree {
@@ -370,7 +386,11 @@ impl Endpoint {
         let granted_at = clt.unwrap_or(start);
         let expiry =
             o.state_expiration_time.unwrap_or_else(|| granted_at.plus(lease.valid_lifetime));
-        if b.status == BindingStatus::Active {
+        if b.status == BindingStatus::Active && same_holder {
+            // The same client's lease as granted by both servers: it may hold the longer one,
+            // so the record never shortens.
+            b.client_expiry = b.client_expiry.max(expiry);
+        } else if b.status == BindingStatus::Active {
             b.client_expiry = expiry;
         } else {
             b.client_expiry = b.client_expiry.max(if status == BindingStatus::Expired {
@@ -395,6 +415,16 @@ impl Endpoint {
             if e > b.partner_lifetime {
                 b.partner_lifetime = e;
             }
+        }
+        if b.status.awaits_ack_to_free() {
+            // §7.2 (4)-(6): our ack moves the lease to PENDING-FREE and at once to FREE or
+            // FREE-BACKUP on the sender's side; the acking side applies the same resolution when
+            // it persists the update, so both records agree without a further BNDUPD (the RFC
+            // is silent on the receiver's record; a follow-up FREE would tie within ±5 s with
+            // the status it replaces and be rejected, §7.5.1).
+            b.status = pending_free_resolves_to(&lease.resource);
+            b.start_time_of_state = now;
+            b.state_expiration_time = None;
         }
         // The partner's newer information supersedes our own pending change.
         b.pending = false;
@@ -427,6 +457,14 @@ impl Endpoint {
             let (Some(status), Some(start)) = (o.binding_status, o.start_time_of_state) else {
                 return Err(StatusCode::MISSING_BINDING_INFORMATION);
             };
+            // §7.4 case B is for a prefix owned by no client: ACTIVE, EXPIRED and RELEASED name
+            // a client, so without one the update lacks the information to process it.
+            if matches!(
+                status,
+                BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released
+            ) {
+                return Err(StatusCode::MISSING_BINDING_INFORMATION);
+            }
             let existing = self.db.get(&lease.resource);
             // §4.2.2: the secondary MUST reject a take-back of a prefix it has delegated.
             if self.config.role == Role::Secondary
@@ -509,11 +547,10 @@ impl Endpoint {
                     resource: s.resource,
                     code,
                 }));
-                if b.version == s.version && b.pending {
-                    // The partner has newer information and will send it (§7.5.4).
-                    b.pending = false;
-                    self.store(b, out);
-                }
+                // §7.5.4: the partner believes it has newer information and will send it. Our
+                // change stays flagged but waits for the next scan, so two servers that
+                // disagree exchange at most one update per scan interval.
+                self.held.insert(s.resource);
                 continue;
             }
             if s.takeback {
@@ -534,9 +571,11 @@ impl Endpoint {
                 b.pending = false;
                 b.partner_lifetime = Time::ZERO;
                 if b.status.awaits_ack_to_free() {
-                    // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP,
-                    // which the partner learns in turn.
-                    b.set_status(pending_free_resolves_to(&s.resource), now);
+                    // §7.2 (4)-(6): EXPIRED/RELEASED/RESET → PENDING-FREE → FREE/FREE-BACKUP.
+                    // The partner made the same move when it acked (see `receive_lease`).
+                    b.status = pending_free_resolves_to(&s.resource);
+                    b.start_time_of_state = now;
+                    b.version = b.version.wrapping_add(1);
                 }
             }
             self.store(b, out);

@@ -1,0 +1,423 @@
+//! A deterministic two-endpoint harness with a virtual clock (quinn-proto's `Pair` shape).
+//!
+//! Two `Endpoint`s, a TCP-like partner link (FIFO per direction, both directions lost on a
+//! break), durable images folded from `Persist` outputs, crashes with and without storage, a
+//! partition switch, and simulated clients that remember what they were granted. Time moves
+//! only when the test says so, firing timers in deadline order on the way.
+#![allow(dead_code)]
+
+use failover_model::client::{
+    ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
+};
+use failover_model::config::{AddressPool, Lifetimes, PrefixPool};
+use failover_model::{
+    Command, Config, Duid, DurableImage, Endpoint, EndpointState, Event, IaKind, Input, Message,
+    Output, Resource, Role, Time,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv6Addr;
+
+/// Which endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    P,
+    S,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::P => Side::S,
+            Side::S => Side::P,
+        }
+    }
+}
+
+/// One endpoint with its durable image and what it said to clients.
+pub struct Node {
+    pub config: Config,
+    pub ep: Option<Endpoint>,
+    pub image: DurableImage,
+    pub events: Vec<Event>,
+    pub replies: Vec<ClientReply>,
+    pub silences: usize,
+    /// Messages sent to the partner (every one, for assertions).
+    pub sent: Vec<Message>,
+}
+
+impl Node {
+    pub fn ep(&self) -> &Endpoint {
+        self.ep.as_ref().expect("endpoint is running")
+    }
+
+    pub fn state(&self) -> EndpointState {
+        self.ep().state()
+    }
+}
+
+/// Small, fast test configuration: MCLT 60 s, leases of 600 s, keepalive 10 s.
+pub fn test_config(role: Role) -> Config {
+    let mut c = Config::example(role);
+    c.mclt = 60;
+    c.keepalive_time = 10;
+    c.startup_time = 5;
+    c.reconnect_interval = 2;
+    c.update_scan_interval = 20;
+    c.recover_stall_time = 60;
+    c.heartbeat_interval = 30;
+    c.address_pools = vec![AddressPool {
+        first: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100),
+        last: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10f),
+    }];
+    c.prefix_pools = vec![PrefixPool {
+        prefix: Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0),
+        prefix_len: 48,
+        delegated_len: 52,
+    }];
+    c.address_lifetimes = Lifetimes { preferred: 300, valid: 600 };
+    c.prefix_lifetimes = Lifetimes { preferred: 300, valid: 600 };
+    c.secondary_prefix_share = 50;
+    c.rebalance_threshold = 1;
+    c
+}
+
+/// The pair and its environment.
+pub struct Pair {
+    pub now: Time,
+    pub p: Node,
+    pub s: Node,
+    /// The network between the servers works (a partition when false).
+    pub link_ok: bool,
+    /// A transport connection is established.
+    pub connected: bool,
+    /// In-flight messages: to the primary, to the secondary.
+    pub to_p: VecDeque<Message>,
+    pub to_s: VecDeque<Message>,
+    /// The primary asked to connect and has not been answered.
+    connect_pending: bool,
+    next_tag: u64,
+}
+
+impl Pair {
+    /// Starts both endpoints with empty storage at `now`.
+    pub fn new(p: Config, s: Config, now: u32) -> Pair {
+        let now = Time(now);
+        let mut pair = Pair {
+            now,
+            p: Node {
+                config: p,
+                ep: None,
+                image: DurableImage::default(),
+                events: vec![],
+                replies: vec![],
+                silences: 0,
+                sent: vec![],
+            },
+            s: Node {
+                config: s,
+                ep: None,
+                image: DurableImage::default(),
+                events: vec![],
+                replies: vec![],
+                silences: 0,
+                sent: vec![],
+            },
+            link_ok: true,
+            connected: false,
+            to_p: VecDeque::new(),
+            to_s: VecDeque::new(),
+            connect_pending: false,
+            next_tag: 1,
+        };
+        pair.start(Side::S);
+        pair.start(Side::P);
+        pair
+    }
+
+    pub fn default_pair() -> Pair {
+        Pair::new(test_config(Role::Primary), test_config(Role::Secondary), 100_000)
+    }
+
+    pub fn node(&self, side: Side) -> &Node {
+        match side {
+            Side::P => &self.p,
+            Side::S => &self.s,
+        }
+    }
+
+    pub fn node_mut(&mut self, side: Side) -> &mut Node {
+        match side {
+            Side::P => &mut self.p,
+            Side::S => &mut self.s,
+        }
+    }
+
+    pub fn state(&self, side: Side) -> EndpointState {
+        self.node(side).state()
+    }
+
+    /// Starts (or restarts) an endpoint from its durable image.
+    pub fn start(&mut self, side: Side) {
+        let now = self.now;
+        let node = self.node_mut(side);
+        let (ep, outs) = Endpoint::restore(node.config.clone(), &node.image, now);
+        node.ep = Some(ep);
+        self.apply(side, outs);
+    }
+
+    /// Feeds one input and carries out its outputs.
+    pub fn input(&mut self, side: Side, input: Input) -> Vec<Output> {
+        let now = self.now;
+        let Some(ep) = self.node_mut(side).ep.as_mut() else { return vec![] };
+        let outs = ep.handle(now, input);
+        if let Err(e) = ep.check_invariants() {
+            panic!("{side:?} invariant broken after step: {e}");
+        }
+        self.apply(side, outs.clone());
+        outs
+    }
+
+    fn apply(&mut self, side: Side, outs: Vec<Output>) {
+        for o in outs {
+            match o {
+                Output::Persist(w) => self.node_mut(side).image.apply(&w),
+                Output::Reply(r) => self.node_mut(side).replies.push(r),
+                Output::Silence { .. } => self.node_mut(side).silences += 1,
+                Output::Send(m) => {
+                    self.node_mut(side).sent.push(m.clone());
+                    if self.connected {
+                        match side {
+                            Side::P => self.to_s.push_back(m),
+                            Side::S => self.to_p.push_back(m),
+                        }
+                    }
+                }
+                Output::Connect => self.connect_pending = true,
+                Output::Disconnect if self.connected => {
+                    self.connected = false;
+                    self.to_p.clear();
+                    self.to_s.clear();
+                    // The partner sees the TCP connection close.
+                    self.input(side.other(), Input::ConnectionDown);
+                }
+                Output::Event(e) => self.node_mut(side).events.push(e),
+                Output::SetTimer(..) | Output::CancelTimer(_) => {}
+                _ => {}
+            }
+        }
+    }
+
+    /// Delivers messages and connection attempts until nothing is in flight.
+    pub fn drive(&mut self) {
+        for _ in 0..100_000 {
+            if self.connect_pending {
+                self.connect_pending = false;
+                let both_up = self.p.ep.is_some() && self.s.ep.is_some();
+                if self.link_ok && both_up && !self.connected {
+                    self.connected = true;
+                    self.input(Side::S, Input::ConnectionUp);
+                    self.input(Side::P, Input::ConnectionUp);
+                } else if !self.connected {
+                    self.input(Side::P, Input::ConnectionDown);
+                }
+                continue;
+            }
+            if let Some(m) = self.to_s.pop_front() {
+                self.input(Side::S, Input::Partner(m));
+                continue;
+            }
+            if let Some(m) = self.to_p.pop_front() {
+                self.input(Side::P, Input::Partner(m));
+                continue;
+            }
+            return;
+        }
+        panic!("drive did not settle");
+    }
+
+    fn next_timer(&self, limit: Time) -> Option<(Time, Side, failover_model::Timer)> {
+        let mut best: Option<(Time, Side, failover_model::Timer)> = None;
+        for side in [Side::P, Side::S] {
+            if let Some(ep) = &self.node(side).ep {
+                for (t, at) in ep.timers() {
+                    if *at <= limit && best.is_none_or(|b| *at < b.0) {
+                        best = Some((*at, side, *t));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Moves time forward by `secs`, firing every timer that falls due on the way.
+    pub fn advance(&mut self, secs: u32) {
+        let until = self.now.plus(secs);
+        self.drive();
+        for _ in 0..1_000_000 {
+            match self.next_timer(until) {
+                Some((at, side, t)) => {
+                    self.now = self.now.max(at);
+                    self.input(side, Input::Timer(t));
+                    self.drive();
+                }
+                None => {
+                    self.now = until;
+                    return;
+                }
+            }
+        }
+        panic!("advance did not settle");
+    }
+
+    /// Crash: the process dies; its TCP connection closes (the partner sees it at once when
+    /// `visible`, otherwise only by its keepalive timer). `lose_storage` wipes the disk too.
+    pub fn crash(&mut self, side: Side, lose_storage: bool, visible: bool) {
+        self.node_mut(side).ep = None;
+        if lose_storage {
+            self.node_mut(side).image = DurableImage::default();
+        }
+        if self.connected {
+            self.connected = false;
+            self.to_p.clear();
+            self.to_s.clear();
+            if visible {
+                self.input(side.other(), Input::ConnectionDown);
+            }
+        }
+        if side == Side::P {
+            self.connect_pending = false;
+        }
+    }
+
+    /// Partition (the link fails, both ends notice only by keepalive) or heal.
+    pub fn partition(&mut self) {
+        self.link_ok = false;
+        if self.connected {
+            self.connected = false;
+            self.to_p.clear();
+            self.to_s.clear();
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.link_ok = true;
+    }
+
+    pub fn command(&mut self, side: Side, c: Command) {
+        self.input(side, Input::Command(c));
+        self.drive();
+    }
+
+    /// Sends a client request to a server; returns its reply, if any.
+    pub fn ask(&mut self, side: Side, mut req: ClientRequest) -> Option<ClientReply> {
+        req.tag = self.next_tag;
+        self.next_tag += 1;
+        let tag = req.tag;
+        self.input(side, Input::Client(req));
+        self.drive();
+        self.node(side).replies.iter().rev().find(|r| r.tag == tag).cloned()
+    }
+
+    pub fn server_duid(&self, side: Side) -> Duid {
+        self.node(side).config.server_duid.clone()
+    }
+}
+
+/// A simulated client: one IA, remembers what it holds.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub duid: Duid,
+    pub kind: IaKind,
+    pub iaid: u32,
+    /// Resource, absolute expiry, server that granted it.
+    pub lease: Option<(Resource, Time, Side)>,
+}
+
+impl Client {
+    pub fn new(id: u8, kind: IaKind) -> Client {
+        Client {
+            duid: Duid::new(vec![0, 3, 0, 1, 0xaa, id]),
+            kind,
+            iaid: u32::from(id),
+            lease: None,
+        }
+    }
+
+    fn req(&self, kind: ClientMsgKind, server: Option<Duid>, with_lease: bool) -> ClientRequest {
+        let leases = match (&self.lease, with_lease) {
+            (Some((r, _, _)), true) => {
+                vec![RequestedLease { resource: *r, preferred_lifetime: 0, valid_lifetime: 0 }]
+            }
+            _ => vec![],
+        };
+        ClientRequest {
+            tag: 0,
+            kind,
+            client_id: Some(self.duid.clone()),
+            server_id: server,
+            rapid_commit: false,
+            ias: vec![IaRequest { kind: self.kind, iaid: self.iaid, leases }],
+            link_address: None,
+            unicast: false,
+        }
+    }
+
+    fn take(&mut self, pair: &Pair, side: Side, reply: &ClientReply) -> Option<(Resource, u32)> {
+        let ia = reply.ias.iter().find(|ia| ia.iaid == self.iaid)?;
+        if ia.status.is_some_and(|s| s != DhcpStatus::Success) {
+            return None;
+        }
+        let l = ia.leases.iter().find(|l| l.valid_lifetime > 0)?;
+        self.lease = Some((l.resource, pair.now.plus(l.valid_lifetime), side));
+        Some((l.resource, l.valid_lifetime))
+    }
+
+    /// SOLICIT then REQUEST (four-message exchange). Returns (resource, valid lifetime).
+    pub fn obtain(&mut self, pair: &mut Pair, side: Side) -> Option<(Resource, u32)> {
+        let adv = pair.ask(side, self.req(ClientMsgKind::Solicit, None, true))?;
+        assert_eq!(adv.kind, ReplyKind::Advertise);
+        let offered = adv.ias.iter().find(|ia| ia.iaid == self.iaid)?.leases.first()?.resource;
+        let mut req = self.req(ClientMsgKind::Request, Some(pair.server_duid(side)), false);
+        req.ias[0].leases =
+            vec![RequestedLease { resource: offered, preferred_lifetime: 0, valid_lifetime: 0 }];
+        let reply = pair.ask(side, req)?;
+        self.take(pair, side, &reply)
+    }
+
+    /// RENEW to the server that granted the lease.
+    pub fn renew(&mut self, pair: &mut Pair, side: Side) -> Option<(Resource, u32)> {
+        let reply =
+            pair.ask(side, self.req(ClientMsgKind::Renew, Some(pair.server_duid(side)), true))?;
+        self.take(pair, side, &reply)
+    }
+
+    /// REBIND to any server.
+    pub fn rebind(&mut self, pair: &mut Pair, side: Side) -> Option<(Resource, u32)> {
+        let reply = pair.ask(side, self.req(ClientMsgKind::Rebind, None, true))?;
+        self.take(pair, side, &reply)
+    }
+
+    /// RELEASE to a server.
+    pub fn release(&mut self, pair: &mut Pair, side: Side) -> Option<ClientReply> {
+        let r =
+            pair.ask(side, self.req(ClientMsgKind::Release, Some(pair.server_duid(side)), true));
+        self.lease = None;
+        r
+    }
+
+    pub fn holds(&self, now: Time) -> Option<Resource> {
+        self.lease.filter(|(_, e, _)| *e > now).map(|(r, _, _)| r)
+    }
+}
+
+/// Asserts no resource is held by two clients at `now`.
+pub fn assert_no_duplicates(clients: &[&Client], now: Time) {
+    let mut seen: BTreeMap<Resource, usize> = BTreeMap::new();
+    for (i, c) in clients.iter().enumerate() {
+        if let Some(r) = c.holds(now) {
+            if let Some(j) = seen.insert(r, i) {
+                panic!("{r} held by clients {j} and {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! End-to-end scenarios on two endpoints with a virtual clock: what clients hold through
+//! normal service, crashes, partitions, partner-down, storage loss and prefix hand-offs.
+
+mod common;
+
+use common::*;
+use failover_model::io::Command;
+use failover_model::{BindingStatus, EndpointState as St, IaKind, Resource, Role, Time};
+
+fn normal_pair() -> Pair {
+    let mut pair = Pair::default_pair();
+    pair.advance(10);
+    assert_eq!(pair.state(Side::P), St::Normal, "primary reaches NORMAL");
+    assert_eq!(pair.state(Side::S), St::Normal, "secondary reaches NORMAL");
+    pair
+}
+
+fn odd(r: Resource) -> bool {
+    r.primary_half() == Some(true)
+}
+
+/// A fresh pair goes STARTUP → RECOVER → RECOVER-WAIT → RECOVER-DONE → NORMAL (§8.3.2, §8.5,
+/// §8.6, §8.7), and the secondary asks for its share of prefixes (§8.8, §4.2.2).
+#[test]
+fn fresh_pair_reaches_normal_and_balances_prefixes() {
+    let pair = normal_pair();
+    let backup = pair.s.ep().bindings().filter(|b| b.status == BindingStatus::FreeBackup).count();
+    assert_eq!(backup, 8, "half of 16 delegable prefixes handed to the secondary");
+    let on_p = pair.p.ep().bindings().filter(|b| b.status == BindingStatus::FreeBackup).count();
+    assert_eq!(on_p, 8);
+    assert!(pair.p.ep().comms_ok() && pair.s.ep().comms_ok());
+}
+
+/// Normal service and lazy update (§4.3, §4.4.1): the primary answers first with the MCLT,
+/// the secondary learns the binding, and the renewal gets the full lifetime.
+#[test]
+fn normal_service_and_lazy_update() {
+    let mut pair = normal_pair();
+    let mut c = Client::new(1, IaKind::Na);
+    let (r, valid) = c.obtain(&mut pair, Side::P).expect("lease from the primary");
+    assert!(odd(r), "primary allocates from the odd half (§4.2.1)");
+    assert_eq!(valid, 60, "first lease is held to the MCLT");
+    // The secondary got the BNDUPD and acked it.
+    let on_s = pair.s.ep().binding(&r).expect("secondary knows the lease");
+    assert_eq!(on_s.status, BindingStatus::Active);
+    let on_p = pair.p.ep().binding(&r).expect("primary record");
+    assert!(!on_p.pending, "ack cleared the update flag");
+    assert!(on_p.acked_partner_lifetime > pair.now.plus(600), "partner acked the partner lifetime");
+    // The secondary in NORMAL is renew-responsive: it ignores a SOLICIT.
+    let mut other = Client::new(2, IaKind::Na);
+    assert!(other.obtain(&mut pair, Side::S).is_none());
+    // Renew at T1: now the full desired lifetime.
+    pair.advance(30);
+    let (r2, valid2) = c.renew(&mut pair, Side::P).expect("renewal");
+    assert_eq!(r2, r);
+    assert_eq!(valid2, 600);
+    // The durable image holds exactly the live bindings.
+    assert_eq!(pair.p.image.bindings.get(&r), pair.p.ep().binding(&r));
+    // Prefix delegation from the primary too.
+    let mut cpe = Client::new(3, IaKind::Pd);
+    let (p, _) = cpe.obtain(&mut pair, Side::P).expect("prefix");
+    assert!(matches!(p, Resource::Prefix(_, 52)));
+    assert_eq!(pair.p.ep().binding(&p).map(|b| b.status), Some(BindingStatus::Active));
+}
+
+/// Primary crash: the secondary goes to COMMUNICATIONS-INTERRUPTED, renews every client's
+/// same lease within the MCLT rule, then after operator partner-down serves new clients and
+/// re-allocates the primary's leases only after the wait; the primary restarts through
+/// RECOVER to NORMAL and no client changes address.
+#[test]
+fn primary_crash_partner_down_and_recovery() {
+    let mut pair = normal_pair();
+    let mut a = Client::new(1, IaKind::Na);
+    let mut b = Client::new(2, IaKind::Na);
+    let mut pd = Client::new(3, IaKind::Pd);
+    let (ra, _) = a.obtain(&mut pair, Side::P).expect("a");
+    let (rb, _) = b.obtain(&mut pair, Side::P).expect("b");
+    let (rp, _) = pd.obtain(&mut pair, Side::P).expect("prefix");
+    pair.advance(30);
+    a.renew(&mut pair, Side::P).expect("a renews");
+    b.renew(&mut pair, Side::P).expect("b renews");
+    pd.renew(&mut pair, Side::P).expect("pd renews");
+
+    // The primary dies without a trace on the wire; the secondary notices by keepalive.
+    pair.crash(Side::P, false, false);
+    pair.advance(11);
+    assert_eq!(pair.state(Side::S), St::CommunicationsInterrupted);
+
+    // Clients rebind to the secondary and keep their leases, MCLT-bounded (§8.9.1).
+    for (c, r) in [(&mut a, ra), (&mut b, rb), (&mut pd, rp)] {
+        let (got, valid) = c.rebind(&mut pair, Side::S).expect("secondary answers in COMM-INT");
+        assert_eq!(got, r, "same lease");
+        let acked = pair.s.ep().binding(&r).map_or(Time::ZERO, |b| b.acked_partner_lifetime);
+        assert!(pair.now.plus(valid) <= acked.max(pair.now).plus(60), "MCLT bound at grant (S2)");
+    }
+    // A new client gets an even address from the secondary's own half (§4.2.1).
+    let mut n = Client::new(4, IaKind::Na);
+    let (rn, _) = n.obtain(&mut pair, Side::S).expect("new client in COMM-INT");
+    assert!(!odd(rn));
+
+    // Operator: the primary is down (§8.9.2).
+    pair.command(Side::S, Command::PartnerDown);
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    // In PARTNER-DOWN there is no MCLT limit (§8.4.1).
+    let (_, valid) = n.renew(&mut pair, Side::S).expect("renew in PD");
+    assert_eq!(valid, 600);
+    let pd_entry = pair.s.ep().partner_down_since().expect("in PD");
+
+    // Client b goes away; its address must not go to anyone else before the wait
+    // (§4.2.2.1): MCLT beyond the latest of the expiry times and the PD entry.
+    let b_rec = pair.s.ep().binding(&rb).cloned().expect("b's record");
+    let wait_until = failover_model::mclt::partner_down_reuse_time(&b_rec, pd_entry, 60);
+    b.lease = None;
+    // Until then, the primary's half is never used for new clients.
+    let mut fresh = Vec::new();
+    for id in 10..14 {
+        let mut c = Client::new(id, IaKind::Na);
+        if let Some((r, _)) = c.obtain(&mut pair, Side::S) {
+            assert!(!odd(r), "PD never takes the partner's address half (§4.2.1)");
+            assert_ne!(r, rb);
+        }
+        fresh.push(c);
+    }
+    // Time passes; the clients still present keep renewing at T1.
+    let target = wait_until.plus(61);
+    while pair.now < target {
+        pair.advance(25);
+        for c in [&mut a, &mut pd, &mut n] {
+            c.renew(&mut pair, Side::S).expect("renewal in PD");
+        }
+    }
+    let rec = pair.s.ep().binding(&rb).expect("record");
+    assert!(
+        matches!(rec.status, BindingStatus::Free | BindingStatus::Expired),
+        "b's lease ran out: {:?}",
+        rec.status
+    );
+
+    // The primary comes back with its storage: STARTUP sees the partner in PD since after it
+    // stopped → RECOVER (§8.3.2 step 5) → UPDREQ → RECOVER-WAIT → RECOVER-DONE → NORMAL.
+    a.renew(&mut pair, Side::S).expect("a keeps renewing");
+    pd.renew(&mut pair, Side::S).expect("pd keeps renewing");
+    pair.start(Side::P);
+    pair.advance(6);
+    assert_eq!(pair.state(Side::P), St::RecoverWait, "primary recovered the partner's updates");
+    pair.advance(61);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    assert_eq!(pair.state(Side::S), St::Normal);
+    // Every client still holds the same lease, and both servers agree on it.
+    for (c, r) in [(&a, ra), (&pd, rp), (&n, rn)] {
+        assert_eq!(c.holds(pair.now), Some(r));
+        let on_p = pair.p.ep().binding(&r).expect("primary knows");
+        assert_eq!(on_p.status, BindingStatus::Active);
+        assert_eq!(on_p.client.as_ref().map(|k| &k.duid), Some(&c.duid));
+    }
+    let all: Vec<&Client> = [&a, &b, &pd, &n].into_iter().chain(fresh.iter()).collect();
+    assert_no_duplicates(&all, pair.now);
+}
+
+/// A partition with clients reaching both: both serve new clients from their own pools only,
+/// no resource is held twice, and they reintegrate to NORMAL (§8.9).
+#[test]
+fn partition_both_serve_own_pools_then_reintegrate() {
+    let mut pair = normal_pair();
+    let mut a = Client::new(1, IaKind::Na);
+    let (ra, _) = a.obtain(&mut pair, Side::P).expect("a");
+    pair.partition();
+    pair.advance(11);
+    assert_eq!(pair.state(Side::P), St::CommunicationsInterrupted);
+    assert_eq!(pair.state(Side::S), St::CommunicationsInterrupted);
+    let mut clients = vec![a.clone()];
+    for id in 2..8 {
+        let side = if id % 2 == 0 { Side::P } else { Side::S };
+        let mut c = Client::new(id, IaKind::Na);
+        let (r, _) = c.obtain(&mut pair, side).expect("served during the partition");
+        assert_eq!(odd(r), side == Side::P, "own half only");
+        clients.push(c);
+    }
+    let mut pfx = Client::new(20, IaKind::Pd);
+    let (rp, _) = pfx.obtain(&mut pair, Side::S).expect("secondary delegates from FREE-BACKUP");
+    assert_eq!(pair.p.ep().binding(&rp).map(|b| b.status), Some(BindingStatus::FreeBackup));
+    clients.push(pfx);
+    // a renews at the secondary, MCLT-bounded.
+    let (r, _) = clients[0].rebind(&mut pair, Side::S).expect("rebind");
+    assert_eq!(r, ra);
+    let refs: Vec<&Client> = clients.iter().collect();
+    assert_no_duplicates(&refs, pair.now);
+    pair.heal();
+    pair.advance(10);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    assert_eq!(pair.state(Side::S), St::Normal);
+    // Both now know every lease.
+    for c in &clients {
+        let r = c.holds(pair.now).expect("still held");
+        for side in [Side::P, Side::S] {
+            let b = pair.node(side).ep().binding(&r).expect("known to both");
+            assert_eq!(b.status, BindingStatus::Active, "{side:?} {r}");
+        }
+    }
+}
+
+/// A partition during which the secondary is (wrongly) put in PARTNER-DOWN: on reconnect both
+/// go to POTENTIAL-CONFLICT, exchange updates, and resolve to NORMAL through CONFLICT-DONE
+/// (§8.4.2, §8.10, §8.12).
+#[test]
+fn partition_after_partner_down_resolves_through_potential_conflict() {
+    let mut pair = normal_pair();
+    let mut a = Client::new(1, IaKind::Na);
+    a.obtain(&mut pair, Side::P).expect("a");
+    pair.partition();
+    pair.advance(11);
+    pair.command(Side::S, Command::PartnerDown);
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    let mut b = Client::new(2, IaKind::Na);
+    let mut c = Client::new(3, IaKind::Na);
+    b.obtain(&mut pair, Side::S).expect("secondary serves");
+    c.obtain(&mut pair, Side::P).expect("primary serves");
+    pair.heal();
+    pair.advance(3);
+    let saw_pc = |n: &Node| {
+        n.events.iter().any(|e| {
+            matches!(e, failover_model::Event::StateChanged { to: St::PotentialConflict, .. })
+        })
+    };
+    assert!(saw_pc(&pair.p) && saw_pc(&pair.s), "both went through POTENTIAL-CONFLICT");
+    assert!(pair
+        .p
+        .events
+        .iter()
+        .any(|e| matches!(e, failover_model::Event::StateChanged { to: St::ConflictDone, .. })));
+    pair.advance(5);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    assert_eq!(pair.state(Side::S), St::Normal);
+    for cl in [&a, &b, &c] {
+        let r = cl.holds(pair.now).expect("held");
+        for side in [Side::P, Side::S] {
+            assert_eq!(
+                pair.node(side).ep().binding(&r).map(|b| b.status),
+                Some(BindingStatus::Active)
+            );
+        }
+    }
+    assert_no_duplicates(&[&a, &b, &c], pair.now);
+}
+
+/// Total storage loss on the secondary: it restarts empty, learns from the primary's C flag
+/// that it lost its storage and asks for everything with UPDREQALL (§8.5.2).
+#[test]
+fn storage_loss_recovered_with_updreqall() {
+    let mut pair = normal_pair();
+    let mut cs: Vec<Client> = (1..5).map(|i| Client::new(i, IaKind::Na)).collect();
+    for c in &mut cs {
+        c.obtain(&mut pair, Side::P).expect("lease");
+    }
+    pair.crash(Side::S, true, true);
+    assert_eq!(pair.state(Side::P), St::CommunicationsInterrupted);
+    pair.start(Side::S);
+    pair.advance(3);
+    assert!(
+        pair.p.sent.is_empty()
+            || pair
+                .s
+                .sent
+                .iter()
+                .any(|m| matches!(m.body, failover_model::MessageBody::UpdReqAll(_))),
+        "the secondary sent UPDREQALL"
+    );
+    assert_eq!(pair.state(Side::S), St::RecoverWait);
+    for c in &cs {
+        let r = c.holds(pair.now).expect("held");
+        assert_eq!(
+            pair.s.ep().binding(&r).map(|b| b.status),
+            Some(BindingStatus::Active),
+            "relearned {r}"
+        );
+    }
+    let backup = pair
+        .s
+        .ep()
+        .bindings()
+        .filter(|b| b.status == BindingStatus::FreeBackup && b.resource.is_prefix())
+        .count();
+    assert_eq!(backup, 8, "relearned its prefix share");
+    // It lost its storage, so it waits the longest lifetime it hands out (600 s), not only the
+    // MCLT: leases it granted in PARTNER-DOWN are known to nobody else (see `transition`).
+    pair.advance(61);
+    assert_eq!(pair.state(Side::S), St::RecoverWait);
+    pair.advance(540);
+    assert_eq!(pair.state(Side::S), St::Normal);
+    assert_eq!(pair.state(Side::P), St::Normal);
+}
+
+/// Prefix hand-off to the secondary by POOLREQ and take-back when the share shrinks (§4.2.2),
+/// refused for a prefix the secondary has delegated.
+#[test]
+fn prefix_handoff_and_takeback() {
+    let mut pair = normal_pair();
+    let mut cpe = Client::new(1, IaKind::Pd);
+    // In NORMAL only the primary delegates; put the secondary in PD-free COMM-INT to use one.
+    pair.partition();
+    pair.advance(11);
+    let (rp, _) = cpe.obtain(&mut pair, Side::S).expect("secondary delegates its own prefix");
+    assert_eq!(pair.s.ep().binding(&rp).map(|b| b.status), Some(BindingStatus::Active));
+    pair.heal();
+    pair.advance(10);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    // The operator shrinks the secondary's share to 0: the primary restarts with the new
+    // configuration and takes back what the secondary has not delegated.
+    pair.p.config.secondary_prefix_share = 0;
+    pair.crash(Side::P, false, true);
+    pair.start(Side::P);
+    pair.advance(10);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    assert_eq!(pair.state(Side::S), St::Normal);
+    let backup_on_s =
+        pair.s.ep().bindings().filter(|b| b.status == BindingStatus::FreeBackup).count();
+    assert_eq!(backup_on_s, 0, "every free prefix taken back");
+    assert_eq!(pair.p.ep().bindings().filter(|b| b.status == BindingStatus::FreeBackup).count(), 0);
+    assert_eq!(
+        pair.s.ep().binding(&rp).map(|b| b.status),
+        Some(BindingStatus::Active),
+        "the delegated one stays"
+    );
+    assert!(pair.s.events.iter().all(
+        |e| !matches!(e, failover_model::Event::UpdateRejected { resource, .. } if *resource != rp)
+    ));
+    assert!(cpe.holds(pair.now).is_some());
+}
+
+/// Release and expiry go back to the owner's pool only after the partner's ack (§7.2 (4)).
+#[test]
+fn release_frees_after_ack() {
+    let mut pair = normal_pair();
+    let mut a = Client::new(1, IaKind::Na);
+    let (r, _) = a.obtain(&mut pair, Side::P).expect("a");
+    a.release(&mut pair, Side::P).expect("release answered");
+    assert_eq!(pair.p.ep().binding(&r).map(|b| b.status), Some(BindingStatus::Free));
+    assert_eq!(pair.s.ep().binding(&r).map(|b| b.status), Some(BindingStatus::Free));
+    // Expiry: a lease nobody renews expires and is freed the same way.
+    let mut b = Client::new(2, IaKind::Na);
+    let (rb, v) = b.obtain(&mut pair, Side::P).expect("b");
+    pair.advance(v + 1);
+    assert_eq!(pair.p.ep().binding(&rb).map(|b| b.status), Some(BindingStatus::Free));
+    let _ = Role::Primary;
+}
+
+/// Regression (found by `no_duplicate_allocation_under_a1`): the secondary crashes, the
+/// primary is rightly put in PARTNER-DOWN and grants a full-length lease, then loses its
+/// storage. Nobody else knows that lease, so recovery must not end after one MCLT.
+#[test]
+fn storage_loss_after_partner_down_waits_the_lease_time() {
+    let mut pair = normal_pair();
+    pair.crash(Side::S, false, false);
+    pair.advance(11);
+    pair.command(Side::P, Command::PartnerDown);
+    let mut c1 = Client::new(2, IaKind::Na);
+    let (r, valid) = c1.obtain(&mut pair, Side::P).expect("served in PD");
+    assert_eq!(valid, 600);
+    pair.crash(Side::P, true, false);
+    pair.start(Side::P);
+    pair.advance(26);
+    pair.start(Side::S);
+    pair.advance(34);
+    assert_eq!(pair.state(Side::P), St::RecoverWait, "still waiting after one MCLT");
+    let mut c0 = Client::new(1, IaKind::Na);
+    assert!(c0.obtain(&mut pair, Side::P).is_none(), "unresponsive while waiting");
+    pair.advance(600);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    let (r0, _) = c0.obtain(&mut pair, Side::P).expect("served after the wait");
+    assert!(c1.holds(pair.now).is_none() || r0 != r);
+}
