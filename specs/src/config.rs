@@ -81,6 +81,13 @@ pub struct Bounds {
     pub auto_partner_down: Option<u32>,
     /// Clock skew of the secondary (seconds ahead) while A3 holds.
     pub skew: u32,
+    /// Time may pass while partner messages or a connection attempt are in flight (network
+    /// delay). Off: the partner network is urgent (in-flight messages are delivered, or lost
+    /// by a break/partition/crash, before time advances).
+    pub delays: bool,
+    /// Timers due at the same instant fire in one fixed order (primary first, then by timer)
+    /// instead of every interleaving (a reduction: other events still interleave with them).
+    pub ordered_timers: bool,
 }
 
 /// Protocol timing shared by both endpoints. Everything is a multiple of 15 s so that timer
@@ -180,9 +187,11 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         prefix_pool: false,
         auto_partner_down: None,
         skew: 0,
+        delays: false,
+        ordered_timers: true,
     };
     Some(match name {
-        "tiny" => base,
+        "tiny" => Bounds { horizon: 90, ..base },
         "ci" => Bounds {
             horizon: 150,
             clients: 2,
@@ -205,6 +214,8 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             lost_replies: 1,
             decline: true,
             prefix_pool: true,
+            delays: true,
+            ordered_timers: false,
             ..base
         },
         "auto-pd" => Bounds {
