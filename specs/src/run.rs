@@ -146,8 +146,13 @@ pub fn check_with_progress(
 fn wait<C: Checker<FailoverModel>>(c: C, progress: Option<Duration>) -> C {
     if let Some(every) = progress {
         let start = Instant::now();
+        let mut last = Instant::now();
         while !c.is_done() {
-            std::thread::sleep(every);
+            std::thread::sleep(Duration::from_millis(50));
+            if last.elapsed() < every {
+                continue;
+            }
+            last = Instant::now();
             eprintln!(
                 "  ... {:.0} s: {} unique, {} generated, depth {}",
                 start.elapsed().as_secs_f64(),
