@@ -81,6 +81,13 @@ pub struct Bounds {
     pub auto_partner_down: Option<u32>,
     /// Clock skew of the secondary (seconds ahead) while A3 holds.
     pub skew: u32,
+    /// Time may pass while partner messages or a connection attempt are in flight (network
+    /// delay). Off: the partner network is urgent (in-flight messages are delivered, or lost
+    /// by a break/partition/crash, before time advances).
+    pub delays: bool,
+    /// Timers due at the same instant fire in one fixed order (primary first, then by timer)
+    /// instead of every interleaving (a reduction: other events still interleave with them).
+    pub ordered_timers: bool,
 }
 
 /// Protocol timing shared by both endpoints. Everything is a multiple of 15 s so that timer
@@ -153,15 +160,20 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 4] = ["tiny", "ci", "deep", "auto-pd"];
+pub const CONFIG_NAMES: [&str; 7] = ["unit", "tiny", "ci", "deep", "auto-pd", "a1", "pd"];
 
 /// A named configuration's bounds.
 ///
+/// - `unit`: one client, one operation, no fault, 60 s: the pinned-count test.
 /// - `tiny`: one client, addresses only, one break: seconds; used by the unit tests.
 /// - `ci`: two clients, addresses only, each fault type once but in separate budgets that
 ///   fit in a few minutes on 2 cores.
 /// - `deep`: every bound of `ci` plus one, the prefix pool, lost replies, storage loss and
 ///   all fault types together.
+/// - `a1`: three clients asking for delegated prefixes, one partition and one operator
+///   PARTNER-DOWN: the §8.4 hazard appears (S1) when A1 is switched off.
+/// - `pd`: two clients, a crash, a partition and an operator PARTNER-DOWN: the PARTNER-DOWN
+///   paths (reuse waits, reintegration, STARTUP flags) for the mutation tests.
 /// - `auto-pd`: auto-partner-down under a partition (A1 decides whether the partner is fenced).
 #[must_use]
 pub fn bounds(name: &str) -> Option<Bounds> {
@@ -180,9 +192,33 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         prefix_pool: false,
         auto_partner_down: None,
         skew: 0,
+        delays: false,
+        ordered_timers: true,
     };
     Some(match name {
-        "tiny" => base,
+        "unit" => Bounds { horizon: 60, client_ops: 1, breaks: 0, ..base },
+        "tiny" => Bounds { horizon: 90, ..base },
+        "pd" => Bounds {
+            horizon: 120,
+            clients: 2,
+            client_ops: 2,
+            breaks: 0,
+            crashes: 1,
+            partitions: 1,
+            pd_commands: 1,
+            ..base
+        },
+        "a1" => Bounds {
+            horizon: 120,
+            clients: 3,
+            ias: vec![IaKind::Pd],
+            client_ops: 3,
+            breaks: 0,
+            partitions: 1,
+            pd_commands: 1,
+            prefix_pool: true,
+            ..base
+        },
         "ci" => Bounds {
             horizon: 150,
             clients: 2,
@@ -205,6 +241,8 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             lost_replies: 1,
             decline: true,
             prefix_pool: true,
+            delays: true,
+            ordered_timers: false,
             ..base
         },
         "auto-pd" => Bounds {

@@ -174,7 +174,7 @@ impl FailoverModel {
         format!(
             "config {}: horizon {} s, {} client(s) asking {:?}, {} client op(s), faults: {} crash, \
              {} storage loss, {} break, {} partition, {} PD command, {} lost reply; decline {}, \
-             prefix pool {}, auto-PD {:?}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
+             prefix pool {}, auto-PD {:?}, network delays {}, ordered timers {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
              clock offsets {:?}; L1 K = {} s; assumptions A1={} A2={} A3={}",
             self.name,
             b.horizon,
@@ -190,6 +190,8 @@ impl FailoverModel {
             b.decline,
             b.prefix_pool,
             b.auto_partner_down,
+            b.delays,
+            b.ordered_timers,
             self.timing.mclt,
             self.timing.valid,
             self.timing.keepalive,
@@ -285,11 +287,11 @@ impl FailoverModel {
                 // than STARTUP; outside STARTUP, S = 0.
                 MessageBody::State(st) => {
                     let s_flag = st.flags.is_some_and(|f| f.startup);
-                    let in_startup = pre == EndpointState::Startup && post == EndpointState::Startup;
+                    let in_startup =
+                        pre == EndpointState::Startup && post == EndpointState::Startup;
                     let out_of_startup =
                         pre != EndpointState::Startup && post != EndpointState::Startup;
-                    if (in_startup
-                        && (!s_flag || st.server_state == Some(EndpointState::Startup)))
+                    if (in_startup && (!s_flag || st.server_state == Some(EndpointState::Startup)))
                         || (out_of_startup && s_flag)
                     {
                         w.ghost.violations |= flag::S20;
@@ -651,7 +653,9 @@ impl FailoverModel {
                         BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released
                     )
             });
-            if same_client {
+            // The client already believed it held it: an extension, not a new allocation.
+            let already_held = client.leases.iter().any(|h| h.resource == r);
+            if same_client || already_held {
                 continue;
             }
             // A new allocation.
@@ -965,14 +969,16 @@ impl Model for FailoverModel {
             actions.push(Action::Partition);
         }
         // Servers.
+        let mut timer_fired = false;
         for server in [Role::Primary, Role::Secondary] {
             let i = idx(server);
             match &w.servers[i].live {
                 Some(ep) => {
                     let local = self.local(w, server);
                     for (&timer, &d) in ep.timers() {
-                        if d <= local {
+                        if d <= local && !(self.bounds.ordered_timers && timer_fired) {
                             actions.push(Action::Fire { server, timer });
+                            timer_fired = true;
                         }
                     }
                     if w.budget.crashes > 0 {
@@ -992,8 +998,12 @@ impl Model for FailoverModel {
                 None => actions.push(Action::Restart { server }),
             }
         }
-        if let Some(to) = self.next_instant(w) {
-            actions.push(Action::Advance { to });
+        let in_flight = !w.link.partitioned
+            && (w.link.connect_pending || w.link.fifo.iter().any(|q| !q.is_empty()));
+        if self.bounds.delays || !in_flight {
+            if let Some(to) = self.next_instant(w) {
+                actions.push(Action::Advance { to });
+            }
         }
     }
 

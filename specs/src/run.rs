@@ -87,6 +87,19 @@ impl Outcome {
 /// Runs `model` with `search` on `threads` threads until `stop`.
 #[must_use]
 pub fn check(model: FailoverModel, search: Search, threads: usize, stop: Stop) -> Outcome {
+    check_with_progress(model, search, threads, stop, None)
+}
+
+/// As [`check`], printing progress to stderr every `progress` interval (no visitor: the
+/// checker's counters are polled).
+#[must_use]
+pub fn check_with_progress(
+    model: FailoverModel,
+    search: Search,
+    threads: usize,
+    stop: Stop,
+    progress: Option<Duration>,
+) -> Outcome {
     let finish = match &stop {
         Stop::FirstFailure => HasDiscoveries::AnyFailures,
         // A name no property has: never satisfied, so the search runs to the end.
@@ -97,11 +110,12 @@ pub fn check(model: FailoverModel, search: Search, threads: usize, stop: Stop) -
     let start = Instant::now();
     let builder = model.checker().threads(threads).finish_when(finish);
     let (unique, total, max_depth, discoveries, model) = match search {
-        Search::Dfs => collect(builder.spawn_dfs().join()),
-        Search::Bfs => collect(builder.spawn_bfs().join()),
-        Search::Sim(n) => {
-            collect(builder.target_state_count(n).spawn_simulation(0, UniformChooser).join())
-        }
+        Search::Dfs => collect(wait(builder.spawn_dfs(), progress)),
+        Search::Bfs => collect(wait(builder.spawn_bfs(), progress)),
+        Search::Sim(n) => collect(wait(
+            builder.target_state_count(n).spawn_simulation(0, UniformChooser),
+            progress,
+        )),
     };
     let elapsed = start.elapsed();
     let stopped_early = match &stop {
@@ -127,6 +141,28 @@ pub fn check(model: FailoverModel, search: Search, threads: usize, stop: Stop) -
         })
         .collect();
     Outcome { model, unique, total, max_depth, elapsed, exhaustive, verdicts, discoveries }
+}
+
+fn wait<C: Checker<FailoverModel>>(c: C, progress: Option<Duration>) -> C {
+    if let Some(every) = progress {
+        let start = Instant::now();
+        let mut last = Instant::now();
+        while !c.is_done() {
+            std::thread::sleep(Duration::from_millis(50));
+            if last.elapsed() < every {
+                continue;
+            }
+            last = Instant::now();
+            eprintln!(
+                "  ... {:.0} s: {} unique, {} generated, depth {}",
+                start.elapsed().as_secs_f64(),
+                c.unique_state_count(),
+                c.state_count(),
+                c.max_depth()
+            );
+        }
+    }
+    c.join()
 }
 
 type Collected = (usize, usize, usize, BTreeMap<&'static str, Path<World, Action>>, FailoverModel);
@@ -195,11 +231,48 @@ pub fn trace_json(
     path: &Path<World, Action>,
 ) -> serde_json::Result<String> {
     #[derive(Serialize)]
+    struct ServerView {
+        role: &'static str,
+        state: Option<String>,
+        bindings: Vec<failover_model::Binding>,
+        timers: Vec<(failover_model::Timer, failover_model::Time)>,
+        durable_state: Option<String>,
+        durable_bindings: Vec<failover_model::Binding>,
+    }
+    #[derive(Serialize)]
     struct Step<'a> {
         action: Option<&'a Action>,
         label: Option<String>,
-        state: &'a World,
+        now: failover_model::Time,
+        servers: Vec<ServerView>,
+        link: &'a crate::world::Link,
+        clients: &'a [crate::world::Client],
+        budget: &'a crate::world::Budget,
+        violations: u32,
+        text: Vec<String>,
     }
+    let view = |w: &World| -> Vec<ServerView> {
+        w.servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ServerView {
+                role: crate::world::role_name(crate::world::role_at(i)),
+                state: s.live.as_ref().map(|e| e.state().name().to_string()),
+                bindings: s
+                    .live
+                    .as_ref()
+                    .map(|e| e.bindings().cloned().collect())
+                    .unwrap_or_default(),
+                timers: s
+                    .live
+                    .as_ref()
+                    .map(|e| e.timers().iter().map(|(t, d)| (*t, *d)).collect())
+                    .unwrap_or_default(),
+                durable_state: s.image.state.as_ref().map(|r| r.state.name().to_string()),
+                durable_bindings: s.image.bindings.values().cloned().collect(),
+            })
+            .collect()
+    };
     #[derive(Serialize)]
     struct Trace<'a> {
         property: &'a str,
@@ -212,7 +285,17 @@ pub fn trace_json(
     let mut steps = Vec::new();
     let mut prev: Option<&Action> = None;
     for (state, next) in &v {
-        steps.push(Step { action: prev, label: prev.map(format_action), state });
+        steps.push(Step {
+            action: prev,
+            label: prev.map(format_action),
+            now: state.now,
+            servers: view(state),
+            link: &state.link,
+            clients: &state.clients,
+            budget: &state.budget,
+            violations: state.ghost.violations,
+            text: format!("{state:?}").lines().map(str::to_string).collect(),
+        });
         prev = next.as_ref();
     }
     serde_json::to_string_pretty(&Trace {

@@ -33,10 +33,9 @@ fn test_names() -> BTreeSet<String> {
 
 #[test]
 fn every_requirement_names_something_that_exists() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("requirements.toml"),
-    )
-    .expect("requirements.toml is readable");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("requirements.toml"))
+            .expect("requirements.toml is readable");
     let doc: toml::Table = toml::from_str(&text).expect("requirements.toml parses");
     let reqs = doc["requirement"].as_array().expect("a [[requirement]] array");
     let model = FailoverModel::named("tiny").expect("tiny exists");

@@ -16,7 +16,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use failover_specs::config::{bounds, Assumptions, CONFIG_NAMES};
-use failover_specs::run::{check, summary, trace_json, trace_text, Search, Stop};
+use failover_specs::run::{check_with_progress, summary, trace_json, trace_text, Search, Stop};
 use failover_specs::FailoverModel;
 use std::path::PathBuf;
 
@@ -172,7 +172,13 @@ fn run() -> Result<i32> {
             let stop = if all { Stop::Never } else { Stop::FirstFailure };
             println!("{}", model.describe());
             println!("checking with {search:?} on {threads} thread(s) ...");
-            let outcome = check(model, search, threads, stop);
+            let outcome = check_with_progress(
+                model,
+                search,
+                threads,
+                stop,
+                Some(std::time::Duration::from_secs(10)),
+            );
             print!("{}", summary(&outcome, search));
             let violated = outcome.violations();
             if violated.is_empty() {
@@ -185,8 +191,8 @@ fn run() -> Result<i32> {
                     name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 let json = out.join(format!("{stem}.json"));
                 let txt = out.join(format!("{stem}.txt"));
-                std::fs::write(&json, trace_json(&outcome.model, name, path)?)?;
                 std::fs::write(&txt, trace_text(&outcome.model, name, path))?;
+                std::fs::write(&json, trace_json(&outcome.model, name, path)?)?;
                 println!(
                     "VIOLATED {name}: {} steps; counterexample in {} and {}",
                     path.clone().into_actions().len(),
