@@ -10,6 +10,7 @@
 #   options: --out DIR  --step SECONDS  --systems "fo-pair fo-alone kea-alone kea-ha ceiling"
 #            --modes "address-only address-and-prefix"  --leases "100000 1000000"  --no-build
 #            --no-checker (skip the model checker's states/s on configuration ci)
+#            --docs (replace the report in docs/performance.md, between its bench markers)
 #
 # Needs root (network namespaces), perfdhcp and kea-dhcp6 (bench/ci-setup.sh installs them).
 # Everything it creates (namespaces, processes, files under the output directory) is its own;
@@ -26,6 +27,7 @@ MODES="address-only address-and-prefix"
 LEASES="100000 1000000"
 BUILD=1
 CHECKER=1
+DOCS=0
 MAX_LOSS=0.1
 CMDLINE="bench/run.sh $*"
 while [ $# -gt 0 ]; do
@@ -38,7 +40,8 @@ while [ $# -gt 0 ]; do
         --leases) LEASES=$2; shift ;;
         --no-build) BUILD=0 ;;
         --no-checker) CHECKER=0 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --docs) DOCS=1 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -462,6 +465,17 @@ echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$META"
 echo "elapsed_s=$(( $(date +%s) - START ))" >> "$META"
 python3 "$ROOT/bench/report.py" summarize "$CSV" "$SCSV" "$META" > "$OUT/report.md"
 cat "$OUT/report.md"
+if [ "$DOCS" = 1 ]; then
+    python3 - "$ROOT/docs/performance.md" "$OUT/report.md" <<'PY'
+import sys
+doc, rep = sys.argv[1], sys.argv[2]
+text = open(doc, encoding="utf-8").read()
+a, b = "<!-- bench:begin -->", "<!-- bench:end -->"
+i, j = text.index(a) + len(a), text.index(b)
+open(doc, "w", encoding="utf-8").write(text[:i] + "\n" + open(rep, encoding="utf-8").read() + text[j:])
+PY
+    log "docs/performance.md updated"
+fi
 log "done in $(( $(date +%s) - START )) s; $OUT/report.md"
 if [ -n "$FAILED" ]; then
     log "FAILED (served nothing or did not start):$FAILED"
