@@ -1,0 +1,259 @@
+//! Named bounded configurations and the environment assumptions (digest §10.1).
+
+use failover_model::config::{AddressPool, Lifetimes, PrefixPool};
+use failover_model::{Config, IaKind, Role};
+use serde::Serialize;
+use std::net::Ipv6Addr;
+
+/// Environment assumptions of RFC 8156, each a switch (digest §10.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Assumptions {
+    /// A1 (§8.4): an operator issues PARTNER-DOWN only when the partner is really down
+    /// (crashed, or cut off by a partition), and a server whose partner is in PARTNER-DOWN
+    /// answers no client until it has heard a STATE from that partner. The second half is
+    /// also the condition under which auto-partner-down (§8.9) is safe. Off: the command may
+    /// be given at any time and nothing fences the partner.
+    pub a1_correct_partner_down: bool,
+    /// A2: stable storage survives a crash. Off: crashes that lose storage are possible.
+    pub a2_storage_survives: bool,
+    /// A3 (§3, §7.5.1): the clocks agree within 5 s. Off: the secondary's clock runs 10 s
+    /// ahead of the primary's.
+    pub a3_clock_skew_within_5s: bool,
+}
+
+impl Default for Assumptions {
+    fn default() -> Self {
+        Assumptions {
+            a1_correct_partner_down: true,
+            a2_storage_survives: true,
+            a3_clock_skew_within_5s: true,
+        }
+    }
+}
+
+/// Names accepted by `--assume-off`.
+pub const ASSUMPTION_NAMES: [&str; 3] = ["A1", "A2", "A3"];
+
+impl Assumptions {
+    /// Switches one assumption off by name (`A1`, `A2`, `A3`).
+    ///
+    /// # Errors
+    /// The name is unknown.
+    pub fn switch_off(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "A1" => self.a1_correct_partner_down = false,
+            "A2" => self.a2_storage_survives = false,
+            "A3" => self.a3_clock_skew_within_5s = false,
+            _ => return Err(format!("unknown assumption {name} (known: A1, A2, A3)")),
+        }
+        Ok(())
+    }
+}
+
+/// The bounds of one run: everything that keeps the state space finite.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Bounds {
+    /// Global time never advances beyond `T0 + horizon` seconds.
+    pub horizon: u32,
+    /// Number of clients.
+    pub clients: u8,
+    /// The IAs every client asks for (in one message).
+    pub ias: Vec<IaKind>,
+    /// Client operations in a run.
+    pub client_ops: u8,
+    /// Process crashes (storage kept).
+    pub crashes: u8,
+    /// Crashes losing storage (only if A2 is off).
+    pub storage_losses: u8,
+    /// Connection breaks.
+    pub breaks: u8,
+    /// Partitions.
+    pub partitions: u8,
+    /// Operator PARTNER-DOWN commands.
+    pub pd_commands: u8,
+    /// Lost client replies.
+    pub lost_replies: u8,
+    /// Clients may DECLINE an address (RFC 8415 §18.2.8; binding goes ABANDONED).
+    pub decline: bool,
+    /// Configure a delegable prefix pool (2 prefixes) besides the 2 addresses.
+    pub prefix_pool: bool,
+    /// Auto-partner-down after this many seconds in COMMUNICATIONS-INTERRUPTED (§8.9).
+    pub auto_partner_down: Option<u32>,
+    /// Clock skew of the secondary (seconds ahead) while A3 holds.
+    pub skew: u32,
+    /// Time may pass while partner messages or a connection attempt are in flight (network
+    /// delay). Off: the partner network is urgent (in-flight messages are delivered, or lost
+    /// by a break/partition/crash, before time advances).
+    pub delays: bool,
+    /// Timers due at the same instant fire in one fixed order (primary first, then by timer)
+    /// instead of every interleaving (a reduction: other events still interleave with them).
+    pub ordered_timers: bool,
+}
+
+/// Protocol timing shared by both endpoints. Everything is a multiple of 15 s so that timer
+/// deadlines coincide and the number of distinct instants stays small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Timing {
+    /// MCLT (≥ 30, §1).
+    pub mclt: u32,
+    /// Desired valid lifetime (≥ 30, §1).
+    pub valid: u32,
+    /// Preferred lifetime.
+    pub preferred: u32,
+    /// FO_KEEPALIVE_TIME.
+    pub keepalive: u32,
+    /// FO_CONTACT_PER_KEEPALIVE_TIME.
+    pub contacts_per_keepalive: u32,
+    /// STARTUP period.
+    pub startup: u32,
+    /// Primary's reconnect interval.
+    pub reconnect: u32,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            mclt: 30,
+            valid: 60,
+            preferred: 30,
+            keepalive: 30,
+            contacts_per_keepalive: 2,
+            startup: 15,
+            reconnect: 15,
+            // (update scan and heartbeat intervals follow in `endpoint_config`)
+        }
+    }
+}
+
+/// The first and last address of the one-address-per-half pool: `::1` (odd, the primary's
+/// half by bit 127) and `::2` (even, the secondary's), RFC 8156 §4.2.1.
+pub const POOL_FIRST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// See [`POOL_FIRST`].
+pub const POOL_LAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+/// The delegable prefix: a /55 carved into two /56 (proportional allocation, §4.2.2).
+pub const DELEGABLE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0);
+
+/// One endpoint's configuration for a bounded run.
+#[must_use]
+pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
+    let mut c = Config::example(role);
+    c.mclt = t.mclt;
+    c.keepalive_time = t.keepalive;
+    c.contacts_per_keepalive = t.contacts_per_keepalive;
+    c.startup_time = t.startup;
+    c.reconnect_interval = t.reconnect;
+    c.update_scan_interval = 2 * t.keepalive;
+    c.recover_stall_time = 4 * t.keepalive;
+    c.heartbeat_interval = 4 * t.startup;
+    c.auto_partner_down = b.auto_partner_down;
+    c.address_pools = vec![AddressPool { first: POOL_FIRST, last: POOL_LAST }];
+    c.prefix_pools = if b.prefix_pool {
+        vec![PrefixPool { prefix: DELEGABLE, prefix_len: 55, delegated_len: 56 }]
+    } else {
+        Vec::new()
+    };
+    let l = Lifetimes { preferred: t.preferred, valid: t.valid };
+    c.address_lifetimes = l;
+    c.prefix_lifetimes = l;
+    c.rapid_commit = false;
+    c
+}
+
+/// The named bounded configurations of `failover-check`.
+pub const CONFIG_NAMES: [&str; 7] = ["unit", "tiny", "ci", "deep", "auto-pd", "a1", "pd"];
+
+/// A named configuration's bounds.
+///
+/// - `unit`: one client, one operation, no fault, 60 s: the pinned-count test.
+/// - `tiny`: one client, addresses only, one break: seconds; used by the unit tests.
+/// - `ci`: two clients, addresses only, each fault type once but in separate budgets that
+///   fit in a few minutes on 2 cores.
+/// - `deep`: every bound of `ci` plus one, the prefix pool, lost replies, storage loss and
+///   all fault types together.
+/// - `a1`: three clients asking for delegated prefixes, one partition and one operator
+///   PARTNER-DOWN: the §8.4 hazard appears (S1) when A1 is switched off.
+/// - `pd`: two clients, a crash, a partition and an operator PARTNER-DOWN: the PARTNER-DOWN
+///   paths (reuse waits, reintegration, STARTUP flags) for the mutation tests.
+/// - `auto-pd`: auto-partner-down under a partition (A1 decides whether the partner is fenced).
+#[must_use]
+pub fn bounds(name: &str) -> Option<Bounds> {
+    let base = Bounds {
+        horizon: 120,
+        clients: 1,
+        ias: vec![IaKind::Na],
+        client_ops: 2,
+        crashes: 0,
+        storage_losses: 0,
+        breaks: 1,
+        partitions: 0,
+        pd_commands: 0,
+        lost_replies: 0,
+        decline: false,
+        prefix_pool: false,
+        auto_partner_down: None,
+        skew: 0,
+        delays: false,
+        ordered_timers: true,
+    };
+    Some(match name {
+        "unit" => Bounds { horizon: 60, client_ops: 1, breaks: 0, ..base },
+        "tiny" => Bounds { horizon: 90, ..base },
+        "pd" => Bounds {
+            horizon: 120,
+            clients: 2,
+            client_ops: 2,
+            breaks: 0,
+            crashes: 1,
+            partitions: 1,
+            pd_commands: 1,
+            ..base
+        },
+        "a1" => Bounds {
+            horizon: 120,
+            clients: 3,
+            ias: vec![IaKind::Pd],
+            client_ops: 3,
+            breaks: 0,
+            partitions: 1,
+            pd_commands: 1,
+            prefix_pool: true,
+            ..base
+        },
+        "ci" => Bounds {
+            horizon: 150,
+            clients: 2,
+            client_ops: 3,
+            crashes: 1,
+            partitions: 1,
+            pd_commands: 1,
+            ..base
+        },
+        "deep" => Bounds {
+            horizon: 180,
+            clients: 2,
+            ias: vec![IaKind::Na, IaKind::Pd],
+            client_ops: 4,
+            crashes: 2,
+            storage_losses: 1,
+            breaks: 2,
+            partitions: 2,
+            pd_commands: 2,
+            lost_replies: 1,
+            decline: true,
+            prefix_pool: true,
+            delays: true,
+            ordered_timers: false,
+            ..base
+        },
+        "auto-pd" => Bounds {
+            horizon: 150,
+            clients: 2,
+            client_ops: 3,
+            breaks: 0,
+            partitions: 1,
+            auto_partner_down: Some(30),
+            ..base
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,369 @@
+//! The checked world: two failover endpoints, the partner connection, the clients' ghost
+//! ledger, the clock, the fault budgets and the ghost variables that properties read.
+//!
+//! Everything here is data. The protocol lives in `failover_model::Endpoint`; this module only
+//! holds what the environment (the model) adds around it.
+
+use failover_model::client::ClientMsgKind;
+use failover_model::{
+    DurableImage, Endpoint, EndpointState, IaKind, Message, Resource, Role, Time,
+};
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::fmt;
+
+/// The global clock starts here (not at zero: `Time(0)` is the RFC's "no time").
+pub const T0: Time = Time(1000);
+
+/// Index of a role in the per-server arrays (primary 0, secondary 1).
+#[must_use]
+pub fn idx(role: Role) -> usize {
+    match role {
+        Role::Primary => 0,
+        Role::Secondary => 1,
+    }
+}
+
+/// The role at an index of the per-server arrays.
+#[must_use]
+pub fn role_at(i: usize) -> Role {
+    if i == 0 {
+        Role::Primary
+    } else {
+        Role::Secondary
+    }
+}
+
+/// Short name of a role for traces.
+#[must_use]
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Primary => "P",
+        Role::Secondary => "S",
+    }
+}
+
+/// One server: the live endpoint (`None` while crashed) and its durable image, the fold of
+/// every `Output::Persist` it produced with `DurableImage::apply`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Server {
+    /// The running endpoint, or `None` while crashed.
+    pub live: Option<Endpoint>,
+    /// Stable storage: exactly what survives a crash (cleared by a storage loss).
+    pub image: DurableImage,
+}
+
+/// What travels on the partner connection, per direction: failover messages and, after a
+/// graceful close or a process crash, the end of the stream.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Wire {
+    /// A failover message.
+    Msg(Box<Message>),
+    /// The stream ended (TCP FIN / RST after the sender closed or died): the receiver gets
+    /// `Input::ConnectionDown` when it reaches the head of the FIFO.
+    Fin,
+}
+
+/// The partner connection (RFC 8156 §6.1, TCP: FIFO per direction, no per-message loss).
+///
+/// Each side keeps its own view (`open`): after a silent partition one side may still believe
+/// the connection is up until its keepalive expires. Every new connection starts with empty
+/// FIFOs, so nothing from an older connection is ever delivered (this is the epoch discard of
+/// the digest's §10.4, done by clearing instead of tagging).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Link {
+    /// Whether each side (primary, secondary) believes it has an open connection.
+    pub open: [bool; 2],
+    /// In-flight messages towards each side (index = destination).
+    pub fifo: [VecDeque<Wire>; 2],
+    /// The network between the servers is partitioned (clients still reach both).
+    pub partitioned: bool,
+    /// The current connection was cut by a partition: nothing flows on it any more, even
+    /// after the partition heals (TCP would retransmit, never skip); each side learns it only
+    /// from its own keepalive timer. A new connection clears this.
+    pub severed: bool,
+    /// The primary asked to connect (`Output::Connect`) and the attempt has no outcome yet.
+    pub connect_pending: bool,
+}
+
+impl Link {
+    /// Whether messages can flow: both sides open and no partition.
+    #[must_use]
+    pub fn flowing(&self) -> bool {
+        self.open[0] && self.open[1] && !self.partitioned && !self.severed
+    }
+}
+
+/// One lease a client believes it holds (the ghost ledger of the digest's §10).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Held {
+    /// The address or prefix.
+    pub resource: Resource,
+    /// The IA it sits in.
+    pub kind: IaKind,
+    /// Absolute (global) time the valid lifetime ends.
+    pub valid_until: Time,
+    /// Absolute (global) time the client starts renewing (T1).
+    pub renew_at: Time,
+    /// The server whose REPLY granted or last extended it.
+    pub granted_by: Role,
+    /// That server's endpoint state when it replied.
+    pub state_at_grant: EndpointState,
+}
+
+/// A client: what it believes it holds. The client knows nothing else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Client {
+    /// Leases held (sorted by resource).
+    pub leases: Vec<Held>,
+}
+
+impl Client {
+    /// Leases still valid at `now`.
+    pub fn valid_at(&self, now: Time) -> impl Iterator<Item = &Held> {
+        self.leases.iter().filter(move |h| h.valid_until > now)
+    }
+}
+
+/// Faults and client operations left (every run is bounded by these and by the horizon).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Budget {
+    /// Client operations (Solicit+Request, Renew, Rebind, Release, Decline) left.
+    pub client_ops: u8,
+    /// Process crashes (storage kept) left.
+    pub crashes: u8,
+    /// Crashes that also lose stable storage left.
+    pub storage_losses: u8,
+    /// Connection breaks (TCP reset) left.
+    pub breaks: u8,
+    /// Network partitions left.
+    pub partitions: u8,
+    /// Operator PARTNER-DOWN commands left.
+    pub pd_commands: u8,
+    /// Client replies that may be lost (the server acted, the client never heard) left.
+    pub lost_replies: u8,
+}
+
+/// A lease a server must not hand to another client before `wait_until` once it is in
+/// PARTNER-DOWN (snapshot taken at PD entry, §4.2.2.1, §8.4.1).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PdWatch {
+    /// The resource.
+    pub resource: Resource,
+    /// The client that held it at PD entry (`None`: a resource of the partner's free pool).
+    pub holder: Option<Vec<u8>>,
+    /// Earliest local time it may go to someone else.
+    pub wait_until: Time,
+}
+
+/// Fault kinds, as bits of [`Ghost::faults_seen`].
+pub mod fault {
+    /// A connection break.
+    pub const BREAK: u8 = 1;
+    /// A partition.
+    pub const PARTITION: u8 = 2;
+    /// A crash keeping storage.
+    pub const CRASH: u8 = 4;
+    /// A crash losing storage.
+    pub const STORAGE_LOSS: u8 = 8;
+    /// An operator PARTNER-DOWN command.
+    pub const PD_COMMAND: u8 = 16;
+}
+
+/// Ghost state: never read by the endpoints, only by the properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Ghost {
+    /// Bit set of violated step properties (see [`crate::properties::flag`]).
+    pub violations: u32,
+    /// Assumption A1: this server's partner is in (or went to) PARTNER-DOWN and this server
+    /// has not yet heard a STATE from it, so it must not be reachable by clients (§8.4).
+    pub fenced: [bool; 2],
+    /// Per server, the PARTNER-DOWN reuse waits recorded at PD entry.
+    pub pd_watch: [Vec<PdWatch>; 2],
+    /// Fault kinds that have happened so far.
+    pub faults_seen: u8,
+    /// Whether each server has ever lost its storage (S3/S4 only hold without that).
+    pub storage_lost: [bool; 2],
+    /// Since when the environment is "stable" (both up, no partition, no fault, no delayed
+    /// message or connection), for the bounded reintegration property L1.
+    pub stable_since: Option<Time>,
+}
+
+/// The whole checked state.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct World {
+    /// Global time (the primary's clock; the secondary's may be skewed).
+    pub now: Time,
+    /// Primary and secondary.
+    pub servers: [Server; 2],
+    /// The partner connection.
+    pub link: Link,
+    /// The clients' ghost ledger.
+    pub clients: Vec<Client>,
+    /// What is left of the bounds.
+    pub budget: Budget,
+    /// Ghost variables for properties.
+    pub ghost: Ghost,
+}
+
+impl World {
+    /// The endpoint state of a server, `None` while crashed.
+    #[must_use]
+    pub fn state_of(&self, role: Role) -> Option<EndpointState> {
+        self.servers[idx(role)].live.as_ref().map(Endpoint::state)
+    }
+
+    /// Both servers up and in `state`.
+    #[must_use]
+    pub fn both_in(&self, state: EndpointState) -> bool {
+        self.state_of(Role::Primary) == Some(state) && self.state_of(Role::Secondary) == Some(state)
+    }
+}
+
+fn short_state(s: EndpointState) -> &'static str {
+    match s {
+        EndpointState::Startup => "STARTUP",
+        EndpointState::Normal => "NORMAL",
+        EndpointState::CommunicationsInterrupted => "COMM-INT",
+        EndpointState::PartnerDown => "PARTNER-DOWN",
+        EndpointState::PotentialConflict => "POT-CONFLICT",
+        EndpointState::Recover => "RECOVER",
+        EndpointState::RecoverWait => "RECOVER-WAIT",
+        EndpointState::RecoverDone => "RECOVER-DONE",
+        EndpointState::ResolutionInterrupted => "RES-INT",
+        EndpointState::ConflictDone => "CONFLICT-DONE",
+        _ => "?",
+    }
+}
+
+/// One-line description of a server for traces and the Explorer.
+#[must_use]
+pub fn describe_server(role: Role, s: &Server, now: Time) -> String {
+    let Some(ep) = &s.live else {
+        return format!(
+            "{}: crashed (image: state {}, {} bindings)",
+            role_name(role),
+            s.image.state.as_ref().map_or("none", |r| short_state(r.state)),
+            s.image.bindings.len()
+        );
+    };
+    let mut out = format!("{}: {}", role_name(role), short_state(ep.state()));
+    let bindings: Vec<String> = ep
+        .bindings()
+        .map(|b| {
+            let who = b
+                .client
+                .as_ref()
+                .map_or(String::new(), |k| format!(" c{}", client_label(&k.duid.0)));
+            format!(
+                "{} {}{} exp={} apl={} et={}{}",
+                b.resource,
+                b.status.name(),
+                who,
+                rel(b.client_expiry, now),
+                rel(b.acked_partner_lifetime, now),
+                rel(b.expiration_time, now),
+                if b.pending { " *" } else { "" }
+            )
+        })
+        .collect();
+    if !bindings.is_empty() {
+        out.push_str(&format!(" [{}]", bindings.join("; ")));
+    }
+    let timers: Vec<String> =
+        ep.timers().iter().map(|(t, d)| format!("{t:?}@{}", rel(*d, now))).collect();
+    if !timers.is_empty() {
+        out.push_str(&format!(" timers {{{}}}", timers.join(", ")));
+    }
+    out
+}
+
+/// A time relative to `now` ("+30", "-5", "0" for unset).
+#[must_use]
+pub fn rel(t: Time, now: Time) -> String {
+    if t.is_zero() {
+        "0".into()
+    } else if t >= now {
+        format!("+{}", t.since(now))
+    } else {
+        format!("-{}", now.since(t))
+    }
+}
+
+/// The label of a model client from its DUID (the last octet).
+#[must_use]
+pub fn client_label(duid: &[u8]) -> String {
+    duid.last().map_or_else(|| "?".into(), |b| format!("{}", b & 0x0f))
+}
+
+/// Short name of a client message kind.
+#[must_use]
+pub fn kind_name(k: ClientMsgKind) -> &'static str {
+    k.name()
+}
+
+impl fmt::Debug for World {
+    /// A compact, one-field-per-line rendering (the Explorer shows this).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "now = {} (t0{})", self.now, rel(self.now, T0))?;
+        for (i, s) in self.servers.iter().enumerate() {
+            writeln!(f, "{}", describe_server(role_at(i), s, self.now))?;
+        }
+        let l = &self.link;
+        let q = |d: &VecDeque<Wire>| -> String {
+            d.iter()
+                .map(|w| match w {
+                    Wire::Msg(m) => m.body.name().to_string(),
+                    Wire::Fin => "FIN".into(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        writeln!(
+            f,
+            "link: open P={} S={}{}{} | P->S [{}] | S->P [{}]",
+            l.open[0],
+            l.open[1],
+            if l.partitioned { " PARTITIONED" } else { "" },
+            if l.connect_pending { " connecting" } else { "" },
+            q(&l.fifo[1]),
+            q(&l.fifo[0]),
+        )?;
+        for (i, c) in self.clients.iter().enumerate() {
+            let leases: Vec<String> = c
+                .leases
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} until {} (T1 {}) from {} in {}",
+                        h.resource,
+                        rel(h.valid_until, self.now),
+                        rel(h.renew_at, self.now),
+                        role_name(h.granted_by),
+                        short_state(h.state_at_grant)
+                    )
+                })
+                .collect();
+            writeln!(
+                f,
+                "client {i}: {}",
+                if leases.is_empty() { "-".into() } else { leases.join("; ") }
+            )?;
+        }
+        writeln!(f, "budget: {:?}", self.budget)?;
+        write!(
+            f,
+            "ghost: violations={:#x} fenced={:?} faults={:#x} stable_since={}",
+            self.ghost.violations,
+            self.ghost.fenced,
+            self.ghost.faults_seen,
+            self.ghost.stable_since.map_or("-".into(), |t| rel(t, self.now))
+        )
+    }
+}
+
+/// The short name of a state used in traces.
+#[must_use]
+pub fn state_label(s: EndpointState) -> &'static str {
+    short_state(s)
+}

@@ -1,0 +1,69 @@
+//! The `unit` configuration: exhaustive, every safety property holds, its state count is
+//! pinned, and an exact witness trace for a `sometimes` property.
+
+use failover_model::{Role, Timer};
+use failover_specs::properties::name;
+use failover_specs::run::{check, Search, Stop, Verdict};
+use failover_specs::{Action, FailoverModel};
+use stateright::{Checker, HasDiscoveries, Model};
+
+/// Measured with the core merged last (docs/model.md). A change means the model or the
+/// core's behaviour changed: find out why before updating it.
+const UNIT_UNIQUE_STATES: usize = 2853;
+
+#[test]
+fn unit_configuration_is_safe_and_its_state_count_is_pinned() {
+    let model = FailoverModel::named("unit").expect("unit exists");
+    let o = check(model, Search::Dfs, 2, Stop::Never);
+    assert!(o.exhaustive);
+    assert!(o.violations().is_empty(), "violated: {:?}", o.violations());
+    for reached in ["both NORMAL", "a client holds a lease", "reach secondary RECOVER-DONE"] {
+        assert!(
+            o.verdicts.iter().any(|v| v.0 == reached && v.2 == Verdict::Reached),
+            "{reached} is reached"
+        );
+    }
+    assert!(o.verdicts.iter().any(|v| v.0 == name::S1 && v.2 == Verdict::Holds));
+    assert_eq!(o.unique, UNIT_UNIQUE_STATES, "unique states of `unit`");
+}
+
+/// Both servers start with empty storage, so both go STARTUP → RECOVER (§8.3.2 step 1),
+/// exchange CONNECT/CONNECTREPLY/STATE and UPDREQ/UPDDONE, pass RECOVER-WAIT at once (never
+/// ran failover, §8.6.2) and reach NORMAL through RECOVER-DONE, all at t0.
+#[test]
+fn witness_both_servers_reach_normal_from_empty_storage() {
+    use Action::{ConnectUp, Deliver, Fire};
+    let p = Role::Primary;
+    let s = Role::Secondary;
+    let model = FailoverModel::named("unit").expect("unit exists");
+    let checker = model
+        .checker()
+        .finish_when(HasDiscoveries::AnyOf(["both NORMAL"].into_iter().collect()))
+        .spawn_bfs()
+        .join();
+    checker.assert_discovery(
+        "both NORMAL",
+        vec![
+            ConnectUp,
+            Deliver { to: s },
+            Deliver { to: p },
+            Deliver { to: p },
+            Deliver { to: s },
+            Deliver { to: p },
+            Deliver { to: p },
+            Deliver { to: s },
+            Deliver { to: p },
+            Deliver { to: s },
+            Deliver { to: s },
+            Deliver { to: p },
+            Deliver { to: s },
+            Deliver { to: p },
+            Deliver { to: s },
+            Fire { server: p, timer: Timer::RecoverWait },
+            Fire { server: s, timer: Timer::RecoverWait },
+            Deliver { to: p },
+            Deliver { to: p },
+            Deliver { to: s },
+        ],
+    );
+}

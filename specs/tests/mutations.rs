@@ -1,0 +1,33 @@
+//! Each seeded protocol bug (feature `mutations`) is caught by the property that guards the
+//! rule it breaks. The search stops at the first discovery of that property.
+#![cfg(feature = "mutations")]
+
+use failover_model::mutation::Mutation;
+use failover_specs::properties::name;
+use failover_specs::run::{check, Search, Stop};
+use failover_specs::FailoverModel;
+
+fn caught(config: &str, m: Mutation, property: &'static str) {
+    let model = FailoverModel::named(config).expect("config exists").with_mutation(m);
+    let o = check(model, Search::Dfs, 2, Stop::AnyOf([property].into_iter().collect()));
+    let path = o.discoveries.get(property);
+    assert!(path.is_some(), "{} is not caught by {property} in `{config}`", m.name());
+    // The counterexample is a real path of the model: it replays.
+    let path = path.map(|p| p.clone().into_actions()).unwrap_or_default();
+    assert!(!path.is_empty());
+}
+
+#[test]
+fn mutation_ack_before_persist_is_caught() {
+    caught("tiny", Mutation::AckBeforePersist, name::S5);
+}
+
+#[test]
+fn mutation_ignore_mclt_in_comm_int_is_caught() {
+    caught("tiny", Mutation::IgnoreMcltInCommInt, name::S2);
+}
+
+#[test]
+fn mutation_allocate_from_partner_pool_is_caught() {
+    caught("tiny", Mutation::AllocateFromPartnerPool, name::S10);
+}
