@@ -220,9 +220,14 @@ impl Endpoint {
             ..PartnerView::default()
         };
         let record_last_operating = record.last_operating_time;
+        if record.state == EndpointState::Startup {
+            // STARTUP is never recorded (§8.3.1); a record saying so is treated as none.
+            record.state = EndpointState::Recover;
+        }
+        let (db, repaired) = sanitize(image);
         let mut ep = Endpoint {
             pools: Pools::new(&config),
-            db: BindingDb::from_bindings(image.bindings.values()),
+            db,
             communicated_at_start: record.communicated,
             record,
             state: EndpointState::Startup,
@@ -248,6 +253,11 @@ impl Endpoint {
             config,
         };
         let mut out = Vec::new();
+        for r in repaired {
+            out.push(Output::Event(Event::Alarm(format!(
+                "stored binding {r} was inconsistent and was set aside (ABANDONED) at restore"
+            ))));
+        }
         // §8.3.2 step 3.
         ep.set_timer(Timer::Startup, now.plus(ep.config.startup_time), &mut out);
         // §8.3.2 step 4: the primary connects; the secondary listens (the driver's job).
@@ -634,9 +644,13 @@ impl Endpoint {
         // Entry actions.
         match to {
             EndpointState::CommunicationsInterrupted => {
-                out.push(Output::Event(Event::Alarm(
-                    "entered COMMUNICATIONS-INTERRUPTED: the partner is unreachable".into(),
-                )));
+                // §8.8.2 SHOULD raise an alarm when comms fail; entering COMM-INT with comms up
+                // (RECOVER-DONE seeing a recovering partner, §8.7.2) is routine.
+                if !self.comms_ok() {
+                    out.push(Output::Event(Event::Alarm(
+                        "entered COMMUNICATIONS-INTERRUPTED: the partner is unreachable".into(),
+                    )));
+                }
                 if let Some(secs) = self.config.auto_partner_down {
                     self.set_timer(Timer::AutoPartnerDown, now.plus(secs), out);
                 }
@@ -901,6 +915,26 @@ impl Endpoint {
             }
             (ConnPhase::Ok, MessageBody::PoolResp(_)) if self.config.role == Role::Secondary => {}
             (_, MessageBody::Contact(_)) => {}
+            (ConnPhase::AwaitConnect, MessageBody::StartTls(_)) => {
+                // RFC 7653 §9.1 (via RFC 8156 §10): a server not configured for TLS on this
+                // connection answers STARTTLS with TLSConnectionRefused and closes. (A driver that
+                // negotiates TLS handles STARTTLS before reporting the connection up.)
+                out.push(Output::Event(Event::PartnerRejected {
+                    reason: "STARTTLS without TLS configured".into(),
+                }));
+                let status =
+                    Status::new(StatusCode::TLS_CONNECTION_REFUSED, "TLS is not configured");
+                self.send_with(
+                    now,
+                    xid,
+                    MessageBody::StartTls(DisconnectOptions {
+                        status: Some(status),
+                        unknown: Vec::new(),
+                    }),
+                    out,
+                );
+                self.drop_connection(now, out);
+            }
             (_, MessageBody::Disconnect(o)) => {
                 let reason = o.status.map_or_else(|| "DISCONNECT".to_string(), |s| s.message);
                 out.push(Output::Event(Event::PartnerRejected {
@@ -1239,10 +1273,11 @@ impl Endpoint {
                 {
                     self.transition(now, PartnerDown, out);
                 } else if self.state != PartnerDown {
-                    out.push(Output::Event(Event::Alarm(format!(
-                        "partner-down refused in {}",
-                        self.state.name()
-                    ))));
+                    out.push(Output::Event(Event::CommandRefused {
+                        command: Command::PartnerDown,
+                        state: self.state,
+                        reason: "PARTNER-DOWN is entered only from NORMAL, COMMUNICATIONS-INTERRUPTED or RESOLUTION-INTERRUPTED (§8.8.2, §8.9.2, §8.11.2)".into(),
+                    }));
                 }
             }
             Command::Shutdown => {
@@ -1276,6 +1311,12 @@ impl Endpoint {
                     b.set_status(BindingStatus::Reset, now);
                     self.store(b, out);
                     self.flush_updates(now, out);
+                } else {
+                    out.push(Output::Event(Event::CommandRefused {
+                        command: Command::ResetAbandoned(r),
+                        state: self.state,
+                        reason: format!("{r} is not ABANDONED"),
+                    }));
                 }
             }
         }
@@ -1312,4 +1353,38 @@ impl Endpoint {
         }
         self.flush_updates(now, out);
     }
+}
+
+/// Rebuilds the binding database from a durable image, repairing what no write of ours
+/// produces: a transient PENDING-FREE is resolved (§7.2 (5)/(6)), and an ACTIVE record without
+/// a client (which could never be renewed nor safely reused) is set aside as ABANDONED for the
+/// operator (§7.2 (9)/(10)). Returns the repaired resources.
+fn sanitize(image: &DurableImage) -> (BindingDb, Vec<Resource>) {
+    let mut repaired = Vec::new();
+    let db = BindingDb::from_bindings(image.bindings.iter().filter_map(|(k, b)| {
+        if *k != b.resource {
+            repaired.push(*k);
+            return None;
+        }
+        Some(b)
+    }));
+    let mut db = db;
+    let fix: Vec<Binding> = db
+        .iter()
+        .filter(|b| {
+            b.status == BindingStatus::PendingFree
+                || (b.status == BindingStatus::Active && b.client.is_none())
+        })
+        .cloned()
+        .collect();
+    for mut b in fix {
+        if b.status == BindingStatus::PendingFree {
+            b.status = pending_free_resolves_to(&b.resource);
+        } else {
+            b.status = BindingStatus::Abandoned;
+            repaired.push(b.resource);
+        }
+        db.put(b);
+    }
+    (db, repaired)
 }

@@ -189,6 +189,15 @@ pub enum Event {
     Skew(i64),
     /// A noteworthy condition, in words (alarms the RFC asks for, e.g. entering COMM-INT).
     Alarm(String),
+    /// An operator command had no effect in the current state, and why.
+    CommandRefused {
+        /// The command.
+        command: Command,
+        /// The state it was refused in.
+        state: EndpointState,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// One output of a step. See the module documentation for the order rules.

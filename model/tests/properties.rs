@@ -390,8 +390,12 @@ proptest! {
         // Which servers lost their storage and have not recovered yet.
         let mut lost = [false, false];
         let idx = |s: Side| usize::from(s == Side::S);
+        // Storage generation per server, and the generation each client's lease comes from.
+        let mut storage_epoch = [0u32, 0u32];
+        let mut epoch = [0u32; 6];
         let mut clients: Vec<Client> = (0..6).map(|i| Client::new(i + 1, if i % 3 == 2 { IaKind::Pd } else { IaKind::Na })).collect();
         for a in actions {
+            let before: Vec<_> = clients.iter().map(|c| c.lease).collect();
             match a {
                 Env::Obtain(c, s) => {
                     let cl = &mut clients[usize::from(c)];
@@ -400,10 +404,24 @@ proptest! {
                     }
                 }
                 Env::Renew(c) => {
-                    let cl = &mut clients[usize::from(c)];
-                    if let Some((_, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
+                    let i = usize::from(c);
+                    let cl = &mut clients[i];
+                    if let Some((r, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
                         if pair.node(by).ep.is_some() {
-                            cl.renew(&mut pair, by);
+                            let reply = cl.renew_raw(&mut pair, by);
+                            // L9 lease stability (7031 §7 req 4): a server that answers the
+                            // renewal of a valid lease it granted (and has not lost its storage
+                            // since) gives the same resource, never another one or NoBinding.
+                            if let Some(reply) = &reply {
+                                if epoch[i] == storage_epoch[idx(by)] {
+                                    let ia = reply.ias.iter().find(|ia| ia.iaid == cl.iaid);
+                                    let same = ia.is_some_and(|ia| {
+                                        ia.status.is_none() && ia.leases.iter().any(|l| l.resource == r && l.valid_lifetime > 0)
+                                    });
+                                    prop_assert!(same, "renewal of valid {r} answered with {reply:?}");
+                                }
+                                cl.accept(&pair, by, reply);
+                            }
                         }
                     }
                 }
@@ -449,6 +467,9 @@ proptest! {
                     if pair.node(side(s)).ep.is_some() {
                         pair.crash(side(s), lose, visible);
                         lost[idx(side(s))] |= lose;
+                        if lose {
+                            storage_epoch[idx(side(s))] += 1;
+                        }
                     }
                 }
                 Env::Restart(s) => {
@@ -467,6 +488,13 @@ proptest! {
                     // A1: only when the partner is really down.
                     if pair.node(side(s)).ep.is_some() && pair.node(side(s).other()).ep.is_none() {
                         pair.command(side(s), Command::PartnerDown);
+                    }
+                }
+            }
+            for (i, c) in clients.iter().enumerate() {
+                if c.lease != before[i] {
+                    if let Some((_, _, by)) = c.lease {
+                        epoch[i] = storage_epoch[idx(by)];
                     }
                 }
             }

@@ -291,6 +291,49 @@ mod endpoint_steps {
         }
     }
 
+    /// A stored image with records no write of ours produces is repaired at restore, never
+    /// trusted into a broken endpoint.
+    #[test]
+    fn restore_repairs_an_inconsistent_image() {
+        use failover_model::{Binding, BindingStatus, Resource};
+        let mut image = image_with(S::Startup);
+        let a =
+            Resource::Address("2001:db8:1::101".parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST));
+        let b =
+            Resource::Address("2001:db8:1::102".parse().unwrap_or(std::net::Ipv6Addr::LOCALHOST));
+        let mut active = Binding::free(a, BindingStatus::Active, Time(10));
+        active.client_expiry = Time(5000);
+        image.bindings.insert(a, active);
+        image.bindings.insert(b, Binding::free(b, BindingStatus::PendingFree, Time(10)));
+        // A record filed under the wrong key.
+        image.bindings.insert(
+            Resource::Address(std::net::Ipv6Addr::LOCALHOST),
+            Binding::free(b, BindingStatus::Free, Time(1)),
+        );
+        let (ep, out) = Endpoint::restore(Config::example(Role::Primary), &image, Time(1000));
+        assert_eq!(ep.check_invariants(), Ok(()));
+        assert_eq!(ep.binding(&a).map(|x| x.status), Some(BindingStatus::Abandoned));
+        assert_eq!(ep.binding(&b).map(|x| x.status), Some(BindingStatus::FreeBackup));
+        assert!(out.iter().any(|o| matches!(o, Output::Event(failover_model::Event::Alarm(_)))));
+    }
+
+    /// RFC 7653 §9.1: a secondary without TLS answers STARTTLS with TLSConnectionRefused.
+    #[test]
+    fn starttls_refused_without_tls() {
+        use failover_model::message::{DisconnectOptions, Message, MessageBody, StatusCode};
+        let now = Time(1000);
+        let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);
+        s.handle(now, Input::ConnectionUp);
+        let body = MessageBody::StartTls(DisconnectOptions::default());
+        let out = s.handle(now, Input::Partner(Message { xid: 7, sent_time: now, body }));
+        let refused = out.iter().any(|o| {
+            matches!(o, Output::Send(Message { xid: 7, body: MessageBody::StartTls(d), .. })
+            if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED))
+        });
+        assert!(refused, "{out:?}");
+        assert!(out.contains(&Output::Disconnect));
+    }
+
     /// §8.3.2 steps 3 and 4: the STARTUP timer is armed; the primary asks to connect, the
     /// secondary does not (it listens). Nothing is answered meanwhile (§8.3.1).
     #[test]

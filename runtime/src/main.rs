@@ -1,1 +1,217 @@
-fn main() {}
+//! `failoverd`: the DHCPv6 failover server (RFC 8156).
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use failover_runtime::config::{LogFormat, RuntimeConfig};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "failoverd", version, about = "DHCPv6 failover server (RFC 8156)")]
+struct Cli {
+    /// Validate a configuration file and exit (same as `check-config FILE`).
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serve: one endpoint of a failover pair.
+    Run {
+        /// The TOML configuration.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        /// The TOML configuration.
+        file: PathBuf,
+    },
+    /// Run a primary and a secondary on loopback with a client population, fail the primary
+    /// over and back, and check that every client kept its lease.
+    Demo {
+        /// Number of clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Log of the servers (stderr of the children) goes here instead of being discarded.
+        #[arg(long)]
+        server_log: Option<PathBuf>,
+    },
+    /// Send a control command: `failoverd ctl --socket PATH status`.
+    Ctl {
+        /// The control socket.
+        #[arg(long, short)]
+        socket: PathBuf,
+        /// The command (status, partner-down, shutdown, lease-get, list-commands, metrics).
+        command: String,
+        /// Arguments as JSON, e.g. '{"address": "2001:db8:1::101"}'.
+        arguments: Option<String>,
+    },
+    /// Replay a trace through the model and report the first divergence.
+    Replay {
+        /// The trace file (`trace_file` in the configuration).
+        #[arg(long)]
+        trace: PathBuf,
+        /// The configuration the trace was recorded with.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    match RuntimeConfig::load(file) {
+        Ok(c) => {
+            println!(
+                "{}: OK ({:?} of relationship {:?}, {} address pool(s), {} prefix pool(s))",
+                file.display(),
+                c.model.role,
+                c.model.relationship,
+                c.model.address_pools.len(),
+                c.model.prefix_pools.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(f) = &cli.check_config {
+        return check(f);
+    }
+    let Some(cmd) = cli.cmd else {
+        eprintln!("failoverd: give a command (run, check-config, demo, ctl, replay); see --help");
+        return ExitCode::from(2);
+    };
+    match cmd {
+        Cmd::CheckConfig { file } => check(&file),
+        Cmd::Run { config } => {
+            let cfg = match RuntimeConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(cfg.log_format, &cfg.log_level);
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("tokio: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(failover_runtime::server::run(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("failoverd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Ctl { socket, command, arguments } => {
+            let args = match arguments.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+                None => serde_json::json!({}),
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    eprintln!("arguments: not JSON: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("tokio: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(failover_runtime::control::call(&socket, &command, args)) {
+                Ok(v) => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    if v.get("result").and_then(serde_json::Value::as_i64) == Some(0) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Replay { trace, config } => {
+            let cfg = match RuntimeConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match failover_runtime::trace::replay(&trace, &cfg.model) {
+                Ok(failover_runtime::trace::ReplayOutcome::NoDivergence { steps }) => {
+                    println!("no divergence ({steps} steps replayed)");
+                    ExitCode::SUCCESS
+                }
+                Ok(failover_runtime::trace::ReplayOutcome::Divergence {
+                    step,
+                    line,
+                    recorded,
+                    replayed,
+                }) => {
+                    println!("DIVERGENCE at step {step} (trace line {line})");
+                    println!("recorded: {}", serde_json::to_string(&recorded).unwrap_or_default());
+                    println!("replayed: {}", serde_json::to_string(&replayed).unwrap_or_default());
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Cmd::Demo { clients, server_log } => {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("tokio: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(failover_runtime::demo::run(clients, server_log)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("demo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

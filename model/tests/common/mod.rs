@@ -384,6 +384,21 @@ impl Client {
         self.take(pair, side, &reply)
     }
 
+    /// RENEW, returning the raw reply (or `None` for silence) without taking it.
+    pub fn renew_raw(&self, pair: &mut Pair, side: Side) -> Option<ClientReply> {
+        pair.ask(side, self.req(ClientMsgKind::Renew, Some(pair.server_duid(side)), true))
+    }
+
+    /// Takes a reply as a client would.
+    pub fn accept(
+        &mut self,
+        pair: &Pair,
+        side: Side,
+        reply: &ClientReply,
+    ) -> Option<(Resource, u32)> {
+        self.take(pair, side, reply)
+    }
+
     /// RENEW to the server that granted the lease.
     pub fn renew(&mut self, pair: &mut Pair, side: Side) -> Option<(Resource, u32)> {
         let reply =

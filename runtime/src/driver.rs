@@ -1,0 +1,669 @@
+//! The driver: one task that owns the [`Endpoint`] and carries out its outputs.
+//!
+//! Everything that happens to the endpoint arrives as a [`DriverMsg`] on one channel (client
+//! requests from [`crate::dhcp`], partner traffic from [`crate::partner`], control commands
+//! from [`crate::control`]) or as a timer that fell due. For each, the driver reads `now` from
+//! its [`Clock`], calls [`Endpoint::handle`] and carries out the outputs **in order**
+//! (the contract in [`failover_model::io`]):
+//!
+//! - `Persist` writes go into the open batch. One batch at a time is committed (redb, durable)
+//!   on a blocking thread; writes produced while it is in flight form the next batch
+//!   (group commit).
+//! - Every output that leaves the machine (`Reply`, `Send`) or changes the link (`Connect`,
+//!   `Disconnect`) is tagged with the batch it must wait for: the open batch if it holds writes,
+//!   else the batch in flight. It goes out as soon as that batch is durable, and never before
+//!   an earlier held output (FIFO), so a reply or BNDREPLY never overtakes the write it depends
+//!   on, and partner messages keep their order.
+//! - `SetTimer` / `CancelTimer` update the timer table; a timer is fed back as
+//!   [`Input::Timer`] once the clock has reached its deadline (never early).
+//! - `Event`s go to the log and the metrics.
+//!
+//! The driver decides nothing about the protocol: it only moves bytes, time and disk.
+
+use crate::clock::Clock;
+use crate::gate::Gate;
+use crate::metrics::Metrics;
+use crate::partner::{self, LinkCmd, PartnerConn};
+use crate::store::Store;
+use crate::tls::{PartnerStream, TlsContext};
+use crate::trace::TraceWriter;
+use failover_model::wire::client::{encode_client_reply, ReplyContext};
+use failover_model::wire::failover::encode_frame;
+use failover_model::{
+    client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
+    Input, Message, MessageBody, Output, Role, Time, Timer,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// Where to send the answer to one client request.
+#[derive(Clone, Debug)]
+pub struct ReplyRoute {
+    /// The wire context (xid, relay chain, ORO).
+    pub context: ReplyContext,
+    /// The socket it came in on.
+    pub socket: Arc<UdpSocket>,
+    /// Where to send the reply.
+    pub dest: SocketAddr,
+}
+
+/// A control request for the driver.
+#[derive(Debug)]
+pub struct ControlCall {
+    /// The command name.
+    pub command: String,
+    /// Its arguments.
+    pub arguments: serde_json::Value,
+    /// Where to send the response.
+    pub reply: oneshot::Sender<serde_json::Value>,
+}
+
+/// Everything that reaches the driver.
+#[derive(Debug)]
+pub enum DriverMsg {
+    /// A decoded client request and where to answer it.
+    Client {
+        /// The request.
+        request: failover_model::client::ClientRequest,
+        /// The route.
+        route: ReplyRoute,
+    },
+    /// (Primary) a connection attempt succeeded.
+    Connected {
+        /// The attempt's id.
+        id: u64,
+        /// The stream.
+        stream: PartnerStream,
+    },
+    /// (Secondary) the partner connected to us.
+    Accepted {
+        /// The stream (after STARTTLS and TLS, if configured).
+        stream: PartnerStream,
+        /// Its address.
+        peer: SocketAddr,
+    },
+    /// A message from the partner on connection `id`.
+    PartnerMsg {
+        /// Connection id.
+        id: u64,
+        /// The message.
+        msg: Message,
+    },
+    /// Bytes from the partner on connection `id` that failed validation.
+    PartnerMalformed {
+        /// Connection id.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Connection `id` closed or failed (or the attempt `id` failed).
+    PartnerDown {
+        /// Connection id.
+        id: u64,
+    },
+    /// A control command.
+    Control(ControlCall),
+    /// Stop (signal): as the `shutdown` control command.
+    Shutdown,
+}
+
+/// An output that leaves the machine, held until its batch is durable.
+#[derive(Debug)]
+enum Outgoing {
+    Reply(ClientReply, Option<ReplyRoute>),
+    Send(Message),
+    Connect,
+    Disconnect,
+}
+
+/// What the driver needs besides the endpoint.
+pub struct DriverParts {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The restored image.
+    pub image: DurableImage,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Trace file.
+    pub trace: Option<TraceWriter>,
+    /// The partner's failover address.
+    pub partner: SocketAddr,
+    /// The secure mode, if configured.
+    pub tls: Option<TlsContext>,
+    /// Sender side of the driver's own channel (for connection tasks).
+    pub tx: mpsc::Sender<DriverMsg>,
+}
+
+/// The driver task's state.
+pub struct Driver {
+    ep: Endpoint,
+    clock: Arc<dyn Clock>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    trace: Option<TraceWriter>,
+    partner_addr: SocketAddr,
+    tls: Option<TlsContext>,
+    tx: mpsc::Sender<DriverMsg>,
+    timers: BTreeMap<Timer, Time>,
+    routes: HashMap<u64, ReplyRoute>,
+    // Persist before send, group commit.
+    gate: Gate<DurableWrite, Outgoing>,
+    commit_rx: Option<oneshot::Receiver<(u64, Result<Duration, String>)>>,
+    // Partner link.
+    link: Option<PartnerConn>,
+    closing: Vec<tokio::task::JoinHandle<()>>,
+    next_conn_id: u64,
+    connecting: Option<u64>,
+    shutting_down: bool,
+    fatal: Option<String>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("state", &self.ep.state()).finish_non_exhaustive()
+    }
+}
+
+fn message_name(m: &Message) -> &'static str {
+    m.body.name()
+}
+
+/// Messages that may jump ahead of queued traffic: CONTACT (liveness only), CONNECT /
+/// CONNECTREPLY and STARTTLS (sent when nothing else is queued) and DISCONNECT (the connection
+/// ends anyway). Everything else, STATE included, keeps its order: the core and the formal
+/// model (`specs/`) assume a FIFO link, and a STATE overtaking the BNDUPDs or UPDDONE that
+/// preceded it would break that. The bulk backlog a STATE can wait behind is bounded by the
+/// core's flow control (MAX_UNACKED_BNDUPD).
+fn is_urgent(m: &Message) -> bool {
+    matches!(
+        m.body,
+        MessageBody::Contact(_)
+            | MessageBody::Connect(_)
+            | MessageBody::ConnectReply(_)
+            | MessageBody::Disconnect(_)
+            | MessageBody::StartTls(_)
+    )
+}
+
+fn state_code(s: EndpointState) -> i64 {
+    i64::from(s.code())
+}
+
+impl Driver {
+    /// Restores the endpoint from the store's image and carries out the restore outputs.
+    #[must_use]
+    pub fn new(config: failover_model::Config, parts: DriverParts) -> Driver {
+        let now = parts.clock.now();
+        let (ep, outputs) = Endpoint::restore(config, &parts.image, now);
+        let mut d = Driver {
+            ep,
+            clock: parts.clock,
+            store: parts.store,
+            metrics: parts.metrics,
+            trace: parts.trace,
+            partner_addr: parts.partner,
+            tls: parts.tls,
+            tx: parts.tx,
+            timers: BTreeMap::new(),
+            routes: HashMap::new(),
+            gate: Gate::default(),
+            commit_rx: None,
+            link: None,
+            closing: Vec::new(),
+            next_conn_id: 1,
+            connecting: None,
+            shutting_down: false,
+            fatal: None,
+        };
+        if let Some(t) = d.trace.as_mut() {
+            if let Err(e) = t.restore(now, &parts.image, &outputs) {
+                tracing::warn!("trace file: {e}; tracing stopped");
+                d.trace = None;
+            }
+        }
+        tracing::info!(role = ?d.ep.config().role, state = d.ep.state().name(), bindings = parts.image.bindings.len(), "restored");
+        d.carry_out(outputs, None);
+        d
+    }
+
+    /// The endpoint (for control queries).
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    /// The transport as the runtime sees it: the partner's address, whether a connection is
+    /// up, and whether it is secured (TLS).
+    #[must_use]
+    pub fn link(&self) -> (SocketAddr, bool, bool) {
+        (self.partner_addr, self.link.is_some(), self.tls.is_some())
+    }
+
+    /// The metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Feeds one input now and carries out the outputs.
+    pub fn step(&mut self, input: Input) {
+        let now = self.clock.now();
+        let client_tag = match &input {
+            Input::Client(r) => Some(r.tag),
+            _ => None,
+        };
+        if let Some(t) = self.trace.as_mut() {
+            if let Err(e) = t.input(now, &input) {
+                tracing::warn!("trace file: {e}; tracing stopped");
+                self.trace = None;
+            }
+        }
+        let outputs = self.ep.handle(now, input);
+        if let Some(t) = self.trace.as_mut() {
+            if let Err(e) = t.outputs(&outputs) {
+                tracing::warn!("trace file: {e}; tracing stopped");
+                self.trace = None;
+            }
+        }
+        self.carry_out(outputs, client_tag);
+    }
+
+    /// Carries out a step's outputs in order.
+    fn carry_out(&mut self, outputs: Vec<Output>, client_tag: Option<u64>) {
+        for o in outputs {
+            match o {
+                Output::Persist(w) => self.gate.persist(w),
+                Output::Reply(r) => {
+                    let route = self.routes.remove(&r.tag);
+                    self.outgoing(Outgoing::Reply(r, route));
+                }
+                Output::Silence { tag, reason } => {
+                    self.routes.remove(&tag);
+                    self.metrics.silence(&format!("{reason:?}"));
+                    tracing::debug!(tag, ?reason, "silence");
+                }
+                Output::Send(m) => self.outgoing(Outgoing::Send(m)),
+                Output::Connect => self.outgoing(Outgoing::Connect),
+                Output::Disconnect => self.outgoing(Outgoing::Disconnect),
+                Output::SetTimer(t, at) => {
+                    self.timers.insert(t, at);
+                }
+                Output::CancelTimer(t) => {
+                    self.timers.remove(&t);
+                }
+                Output::Event(e) => self.event(&e),
+                other => {
+                    tracing::warn!(?other, "output this runtime does not know; ignored");
+                    self.metrics.drop_reason("unknown_output");
+                }
+            }
+        }
+        if let Some(tag) = client_tag {
+            if self.routes.remove(&tag).is_some() {
+                tracing::warn!(tag, "the core neither answered nor silenced a client request");
+                self.metrics.drop_reason("client_request_unanswered");
+            }
+        }
+        self.start_commit();
+        self.release();
+        self.refresh_gauges();
+    }
+
+    fn outgoing(&mut self, o: Outgoing) {
+        self.gate.send(o);
+    }
+
+    fn start_commit(&mut self) {
+        if self.fatal.is_some() {
+            return;
+        }
+        let Some((id, batch)) = self.gate.next_batch() else { return };
+        self.metrics.commit_batch.observe(batch.len() as f64);
+        let store = self.store.clone();
+        let (tx, rx) = oneshot::channel();
+        self.commit_rx = Some(rx);
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let r = store.commit(&batch).map(|()| started.elapsed()).map_err(|e| e.to_string());
+            let _ = tx.send((id, r));
+        });
+    }
+
+    fn commit_done(&mut self, id: u64, r: Result<Duration, String>) {
+        self.commit_rx = None;
+        match r {
+            Ok(d) => {
+                self.metrics.commit_seconds.observe(d.as_secs_f64());
+                self.gate.committed(id);
+            }
+            Err(e) => {
+                // Nothing that waited for this batch may leave: stop serving.
+                let n = self.gate.failed();
+                tracing::error!(
+                    "durable commit failed: {e}; stopping, {n} held output(s) never sent"
+                );
+                self.fatal = Some(e);
+                return;
+            }
+        }
+        self.start_commit();
+        self.release();
+    }
+
+    /// Sends every held output whose batch is durable, in order.
+    fn release(&mut self) {
+        while let Some(o) = self.gate.release() {
+            self.execute(o);
+        }
+    }
+
+    fn execute(&mut self, o: Outgoing) {
+        match o {
+            Outgoing::Reply(r, route) => {
+                let Some(route) = route else {
+                    tracing::warn!(tag = r.tag, "reply for an unknown request");
+                    self.metrics.drop_reason("reply_without_route");
+                    return;
+                };
+                match encode_client_reply(&r, &route.context) {
+                    Ok(bytes) => {
+                        let kind = format!("{:?}", r.kind);
+                        match route.socket.try_send_to(&bytes, route.dest) {
+                            Ok(_) => self.metrics.client_reply(&kind),
+                            Err(e) => {
+                                tracing::debug!(dest = %route.dest, "reply not sent: {e}");
+                                self.metrics.drop_reason("reply_send_failed");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot encode reply: {e}");
+                        self.metrics.drop_reason("reply_encode_failed");
+                    }
+                }
+            }
+            Outgoing::Send(m) => {
+                let Some(link) = &self.link else {
+                    tracing::debug!(
+                        msg = message_name(&m),
+                        "no partner connection; message dropped"
+                    );
+                    self.metrics.drop_reason("partner_not_connected");
+                    return;
+                };
+                match encode_frame(&m) {
+                    Ok(frame) => {
+                        let urgent = is_urgent(&m);
+                        if !urgent {
+                            self.metrics.bulk_queue.inc();
+                        }
+                        if link.send(LinkCmd::Frame { frame, urgent }) {
+                            self.metrics.partner_sent(message_name(&m));
+                        } else {
+                            self.metrics.drop_reason("partner_writer_gone");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(msg = message_name(&m), "cannot encode: {e}");
+                        self.metrics.drop_reason("partner_encode_failed");
+                    }
+                }
+            }
+            Outgoing::Connect => {
+                if let Some(old) = self.link.take() {
+                    self.close_link(old);
+                }
+                let id = self.next_conn_id;
+                self.next_conn_id += 1;
+                self.connecting = Some(id);
+                partner::spawn_connect(
+                    id,
+                    self.partner_addr,
+                    self.tls.clone(),
+                    self.clock.now(),
+                    self.tx.clone(),
+                );
+            }
+            Outgoing::Disconnect => {
+                self.connecting = None;
+                if let Some(old) = self.link.take() {
+                    self.close_link(old);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::StateChanged { from, to } => {
+                tracing::info!(from = from.name(), to = to.name(), "state changed");
+            }
+            Event::PartnerState(s) => tracing::info!(partner = s.name(), "partner state"),
+            Event::Comms(ok) => tracing::info!(ok, "communications"),
+            Event::LeaseGranted { resource, valid_lifetime } => {
+                tracing::debug!(%resource, valid_lifetime, "lease granted");
+            }
+            Event::PartnerRejected { reason } => {
+                tracing::warn!(%reason, "partner message rejected");
+                self.metrics.drop_reason("partner_rejected");
+            }
+            Event::UpdateRejected { resource, code } => {
+                tracing::warn!(%resource, code, "partner's update rejected");
+            }
+            Event::UpdateRejectedByPartner { resource, code } => {
+                tracing::warn!(%resource, code, "our update rejected by the partner");
+            }
+            Event::Skew(s) => {
+                self.metrics.skew.set(*s);
+            }
+            Event::Alarm(a) => tracing::warn!(alarm = %a, "ALARM"),
+            Event::CommandRefused { command, state, reason } => {
+                tracing::warn!(?command, state = state.name(), %reason, "command refused");
+            }
+            other => tracing::debug!(?other, "event"),
+        }
+    }
+
+    fn refresh_gauges(&self) {
+        let now = self.clock.now();
+        let r = self.ep.status_report(now);
+        self.metrics.state.set(state_code(r.state));
+        self.metrics.partner_state.set(r.partner_state.map_or(0, state_code));
+        self.metrics.time_in_state.set(i64::from(now.since(r.state_since)));
+        self.metrics.comms_ok.set(i64::from(r.comms_ok));
+        self.metrics.pending_updates.set(i64::try_from(r.pending_updates).unwrap_or(i64::MAX));
+        self.metrics.unacked_updates.set(i64::try_from(r.unacked_updates).unwrap_or(i64::MAX));
+        self.metrics.active_leases.set(i64::try_from(r.active_leases).unwrap_or(i64::MAX));
+        if let Some(s) = r.skew {
+            self.metrics.skew.set(s);
+        }
+    }
+
+    fn close_link(&mut self, link: PartnerConn) {
+        self.closing.retain(|w| !w.is_finished());
+        self.closing.push(link.close());
+    }
+
+    fn new_link(&mut self, id: u64, stream: PartnerStream) {
+        self.metrics.connections.inc();
+        let conn = partner::spawn_connection(id, stream, self.tx.clone(), self.metrics.clone());
+        self.link = Some(conn);
+        self.step(Input::ConnectionUp);
+    }
+
+    fn handle_msg(&mut self, msg: DriverMsg) {
+        match msg {
+            DriverMsg::Client { request, route } => {
+                self.metrics.client_request(request.kind.name());
+                self.routes.insert(request.tag, route);
+                self.step(Input::Client(request));
+            }
+            DriverMsg::Connected { id, stream } => {
+                if self.connecting == Some(id) && self.link.is_none() {
+                    self.connecting = None;
+                    tracing::info!(partner = %self.partner_addr, "connected to partner");
+                    self.new_link(id, stream);
+                } else {
+                    drop(stream);
+                }
+            }
+            DriverMsg::Accepted { stream, peer } => {
+                if self.ep.config().role != Role::Secondary {
+                    self.metrics.drop_reason("unexpected_inbound_connection");
+                    return;
+                }
+                if let Some(old) = self.link.take() {
+                    tracing::info!("partner reconnected; dropping the previous connection");
+                    self.close_link(old);
+                    self.step(Input::ConnectionDown);
+                }
+                tracing::info!(%peer, "partner connected");
+                let id = self.next_conn_id;
+                self.next_conn_id += 1;
+                self.new_link(id, stream);
+            }
+            DriverMsg::PartnerMsg { id, msg } => {
+                if self.link.as_ref().is_some_and(|l| l.id == id) {
+                    self.metrics.partner_received(message_name(&msg));
+                    self.step(Input::Partner(msg));
+                }
+            }
+            DriverMsg::PartnerMalformed { id, reason } => {
+                if self.link.as_ref().is_some_and(|l| l.id == id) {
+                    self.metrics.drop_reason("partner_malformed");
+                    self.step(Input::PartnerMalformed { reason });
+                }
+            }
+            DriverMsg::PartnerDown { id } => {
+                if self.link.as_ref().is_some_and(|l| l.id == id) {
+                    if let Some(old) = self.link.take() {
+                        self.close_link(old);
+                    }
+                    tracing::info!("partner connection lost");
+                    self.step(Input::ConnectionDown);
+                } else if self.connecting == Some(id) {
+                    self.connecting = None;
+                    self.step(Input::ConnectionDown);
+                }
+            }
+            DriverMsg::Control(call) => {
+                let resp = crate::control::execute(self, &call.command, &call.arguments);
+                let _ = call.reply.send(resp);
+            }
+            DriverMsg::Shutdown => self.begin_shutdown(),
+        }
+    }
+
+    /// Feeds the operator's shutdown (DISCONNECT goes out) and stops once it is sent.
+    pub fn begin_shutdown(&mut self) {
+        if !self.shutting_down {
+            tracing::info!("shutting down");
+            self.shutting_down = true;
+            self.step(Input::Command(Command::Shutdown));
+        }
+    }
+
+    /// Feeds an operator command.
+    pub fn command(&mut self, c: Command) {
+        self.step(Input::Command(c));
+    }
+
+    fn next_deadline(&self) -> Option<(Timer, Time)> {
+        self.timers.iter().min_by_key(|(_, at)| **at).map(|(t, at)| (*t, *at))
+    }
+
+    fn fire_due_timers(&mut self) {
+        loop {
+            let now = self.clock.now();
+            let Some((t, at)) = self.next_deadline() else { return };
+            if at > now {
+                return;
+            }
+            self.timers.remove(&t);
+            self.step(Input::Timer(t));
+        }
+    }
+
+    /// Runs until shutdown (or a fatal storage error).
+    ///
+    /// # Errors
+    /// A durable commit failed.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<DriverMsg>) -> anyhow::Result<()> {
+        loop {
+            if let Some(e) = &self.fatal {
+                anyhow::bail!("lease store: {e}");
+            }
+            if self.shutting_down && self.gate.is_idle() {
+                break;
+            }
+            let sleep = self
+                .next_deadline()
+                .map_or(Duration::from_secs(3600), |(_, at)| self.clock.until(at));
+            let commit_rx = self.commit_rx.as_mut();
+            tokio::select! {
+                biased;
+                r = async { match commit_rx { Some(rx) => rx.await, None => std::future::pending().await } } => {
+                    match r {
+                        Ok((id, r)) => self.commit_done(id, r),
+                        Err(_) => self.commit_done(self.gate.inflight().unwrap_or(0), Err("commit task vanished".into())),
+                    }
+                }
+                m = rx.recv() => match m {
+                    Some(m) => self.handle_msg(m),
+                    None => self.begin_shutdown(),
+                },
+                () = tokio::time::sleep(sleep) => {}
+            }
+            self.fire_due_timers();
+        }
+        // Let the writers flush what was queued (the DISCONNECT), bounded.
+        if let Some(link) = self.link.take() {
+            self.close_link(link);
+        }
+        for w in std::mem::take(&mut self.closing) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_model::message::{DisconnectOptions, NoOptions};
+
+    fn msg(body: MessageBody) -> Message {
+        Message { xid: 1, sent_time: Time(1), body }
+    }
+
+    #[test]
+    fn only_order_free_messages_jump_the_queue() {
+        let none = || NoOptions { unknown: Vec::new() };
+        assert!(is_urgent(&msg(MessageBody::Contact(none()))));
+        assert!(is_urgent(&msg(MessageBody::Disconnect(DisconnectOptions {
+            status: None,
+            unknown: Vec::new()
+        }))));
+        for body in [
+            MessageBody::UpdDone(none()),
+            MessageBody::UpdReq(none()),
+            MessageBody::UpdReqAll(none()),
+            MessageBody::PoolReq(none()),
+            MessageBody::PoolResp(none()),
+        ] {
+            assert!(!is_urgent(&msg(body)));
+        }
+    }
+}

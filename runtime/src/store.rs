@@ -1,0 +1,271 @@
+//! The durable lease store: the endpoint's [`DurableImage`] on disk, in redb.
+//!
+//! - [`Store::open`] returns the store and the image to restore from
+//!   ([`failover_model::Endpoint::restore`]). A file that is not a redb database, is damaged, or
+//!   belongs to another relationship, role or format version is **refused** with an error: the
+//!   store is never silently reset, since forgetting leases is how duplicates happen.
+//! - [`Store::commit`] applies a batch of [`DurableWrite`]s in **one** write transaction with
+//!   durable (fsync) commit. The driver uses this for group commit: every write produced while
+//!   the previous commit was in flight goes into the next transaction.
+//!
+//! Layout: table `meta` (identity, format), table `state` (the [`StateRecord`], one row), table
+//! `bindings` keyed by the resource's 18-octet encoding. Values are JSON (serde), so a record is
+//! readable with any redb tool.
+
+use failover_model::{Binding, DurableImage, DurableWrite, Resource, Role, StateRecord};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Bump when the on-disk layout changes; a file of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+const BINDINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bindings");
+const IDENTITY_KEY: &str = "identity";
+const STATE_KEY: &str = "state";
+
+/// Which endpoint a store belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreIdentity {
+    /// The on-disk format version.
+    pub format: u32,
+    /// The relationship name.
+    pub relationship: String,
+    /// The role in it.
+    pub role: Role,
+}
+
+impl StoreIdentity {
+    /// The identity of an endpoint with this configuration, in the current format.
+    #[must_use]
+    pub fn new(relationship: &str, role: Role) -> Self {
+        StoreIdentity { format: FORMAT_VERSION, relationship: relationship.to_owned(), role }
+    }
+}
+
+/// Why the store refused to open or to commit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file is not a usable redb database (damaged, truncated, or something else).
+    #[error("lease store {path}: cannot be opened ({reason}); refusing to start rather than reset it — restore it from a backup or move it away deliberately")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+    /// The file belongs to another endpoint or format.
+    #[error("lease store {path}: belongs to {found}, not to {expected}; refusing to use it")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// Who it belongs to.
+        found: String,
+        /// Who we are.
+        expected: String,
+    },
+    /// A record could not be decoded.
+    #[error("lease store {path}: record {key} is unreadable ({reason}); refusing to start")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// Which record.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// An I/O or database error while committing.
+    #[error("lease store: {0}")]
+    Db(String),
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn describe(id: &StoreIdentity) -> String {
+    format!("relationship {:?}, role {:?}, format {}", id.relationship, id.role, id.format)
+}
+
+/// The key of a binding: kind octet, 16 address octets, prefix length.
+#[must_use]
+pub fn resource_key(r: &Resource) -> [u8; 18] {
+    let mut k = [0u8; 18];
+    match r {
+        Resource::Address(a) => {
+            k[0] = 1;
+            k[1..17].copy_from_slice(&a.octets());
+            k[17] = 128;
+        }
+        Resource::Prefix(p, l) => {
+            k[0] = 2;
+            k[1..17].copy_from_slice(&p.octets());
+            k[17] = *l;
+        }
+    }
+    k
+}
+
+/// The open lease store.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `identity` and reads the durable image.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`], [`StoreError::Foreign`], [`StoreError::BadRecord`] or an I/O
+    /// error. Never resets an existing file.
+    pub fn open(
+        path: &Path,
+        identity: &StoreIdentity,
+    ) -> Result<(Store, DurableImage), StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { path: path.to_owned(), reason };
+        let exists = match std::fs::metadata(path) {
+            Ok(m) => {
+                if !m.is_file() {
+                    return Err(corrupt("not a regular file".into()));
+                }
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        let opened = std::panic::catch_unwind(|| {
+            let mut b = Database::builder();
+            b.set_check_integrity_on_open(true);
+            if exists {
+                b.open(path)
+            } else {
+                b.create(path)
+            }
+        });
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(corrupt(e.to_string())),
+            Err(_) => return Err(corrupt("the database engine failed while reading it".into())),
+        };
+        let store = Store { db, path: path.to_owned() };
+        if exists {
+            store.check_identity(identity)?;
+        } else {
+            store.write_identity(identity)?;
+        }
+        let image = store.read_image()?;
+        Ok((store, image))
+    }
+
+    fn write_identity(&self, identity: &StoreIdentity) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(identity).map_err(db_err)?;
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            meta.insert(IDENTITY_KEY, bytes.as_slice()).map_err(db_err)?;
+            tx.open_table(STATE).map_err(db_err)?;
+            tx.open_table(BINDINGS).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn check_identity(&self, identity: &StoreIdentity) -> Result<(), StoreError> {
+        let foreign = |found: String| StoreError::Foreign {
+            path: self.path.clone(),
+            found,
+            expected: describe(identity),
+        };
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let meta = match tx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(foreign("a redb database without a failoverd identity".into()))
+            }
+            Err(e) => return Err(db_err(e)),
+        };
+        let Some(v) = meta.get(IDENTITY_KEY).map_err(db_err)? else {
+            return Err(foreign("a redb database without a failoverd identity".into()));
+        };
+        let found: StoreIdentity = serde_json::from_slice(v.value())
+            .map_err(|e| foreign(format!("an unreadable identity ({e})")))?;
+        if &found != identity {
+            return Err(foreign(describe(&found)));
+        }
+        Ok(())
+    }
+
+    fn read_image(&self) -> Result<DurableImage, StoreError> {
+        let bad = |key: String, reason: String| StoreError::BadRecord {
+            path: self.path.clone(),
+            key,
+            reason,
+        };
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let mut image = DurableImage::default();
+        let state = tx.open_table(STATE).map_err(db_err)?;
+        if let Some(v) = state.get(STATE_KEY).map_err(db_err)? {
+            let r: StateRecord = serde_json::from_slice(v.value())
+                .map_err(|e| bad("state".into(), e.to_string()))?;
+            image.state = Some(r);
+        }
+        let bindings = tx.open_table(BINDINGS).map_err(db_err)?;
+        for row in bindings.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let b: Binding = serde_json::from_slice(v.value())
+                .map_err(|e| bad(format!("binding {:02x?}", k.value()), e.to_string()))?;
+            if resource_key(&b.resource).as_slice() != k.value() {
+                return Err(bad(
+                    format!("binding {}", b.resource),
+                    "stored under another resource's key".into(),
+                ));
+            }
+            image.bindings.insert(b.resource, b);
+        }
+        Ok(image)
+    }
+
+    /// Writes a batch in one durable transaction (fsync before returning).
+    ///
+    /// # Errors
+    /// Any database or I/O failure: the batch is then not durable and nothing that waited for it
+    /// may be sent.
+    pub fn commit(&self, writes: &[DurableWrite]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut state = tx.open_table(STATE).map_err(db_err)?;
+            let mut bindings = tx.open_table(BINDINGS).map_err(db_err)?;
+            for w in writes {
+                match w {
+                    DurableWrite::State(r) => {
+                        let v = serde_json::to_vec(r).map_err(db_err)?;
+                        state.insert(STATE_KEY, v.as_slice()).map_err(db_err)?;
+                    }
+                    DurableWrite::Binding(b) => {
+                        let v = serde_json::to_vec(b).map_err(db_err)?;
+                        let k = resource_key(&b.resource);
+                        bindings.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,605 @@
+//! Tests that start the real `failoverd` binary on loopback with unprivileged ports.
+//!
+//! Every wait is bounded (a test fails when a bound passes; no test asserts a duration), and
+//! every child is killed by its PID when the test ends, whatever the outcome.
+
+use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
+use failover_model::wire::client::{
+    decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
+};
+use failover_model::{Duid, IaKind};
+use serde_json::{json, Value};
+use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_failoverd");
+const TLS_OFF: &str = "tls = \"off\"";
+
+fn tls_settings(name: &str) -> String {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    format!(
+        "tls = \"required\"\ntls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        d.join("ca.pem").display(),
+        d.join(format!("{name}.pem")).display(),
+        d.join(format!("{name}-key.pem")).display()
+    )
+}
+
+fn state_of(n: &Node) -> String {
+    ctl(&n.socket, "status", json!({}))
+        .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_udp() -> u16 {
+    UdpSocket::bind("[::1]:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("udp port")
+}
+
+fn free_tcp() -> u16 {
+    std::net::TcpListener::bind("[::1]:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("tcp port")
+}
+
+struct Node {
+    config: PathBuf,
+    socket: PathBuf,
+    dhcp: SocketAddr,
+}
+
+fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str, tls: &str) -> Node {
+    let partner = if fo_listen.contains('.') { "127.0.0.1" } else { "::1" };
+    let dhcp_port = free_udp();
+    let duid =
+        if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
+    let d = dir.display();
+    let text = format!(
+        r#"
+role = "{role}"
+relationship = "test"
+server_duid = "{duid}"
+data_dir = "{d}/{role}"
+control_socket = "{d}/{role}.sock"
+trace_file = "{d}/{role}.trace.jsonl"
+[log]
+level = "debug"
+[failover]
+partner_address = "{partner}"
+partner_port = {fo_port}
+listen_address = "{fo_listen}"
+port = {fo_port}
+mclt = 30
+keepalive_time = 6
+contacts_per_keepalive = 3
+startup_time = 2
+reconnect_interval = 1
+update_scan_interval = 2
+{tls}
+[dhcp]
+port = {dhcp_port}
+listen_addresses = ["::1"]
+[[pools.addresses]]
+first = "2001:db8:1::100"
+last = "2001:db8:1::1ff"
+[[pools.prefixes]]
+prefix = "2001:db8:100::/48"
+delegated_length = 56
+[lifetimes]
+address = {{ preferred = 300, valid = 600 }}
+prefix = {{ preferred = 300, valid = 600 }}
+"#
+    );
+    let config = dir.join(format!("{role}.toml"));
+    std::fs::write(&config, text).expect("write config");
+    Node {
+        config,
+        socket: dir.join(format!("{role}.sock")),
+        dhcp: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), dhcp_port),
+    }
+}
+
+fn start(node: &Node, log: &Path) -> Proc {
+    let err = std::fs::File::create(log).expect("log file");
+    Proc(
+        Command::new(EXE)
+            .args(["run", "--config"])
+            .arg(&node.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn failoverd"),
+    )
+}
+
+fn ctl(socket: &Path, command: &str, args: Value) -> Option<Value> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            failover_runtime::control::call(socket, command, args),
+        )
+        .await
+        .ok()?
+        .ok()
+    })
+}
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+fn metric(text: &str, needle: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn check_config_accepts_examples_and_names_bad_fields() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for f in ["examples/primary.toml", "examples/secondary.toml"] {
+        let out = Command::new(EXE).arg("--check-config").arg(root.join(f)).output().expect("run");
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(EXE).arg("check-config").arg(root.join(f)).output().expect("run");
+        assert!(out.status.success(), "{f}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(root.join("examples/primary.toml")).expect("read");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("first = \"2001:db8:1::100\"", "first = \"2001:db8:1::zz\""))
+        .expect("write");
+    let out = Command::new(EXE).arg("--check-config").arg(&bad).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pools.addresses[0].first"), "{err}");
+}
+
+/// One server alone: the control socket answers in Kea's conventions, bad client packets and
+/// foreign partner connections are counted and dropped, and the server shuts down on command.
+#[test]
+fn single_server_control_and_drops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let node = write_config(dir.path(), "secondary", fo_port, "::", TLS_OFF);
+    let mut p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
+        "control socket never answered"
+    );
+    let v = ctl(&node.socket, "list-commands", json!({})).expect("list-commands");
+    assert_eq!(v["result"], 0);
+    assert!(v["arguments"].as_array().is_some_and(|a| a.iter().any(|c| c == "lease-get")));
+    let v = ctl(&node.socket, "frobnicate", json!({})).expect("answer");
+    assert_eq!(v["result"], 2, "{v}");
+    let v = ctl(&node.socket, "lease-get", json!({"address": "2001:db8:1::150"})).expect("answer");
+    assert_eq!(v["result"], 3, "{v}");
+    let v = ctl(&node.socket, "lease-get", json!({"address": "not-an-address"})).expect("answer");
+    assert_eq!(v["result"], 1, "{v}");
+    let v = ctl(&node.socket, "status", json!({})).expect("status");
+    assert_eq!(v["result"], 0);
+    assert_eq!(v["arguments"]["role"], "Secondary");
+    // Alone and never in contact (STARTUP or RECOVER): the core does not take partner-down,
+    // and the answer says so.
+    let v = ctl(&node.socket, "partner-down", json!({})).expect("partner-down");
+    if v["arguments"]["state"] != "PARTNER-DOWN" {
+        assert_eq!(v["result"], 1, "{v}");
+    }
+
+    // Garbage to the DHCPv6 port, and a connection from a peer that is not the partner
+    // (127.0.0.1 is not ::1).
+    let s = UdpSocket::bind("[::1]:0").expect("udp");
+    for junk in [&b""[..], &b"\x01"[..], &b"\x0c\x00\xff"[..], &[3u8; 300][..]] {
+        s.send_to(junk, node.dhcp).expect("send");
+    }
+    let _foreign = std::net::TcpStream::connect(("127.0.0.1", fo_port));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let m = ctl(&node.socket, "metrics", json!({})).unwrap_or_default();
+            let text = m["arguments"]["text"].as_str().unwrap_or_default().to_owned();
+            metric(&text, "failoverd_drops_total{reason=\"client_") >= 4.0
+                && metric(&text, "failoverd_drops_total{reason=\"foreign_peer\"}") >= 1.0
+        }),
+        "drops were not counted"
+    );
+
+    let v = ctl(&node.socket, "shutdown", json!({})).expect("shutdown");
+    assert_eq!(v["result"], 0);
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        "failoverd did not exit after shutdown"
+    );
+    // The trace replays through the model without divergence.
+    let out = Command::new(EXE)
+        .args(["replay", "--trace"])
+        .arg(dir.path().join("secondary.trace.jsonl"))
+        .arg("--config")
+        .arg(&node.config)
+        .output()
+        .expect("replay");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no divergence"));
+}
+
+/// A pair (failover link on 127.0.0.1) reaches NORMAL and a relayed client gets a lease.
+#[test]
+fn pair_reaches_normal_and_serves_a_relayed_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    // The failover link over IPv4 loopback (DHCPv6 itself is on ::1).
+    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let _p = start(&prim, &dir.path().join("primary.log"));
+    let state = state_of;
+    let normal =
+        wait_until(Duration::from_secs(40), || state(&prim) == "NORMAL" && state(&sec) == "NORMAL");
+    assert!(
+        normal,
+        "pair did not reach NORMAL (primary {}, secondary {}); logs in {}",
+        state(&prim),
+        state(&sec),
+        dir.path().display()
+    );
+
+    let relay = UdpSocket::bind("[::1]:0").expect("udp");
+    relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]);
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(duid.clone()),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let got = wait_until(Duration::from_secs(10), || {
+        let inner = encode_client_request(&req, [1, 2, 3]).expect("encode");
+        let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+        for t in [prim.dhcp, sec.dhcp] {
+            let _ = relay.send_to(&pkt, t);
+        }
+        let mut buf = [0u8; 4096];
+        let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
+        let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
+        let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
+        reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+    });
+    assert!(got, "no lease for the relayed client");
+    let v = ctl(&prim.socket, "lease-get", json!({"duid": "00:03:00:01:02:00:00:00:00:01"}))
+        .expect("lease-get");
+    assert_eq!(v["result"], 0, "{v}");
+}
+
+/// With `tls = "required"` on both sides (STARTTLS, mutual authentication), the pair reaches
+/// NORMAL; a primary whose certificate comes from another CA is refused by the secondary.
+#[test]
+fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", &tls_settings("primary"));
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", &tls_settings("secondary"));
+    for n in [&prim, &sec] {
+        let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    let normal = wait_until(Duration::from_secs(40), || {
+        state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
+    });
+    assert!(normal, "TLS pair did not reach NORMAL ({} / {})", state_of(&prim), state_of(&sec));
+    let st = ctl(&prim.socket, "status", json!({})).expect("status");
+    assert_eq!(st["arguments"]["tls"], true, "{st}");
+    assert_eq!(st["arguments"]["transport-connected"], true, "{st}");
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+
+    // A primary with a certificate from another CA.
+    let rogue_dir = tempfile::tempdir().expect("tempdir");
+    let rogue = write_config(rogue_dir.path(), "primary", fo_port, "::1", &tls_settings("rogue"));
+    let _r = start(&rogue, &rogue_dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let m = ctl(&sec.socket, "metrics", json!({})).unwrap_or_default();
+            metric(
+                m["arguments"]["text"].as_str().unwrap_or_default(),
+                "failoverd_drops_total{reason=\"tls_failed\"}",
+            ) >= 1.0
+        }),
+        "the secondary did not refuse the foreign certificate"
+    );
+    assert_ne!(state_of(&sec), "NORMAL");
+    let _ = s.0.kill();
+}
+
+#[test]
+fn tls_configuration_errors_name_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = write_config(
+        dir.path(),
+        "primary",
+        1,
+        "::1",
+        &tls_settings("primary").replace("primary-key.pem", "missing-key.pem"),
+    );
+    let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failover.tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = write_config(
+        dir.path(),
+        "primary",
+        1,
+        "::1",
+        &tls_settings("primary").replace("primary-key.pem", "secondary-key.pem"),
+    );
+    let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failover.tls_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The demo scenario end to end: a pair, relayed clients, SIGKILL of the primary, renewals by
+/// the secondary in COMMUNICATIONS-INTERRUPTED, restart, back to NORMAL, every lease kept.
+/// (The demo bounds itself and kills its children by PID; this bounds the demo too.)
+#[test]
+fn demo_keeps_every_lease_through_failover_and_recovery() {
+    let mut child = Command::new(EXE)
+        .args(["demo", "--clients", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo");
+    let done = wait_until(Duration::from_secs(150), || matches!(child.try_wait(), Ok(Some(_))));
+    if !done {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("demo output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(done, "demo did not finish:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("COMMUNICATIONS-INTERRUPTED"), "{stdout}");
+    assert!(stdout.contains("RESULT: every client kept"), "{stdout}");
+}
+
+/// Bytes from the partner that do not decode reach the core as `PartnerMalformed` (the core
+/// decides what to do; today it disconnects).
+#[test]
+fn malformed_partner_frames_reach_the_core() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let node = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
+        "control socket never answered"
+    );
+    // We connect from ::1, the configured partner address: once with a complete frame of an
+    // unknown message type (255), once with a zero-length frame (framing cannot recover).
+    for bytes in [&[0u8, 8, 255, 0, 0, 1, 0, 0, 0, 0][..], &[0u8, 0][..]] {
+        let mut tcp = std::net::TcpStream::connect(("::1", fo_port)).expect("connect");
+        tcp.write_all(bytes).expect("write");
+        tcp.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let seen = |what: &str| {
+        std::fs::read_to_string(&trace)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("input").is_some_and(|i| i.to_string().contains(what)))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || seen("PartnerMalformed") >= 2),
+        "malformed frames were not handed to the core: {}",
+        std::fs::read_to_string(&trace).unwrap_or_default()
+    );
+    assert!(seen("ConnectionUp") >= 2);
+}
+
+/// Garbage and mutated packets on the DHCPv6 port and garbage on the partner link: the server
+/// survives them all (no panic), counts them, and still serves a valid client afterwards.
+#[test]
+fn hostile_input_does_not_stop_the_server() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let mut s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+
+    // A valid relayed SOLICIT, then thousands of mutations of it (deterministic xorshift).
+    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 9]);
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(duid),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![
+            IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] },
+            IaRequest { kind: IaKind::Pd, iaid: 2, leases: vec![] },
+        ],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+    let inner = encode_client_request(&req, [9, 9, 9]).expect("encode");
+    let valid = wrap_relay_forw(&inner, 0, link, peer, Some(b"eth0")).expect("wrap");
+    let sock = UdpSocket::bind("[::1]:0").expect("udp");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000u32 {
+        let mut pkt = valid.clone();
+        match i % 3 {
+            0 => {
+                for _ in 0..(1 + rnd() % 4) {
+                    let at = (rnd() as usize) % pkt.len();
+                    pkt[at] = rnd() as u8;
+                }
+            }
+            1 => pkt.truncate((rnd() as usize) % pkt.len()),
+            _ => pkt = (0..(rnd() % 600)).map(|_| rnd() as u8).collect(),
+        }
+        let _ = sock.send_to(&pkt, prim.dhcp);
+        if i % 200 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Garbage on the partner link from the partner's own address (::1) to the secondary.
+    for _ in 0..5 {
+        if let Ok(mut tcp) = std::net::TcpStream::connect(("::1", fo_port)) {
+            let junk: Vec<u8> = (0..(rnd() % 3000)).map(|_| rnd() as u8).collect();
+            let _ = tcp.write_all(&junk);
+        }
+    }
+
+    // Both still alive and answering; a valid client still gets a lease.
+    assert!(matches!(p.0.try_wait(), Ok(None)), "the primary died");
+    assert!(matches!(s.0.try_wait(), Ok(None)), "the secondary died");
+    sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let got = wait_until(Duration::from_secs(40), || {
+        let _ = sock.send_to(&valid, prim.dhcp);
+        let _ = sock.send_to(&valid, sec.dhcp);
+        let mut buf = [0u8; 4096];
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { continue };
+            let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+            if xid == [9, 9, 9]
+                && reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+            {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(got, "no lease after the hostile input");
+    let m = ctl(&prim.socket, "metrics", json!({})).expect("metrics");
+    assert!(
+        metric(
+            m["arguments"]["text"].as_str().unwrap_or_default(),
+            "failoverd_drops_total{reason=\"client_"
+        ) > 0.0
+    );
+    assert!(matches!(p.0.try_wait(), Ok(None)) && matches!(s.0.try_wait(), Ok(None)));
+}
+
+/// The operator's PARTNER-DOWN: after the primary dies, the secondary is in
+/// COMMUNICATIONS-INTERRUPTED; `partner-down` on the control socket moves it to PARTNER-DOWN.
+#[test]
+fn partner_down_command_after_the_primary_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    drop(p); // SIGKILL by PID
+    assert!(
+        wait_until(Duration::from_secs(30), || state_of(&sec) == "COMMUNICATIONS-INTERRUPTED"),
+        "secondary did not notice ({})",
+        state_of(&sec)
+    );
+    let v = ctl(&sec.socket, "partner-down", json!({})).expect("partner-down");
+    assert_eq!(v["result"], 0, "{v}");
+    assert!(
+        wait_until(Duration::from_secs(10), || state_of(&sec) == "PARTNER-DOWN"),
+        "secondary not in PARTNER-DOWN ({})",
+        state_of(&sec)
+    );
+    let st = ctl(&sec.socket, "status", json!({})).expect("status");
+    assert!(st["arguments"]["partner_down_since"].as_u64().is_some_and(|t| t > 0), "{st}");
+}
+
+/// A planned stop (SIGTERM) sends the core's DISCONNECT before the process exits: the partner
+/// receives it (it is in the partner's trace) and the primary exits by itself.
+#[test]
+fn sigterm_sends_disconnect_before_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let mut p = start(&prim, &dir.path().join("primary.log"));
+    assert!(
+        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
+            && state_of(&sec) == "NORMAL"),
+        "pair did not reach NORMAL"
+    );
+    let pid = p.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+    assert!(status.success());
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        "the primary did not exit on SIGTERM"
+    );
+    assert!(matches!(p.0.try_wait(), Ok(Some(s)) if s.success()), "exit status");
+    let trace = dir.path().join("secondary.trace.jsonl");
+    let got_disconnect = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&trace).unwrap_or_default().lines().any(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .and_then(|v| {
+                    v.get("input")?.get("Partner")?.get("body")?.get("Disconnect").cloned()
+                })
+                .is_some()
+        })
+    });
+    assert!(got_disconnect, "the secondary never received DISCONNECT");
+}
