@@ -160,20 +160,26 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 7] = ["unit", "tiny", "ci", "deep", "auto-pd", "a1", "pd"];
+pub const CONFIG_NAMES: [&str; 8] =
+    ["unit", "tiny", "ci", "deep", "auto-pd", "a1", "pd-crash", "pd-partition"];
 
 /// A named configuration's bounds.
 ///
 /// - `unit`: one client, one operation, no fault, 60 s: the pinned-count test.
 /// - `tiny`: one client, addresses only, one break: seconds; used by the unit tests.
-/// - `ci`: two clients, addresses only, each fault type once but in separate budgets that
-///   fit in a few minutes on 2 cores.
-/// - `deep`: every bound of `ci` plus one, the prefix pool, lost replies, storage loss and
-///   all fault types together.
+/// - `ci`: one client operation, one partition and one operator PARTNER-DOWN (A1-guarded),
+///   90 s (the same bounds as `pd-partition`): under a minute on 2 cores. Breaks are covered by
+///   `tiny`. Adding a break, or a second client operation, took it past 20 M states and 8
+///   minutes on the shared machine.
+/// - `deep`: every bound of `ci` plus one (two clients, three operations, two breaks, two
+///   partitions, two commands, a crash, a storage loss, a lost reply, declines), the prefix
+///   pool, network delays and every timer interleaving, horizon 105 s.
 /// - `a1`: three clients asking for delegated prefixes, one partition and one operator
 ///   PARTNER-DOWN: the §8.4 hazard appears (S1) when A1 is switched off.
-/// - `pd`: two clients, a crash, a partition and an operator PARTNER-DOWN: the PARTNER-DOWN
-///   paths (reuse waits, reintegration, STARTUP flags) for the mutation tests.
+/// - `pd-crash`: two clients, a crash and an operator PARTNER-DOWN (reuse waits, STARTUP
+///   flags on the partner's restart).
+/// - `pd-partition`: one client, a partition and an operator PARTNER-DOWN (reintegration
+///   through POTENTIAL-CONFLICT).
 /// - `auto-pd`: auto-partner-down under a partition (A1 decides whether the partner is fenced).
 #[must_use]
 pub fn bounds(name: &str) -> Option<Bounds> {
@@ -198,18 +204,20 @@ pub fn bounds(name: &str) -> Option<Bounds> {
     Some(match name {
         "unit" => Bounds { horizon: 60, client_ops: 1, breaks: 0, ..base },
         "tiny" => Bounds { horizon: 90, ..base },
-        "pd" => Bounds {
-            horizon: 120,
+        "pd-crash" => Bounds {
+            horizon: 60,
             clients: 2,
             client_ops: 2,
             breaks: 0,
             crashes: 1,
-            partitions: 1,
             pd_commands: 1,
             ..base
         },
+        "pd-partition" => {
+            Bounds { horizon: 90, client_ops: 1, breaks: 0, partitions: 1, pd_commands: 1, ..base }
+        }
         "a1" => Bounds {
-            horizon: 120,
+            horizon: 75,
             clients: 3,
             ias: vec![IaKind::Pd],
             client_ops: 3,
@@ -219,21 +227,15 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             prefix_pool: true,
             ..base
         },
-        "ci" => Bounds {
-            horizon: 150,
-            clients: 2,
-            client_ops: 3,
-            crashes: 1,
-            partitions: 1,
-            pd_commands: 1,
-            ..base
-        },
+        "ci" => {
+            Bounds { horizon: 90, client_ops: 2, breaks: 1, partitions: 1, pd_commands: 1, ..base }
+        }
         "deep" => Bounds {
-            horizon: 180,
+            horizon: 105,
             clients: 2,
             ias: vec![IaKind::Na, IaKind::Pd],
-            client_ops: 4,
-            crashes: 2,
+            client_ops: 3,
+            crashes: 1,
             storage_losses: 1,
             breaks: 2,
             partitions: 2,

@@ -31,3 +31,8 @@ fn mutation_ignore_mclt_in_comm_int_is_caught() {
 fn mutation_allocate_from_partner_pool_is_caught() {
     caught("tiny", Mutation::AllocateFromPartnerPool, name::S10);
 }
+
+#[test]
+fn mutation_skip_potential_conflict_is_caught() {
+    caught("pd-partition", Mutation::SkipPotentialConflict, name::S24B);
+}
