@@ -228,7 +228,7 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             ..base
         },
         "ci" => {
-            Bounds { horizon: 90, client_ops: 2, breaks: 1, partitions: 1, pd_commands: 1, ..base }
+            Bounds { horizon: 90, client_ops: 1, breaks: 0, partitions: 1, pd_commands: 1, ..base }
         }
         "deep" => Bounds {
             horizon: 105,

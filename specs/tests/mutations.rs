@@ -36,3 +36,11 @@ fn mutation_allocate_from_partner_pool_is_caught() {
 fn mutation_skip_potential_conflict_is_caught() {
     caught("pd-partition", Mutation::SkipPotentialConflict, name::S24B);
 }
+
+/// Distinguishing since the core's S8 fix: the unmutated `pd-crash` space is exhausted with
+/// no violation (13.8 M states), while this mutant breaks S8 (about 1 M states to the
+/// counterexample in a release build).
+#[test]
+fn mutation_reallocate_without_pd_wait_is_caught() {
+    caught("pd-crash", Mutation::ReallocateWithoutPdWait, name::S8);
+}
