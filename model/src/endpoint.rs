@@ -815,17 +815,9 @@ impl Endpoint {
         match self.config.role {
             Role::Primary => {
                 // §6.1.1: CONNECT.
-                let opts = ConnectOptions {
-                    protocol_version: Some(PROTOCOL_VERSION),
-                    mclt: Some(self.config.mclt),
-                    keepalive_time: Some(self.config.keepalive_time),
-                    max_unacked_bndupd: Some(self.config.max_unacked_bndupd),
-                    relationship_name: (!self.config.relationship.is_empty())
-                        .then(|| self.config.relationship.clone()),
-                    connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
-                    status: None,
-                    unknown: Vec::new(),
-                };
+                let mut opts = self.our_connect_options(self.config.mclt);
+                opts.relationship_name = (!self.config.relationship.is_empty())
+                    .then(|| self.config.relationship.clone());
                 self.conn = ConnPhase::AwaitConnectReply;
                 self.send_new(now, MessageBody::Connect(opts), out);
             }
@@ -1033,16 +1025,7 @@ impl Endpoint {
             self.persist_record(now, out);
         }
         self.adopt_partner_params(o.keepalive_time, o.max_unacked_bndupd);
-        let reply = ConnectOptions {
-            protocol_version: Some(PROTOCOL_VERSION),
-            mclt: Some(mclt),
-            keepalive_time: Some(self.config.keepalive_time),
-            max_unacked_bndupd: Some(self.config.max_unacked_bndupd),
-            relationship_name: None,
-            connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
-            status: None,
-            unknown: Vec::new(),
-        };
+        let reply = self.our_connect_options(mclt);
         self.send_with(now, xid, MessageBody::ConnectReply(reply), out);
         self.conn = ConnPhase::AwaitState;
         self.send_state(now, out);
@@ -1086,6 +1069,20 @@ impl Endpoint {
         self.adopt_partner_params(o.keepalive_time, o.max_unacked_bndupd);
         self.conn = ConnPhase::AwaitState;
         self.send_state(now, out);
+    }
+
+    /// The options both CONNECT (§6.1.1) and an accepting CONNECTREPLY (§6.1.2) carry.
+    fn our_connect_options(&self, mclt: u32) -> ConnectOptions {
+        ConnectOptions {
+            protocol_version: Some(PROTOCOL_VERSION),
+            mclt: Some(mclt),
+            keepalive_time: Some(self.config.keepalive_time),
+            max_unacked_bndupd: Some(self.config.max_unacked_bndupd),
+            relationship_name: None,
+            connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
+            status: None,
+            unknown: Vec::new(),
+        }
     }
 
     fn adopt_partner_params(&mut self, keepalive: Option<u32>, max_unacked: Option<u32>) {
