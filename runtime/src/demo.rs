@@ -339,6 +339,43 @@ async fn renew_all(
     Ok(answers)
 }
 
+/// Prints what each client got back from a round of renewals, and counts the clients that kept
+/// both their address and their prefix (remembering which server now answers them).
+fn report_renewals(
+    clock: &Clock0,
+    clients: &mut [DemoClient],
+    answers: Vec<(Option<ClientReply>, &'static str)>,
+) -> usize {
+    let mut kept = 0;
+    for (c, (r, via)) in clients.iter_mut().zip(answers) {
+        let h = r.as_ref().map(leases_in);
+        let same =
+            h.as_ref().is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
+        let by = h
+            .as_ref()
+            .and_then(|h| h.server.as_ref())
+            .map_or("nobody".to_owned(), ToString::to_string);
+        clock.client(
+            !same,
+            format!(
+                "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
+                c.duid,
+                show(h.as_ref().and_then(|h| h.address)),
+                show(h.as_ref().and_then(|h| h.prefix)),
+                h.as_ref().map_or(0, |h| h.valid),
+                if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
+            ),
+        );
+        if same {
+            kept += 1;
+            if let Some(h) = h {
+                c.held.server = h.server;
+            }
+        }
+    }
+    kept
+}
+
 fn leases_in(reply: &ClientReply) -> Held {
     let mut h =
         Held { address: None, prefix: None, server: Some(reply.server_id.clone()), valid: 0 };
@@ -589,34 +626,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         }
         clock.say("  every client renews (RENEW to its server, then REBIND to any)");
         let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
-        let mut kept = 0;
-        for (c, (r, via)) in clients.iter_mut().zip(answers) {
-            let h = r.as_ref().map(leases_in);
-            let same = h
-                .as_ref()
-                .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
-            let by = h
-                .as_ref()
-                .and_then(|h| h.server.as_ref())
-                .map_or("nobody".to_owned(), ToString::to_string);
-            clock.client(
-                !same,
-                format!(
-                    "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
-                    c.duid,
-                    show(h.as_ref().and_then(|h| h.address)),
-                    show(h.as_ref().and_then(|h| h.prefix)),
-                    h.as_ref().map_or(0, |h| h.valid),
-                    if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
-                ),
-            );
-            if same {
-                kept += 1;
-                if let Some(h) = h {
-                    c.held.server = h.server;
-                }
-            }
-        }
+        let kept = report_renewals(&clock, &mut clients, answers);
         clock.say(format!(
             "  {kept} of {} clients kept their address and prefix with the primary down",
             clients.len()
@@ -635,31 +645,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         }
         clock.say("  every client renews again");
         let answers = renew_all(&relay, &clients, &targets, &mut next_xid).await?;
-        let mut kept = 0;
-        for (c, (r, via)) in clients.iter().zip(answers) {
-            let h = r.as_ref().map(leases_in);
-            let same = h
-                .as_ref()
-                .is_some_and(|h| h.address == c.held.address && h.prefix == c.held.prefix);
-            let by = h
-                .as_ref()
-                .and_then(|h| h.server.as_ref())
-                .map_or("nobody".to_owned(), ToString::to_string);
-            clock.client(
-                !same,
-                format!(
-                    "  client {}: {} and {} (valid {} s) by {via} from {by}: {}",
-                    c.duid,
-                    show(h.as_ref().and_then(|h| h.address)),
-                    show(h.as_ref().and_then(|h| h.prefix)),
-                    h.as_ref().map_or(0, |h| h.valid),
-                    if same { "SAME LEASES" } else { "LEASES LOST OR CHANGED" }
-                ),
-            );
-            if same {
-                kept += 1;
-            }
-        }
+        let kept = report_renewals(&clock, &mut clients, answers);
         clock.say(format!(
             "  {kept} of {} clients kept their address and prefix after the recovery",
             clients.len()
