@@ -429,42 +429,48 @@ pub fn decode_client_packet(
     Ok(ClientPacket { request, context })
 }
 
+/// The address or prefix (with its preferred and valid lifetimes) of an IAADDR / IAPREFIX
+/// inside an IA of `kind` (option code `ia_code`), `None` for any other option. An address in an
+/// IA_PD, a prefix in an IA_NA / IA_TA and a prefix length above 128 are errors.
+fn ia_lease(
+    kind: IaKind,
+    ia_code: u16,
+    sub: &DhcpOption,
+) -> Result<Option<(Resource, u32, u32)>, WireError> {
+    match (kind, sub) {
+        (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => {
+            Ok(Some((Resource::Address(a.addr), a.preferred_life, a.valid_life)))
+        }
+        (IaKind::Pd, DhcpOption::IAPrefix(p)) => {
+            if p.prefix_len > 128 {
+                return Err(WireError::BadValue {
+                    code: code::IAPREFIX,
+                    reason: "prefix-length above 128",
+                });
+            }
+            Ok(Some((
+                Resource::Prefix(p.prefix_ip, p.prefix_len),
+                p.preferred_lifetime,
+                p.valid_lifetime,
+            )))
+        }
+        (IaKind::Pd, DhcpOption::IAAddr(_)) => {
+            Err(WireError::BadValue { code: code::IA_PD, reason: "an address inside an IA_PD" })
+        }
+        (_, DhcpOption::IAPrefix(_)) => {
+            Err(WireError::BadValue { code: ia_code, reason: "a prefix inside an IA_NA / IA_TA" })
+        }
+        _ => Ok(None),
+    }
+}
+
 fn dec_ia_request(kind: IaKind, iaid: u32, t: &Tlv<'_>) -> Result<IaRequest, WireError> {
     let mut leases = Vec::new();
     for (_, sub) in typed_options(ia_inner(t, kind), 1)? {
         let Some(sub) = sub else { continue };
-        match (kind, sub) {
-            (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(RequestedLease {
-                resource: Resource::Address(a.addr),
-                preferred_lifetime: a.preferred_life,
-                valid_lifetime: a.valid_life,
-            }),
-            (IaKind::Pd, DhcpOption::IAPrefix(p)) => {
-                if p.prefix_len > 128 {
-                    return Err(WireError::BadValue {
-                        code: code::IAPREFIX,
-                        reason: "prefix-length above 128",
-                    });
-                }
-                leases.push(RequestedLease {
-                    resource: Resource::Prefix(p.prefix_ip, p.prefix_len),
-                    preferred_lifetime: p.preferred_lifetime,
-                    valid_lifetime: p.valid_lifetime,
-                });
-            }
-            (IaKind::Pd, DhcpOption::IAAddr(_)) => {
-                return Err(WireError::BadValue {
-                    code: code::IA_PD,
-                    reason: "an address inside an IA_PD",
-                })
-            }
-            (_, DhcpOption::IAPrefix(_)) => {
-                return Err(WireError::BadValue {
-                    code: t.code,
-                    reason: "a prefix inside an IA_NA / IA_TA",
-                })
-            }
-            _ => {}
+        if let Some((resource, preferred_lifetime, valid_lifetime)) = ia_lease(kind, t.code, &sub)?
+        {
+            leases.push(RequestedLease { resource, preferred_lifetime, valid_lifetime });
         }
     }
     Ok(IaRequest { kind, iaid, leases })
@@ -774,39 +780,11 @@ fn dec_ia_reply(
     for (st, sub) in typed_options(ia_inner(t, kind), 1)? {
         let c = st.code;
         let Some(sub) = sub else { continue };
-        match (kind, sub) {
-            (IaKind::Na | IaKind::Ta, DhcpOption::IAAddr(a)) => leases.push(GrantedLease {
-                resource: Resource::Address(a.addr),
-                preferred_lifetime: a.preferred_life,
-                valid_lifetime: a.valid_life,
-            }),
-            (IaKind::Pd, DhcpOption::IAPrefix(p)) => {
-                if p.prefix_len > 128 {
-                    return Err(WireError::BadValue {
-                        code: code::IAPREFIX,
-                        reason: "prefix-length above 128",
-                    });
-                }
-                leases.push(GrantedLease {
-                    resource: Resource::Prefix(p.prefix_ip, p.prefix_len),
-                    preferred_lifetime: p.preferred_lifetime,
-                    valid_lifetime: p.valid_lifetime,
-                });
-            }
-            (_, DhcpOption::StatusCode(s)) => once(&mut status, c, dhcp_status(&s)?)?,
-            (IaKind::Pd, DhcpOption::IAAddr(_)) => {
-                return Err(WireError::BadValue {
-                    code: code::IA_PD,
-                    reason: "an address inside an IA_PD",
-                })
-            }
-            (_, DhcpOption::IAPrefix(_)) => {
-                return Err(WireError::BadValue {
-                    code: t.code,
-                    reason: "a prefix inside an IA_NA / IA_TA",
-                })
-            }
-            _ => {}
+        if let Some((resource, preferred_lifetime, valid_lifetime)) = ia_lease(kind, t.code, &sub)?
+        {
+            leases.push(GrantedLease { resource, preferred_lifetime, valid_lifetime });
+        } else if let DhcpOption::StatusCode(s) = sub {
+            once(&mut status, c, dhcp_status(&s)?)?;
         }
     }
     Ok(IaReply { kind, iaid, t1, t2, leases, status })
