@@ -31,6 +31,17 @@ impl Default for Assumptions {
     }
 }
 
+/// The assumptions a named configuration runs under unless switched off further: the
+/// defaults, except that `storage` is about crashes that lose stable storage (A2 off).
+#[must_use]
+pub fn assumptions_for(config: &str) -> Assumptions {
+    let mut a = Assumptions::default();
+    if config == "storage" {
+        a.a2_storage_survives = false;
+    }
+    a
+}
+
 /// Names accepted by `--assume-off`.
 pub const ASSUMPTION_NAMES: [&str; 3] = ["A1", "A2", "A3"];
 
@@ -88,6 +99,12 @@ pub struct Bounds {
     /// Timers due at the same instant fire in one fixed order (primary first, then by timer)
     /// instead of every interleaving (a reduction: other events still interleave with them).
     pub ordered_timers: bool,
+    /// The run starts from the quiescent world two fresh servers reach at `T0` by their
+    /// handshake, recovery and pool balancing in one canonical order (`FailoverModel::warm_up`)
+    /// instead of from the two fresh servers: no fault, client or command interleaves with the
+    /// first start. A reduction for the searches that are about what happens later (the A1
+    /// hazard); the configurations that check startup keep it off.
+    pub warm_start: bool,
 }
 
 /// Protocol timing shared by both endpoints. Everything is a multiple of 15 s so that timer
@@ -160,8 +177,19 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 8] =
-    ["unit", "tiny", "ci", "deep", "auto-pd", "a1", "pd-crash", "pd-partition"];
+pub const CONFIG_NAMES: [&str; 11] = [
+    "unit",
+    "tiny",
+    "ci",
+    "deep",
+    "auto-pd",
+    "a1",
+    "pd-crash",
+    "pd-partition",
+    "storage",
+    "partition",
+    "restart-pd",
+];
 
 /// A named configuration's bounds.
 ///
@@ -181,6 +209,12 @@ pub const CONFIG_NAMES: [&str; 8] =
 /// - `pd-partition`: one client, a partition and an operator PARTNER-DOWN (reintegration
 ///   through POTENTIAL-CONFLICT).
 /// - `auto-pd`: auto-partner-down under a partition (A1 decides whether the partner is fenced).
+/// - `storage` (A2 off): one client asking for an address and a prefix, a crash that loses
+///   stable storage, an operator PARTNER-DOWN: recovery with UPDREQALL and RECOVER-WAIT.
+/// - `partition`: two clients asking for an address and a prefix, one partition, from the
+///   quiescent NORMAL pair (`warm_start`): both servers serve while apart, then reintegrate.
+/// - `restart-pd`: one crash, one operator PARTNER-DOWN, from NORMAL: the partner's STARTUP
+///   STATE reaches a server in PARTNER-DOWN (S21).
 #[must_use]
 pub fn bounds(name: &str) -> Option<Bounds> {
     let base = Bounds {
@@ -200,6 +234,7 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         skew: 0,
         delays: false,
         ordered_timers: true,
+        warm_start: false,
     };
     Some(match name {
         "unit" => Bounds { horizon: 60, client_ops: 1, breaks: 0, ..base },
@@ -217,7 +252,8 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             Bounds { horizon: 90, client_ops: 1, breaks: 0, partitions: 1, pd_commands: 1, ..base }
         }
         "a1" => Bounds {
-            horizon: 75,
+            horizon: 60,
+            warm_start: true,
             clients: 3,
             ias: vec![IaKind::Pd],
             client_ops: 3,
@@ -247,13 +283,46 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             ordered_timers: false,
             ..base
         },
-        "auto-pd" => Bounds {
-            horizon: 150,
+        "storage" => Bounds {
+            horizon: 90,
+            ias: vec![IaKind::Na, IaKind::Pd],
+            prefix_pool: true,
+            client_ops: 2,
+            breaks: 0,
+            storage_losses: 1,
+            pd_commands: 1,
+            ..base
+        },
+        "partition" => Bounds {
+            horizon: 90,
             clients: 2,
+            ias: vec![IaKind::Na, IaKind::Pd],
+            prefix_pool: true,
+            client_ops: 2,
+            breaks: 0,
+            partitions: 1,
+            warm_start: true,
+            ..base
+        },
+        "restart-pd" => Bounds {
+            horizon: 60,
+            client_ops: 1,
+            breaks: 0,
+            crashes: 1,
+            pd_commands: 1,
+            warm_start: true,
+            ..base
+        },
+        "auto-pd" => Bounds {
+            horizon: 120,
+            clients: 3,
+            ias: vec![IaKind::Pd],
+            prefix_pool: true,
             client_ops: 3,
             breaks: 0,
             partitions: 1,
             auto_partner_down: Some(30),
+            warm_start: true,
             ..base
         },
         _ => return None,

@@ -154,7 +154,7 @@ impl FailoverModel {
     /// A named configuration with the default assumptions.
     #[must_use]
     pub fn named(name: &str) -> Option<Self> {
-        bounds(name).map(|b| FailoverModel::new(name, b, Assumptions::default()))
+        bounds(name).map(|b| FailoverModel::new(name, b, crate::config::assumptions_for(name)))
     }
 
     /// Seeds a protocol bug into both endpoints.
@@ -174,7 +174,7 @@ impl FailoverModel {
         format!(
             "config {}: horizon {} s, {} client(s) asking {:?}, {} client op(s), faults: {} crash, \
              {} storage loss, {} break, {} partition, {} PD command, {} lost reply; decline {}, \
-             prefix pool {}, auto-PD {:?}, network delays {}, ordered timers {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
+             prefix pool {}, auto-PD {:?}, network delays {}, ordered timers {}, warm start {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
              clock offsets {:?}; L1 K = {} s; assumptions A1={} A2={} A3={}",
             self.name,
             b.horizon,
@@ -192,6 +192,7 @@ impl FailoverModel {
             b.auto_partner_down,
             b.delays,
             b.ordered_timers,
+            b.warm_start,
             self.timing.mclt,
             self.timing.valid,
             self.timing.keepalive,
@@ -437,6 +438,28 @@ impl FailoverModel {
         }
         watch.sort();
         w.ghost.pd_watch[i] = watch;
+    }
+
+    /// `Bounds::warm_start`: from the initial world, carries out the partner network's and the
+    /// timers' due events at `T0` in one canonical order (the first enabled connection,
+    /// delivery or timer action, as `actions` lists them) until none is left: the handshake,
+    /// recovery and pool balancing of two fresh servers, with no client, fault or command
+    /// interleaved. Every step is an ordinary `next_state`, so the properties are checked on the
+    /// way; the run then starts from the quiescent world it reaches.
+    fn warm_up(&self, mut w: World) -> World {
+        loop {
+            let mut enabled = Vec::new();
+            self.actions(&w, &mut enabled);
+            let Some(a) = enabled.into_iter().find(|a| {
+                matches!(a, Action::ConnectUp | Action::Deliver { .. } | Action::Fire { .. })
+            }) else {
+                return w;
+            };
+            match self.next_state(&w, a) {
+                Some(next) => w = next,
+                None => return w,
+            }
+        }
     }
 
     // ----------------------------------------------------------------------------------------
@@ -904,6 +927,9 @@ impl Model for FailoverModel {
             self.process_init(&mut w, role, outputs);
         }
         self.update_stability(&mut w, true);
+        if self.bounds.warm_start {
+            w = self.warm_up(w);
+        }
         vec![w]
     }
 

@@ -303,6 +303,26 @@ fn renewed_in_comm_int(_: &FailoverModel, w: &World) -> bool {
         .any(|c| c.valid_at(w.now).any(|h| h.state_at_grant == E::CommunicationsInterrupted))
 }
 
+/// Both servers serve while they cannot talk: valid leases granted by the primary and by the
+/// secondary, each in COMMUNICATIONS-INTERRUPTED (§8.8.1, §4.2: each from its own pool).
+fn both_serve_while_apart(_: &FailoverModel, w: &World) -> bool {
+    let by = |role: Role| {
+        w.clients.iter().any(|c| {
+            c.valid_at(w.now)
+                .any(|h| h.granted_by == role && h.state_at_grant == E::CommunicationsInterrupted)
+        })
+    };
+    by(Role::Primary) && by(Role::Secondary)
+}
+
+/// A client holds a delegated prefix and a client holds an address (the two pools in use).
+fn prefix_and_address_held(_: &FailoverModel, w: &World) -> bool {
+    let held = |prefix: bool| {
+        w.clients.iter().any(|c| c.valid_at(w.now).any(|h| h.resource.is_prefix() == prefix))
+    };
+    held(true) && held(false)
+}
+
 fn granted_in_pd(_: &FailoverModel, w: &World) -> bool {
     w.clients.iter().any(|c| c.valid_at(w.now).any(|h| h.state_at_grant == E::PartnerDown))
 }
@@ -368,6 +388,8 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::sometimes("two clients hold leases", two_clients_hold),
         Property::sometimes("lease granted in COMMUNICATIONS-INTERRUPTED", renewed_in_comm_int),
         Property::sometimes("lease granted in PARTNER-DOWN", granted_in_pd),
+        Property::sometimes("both servers serve while apart", both_serve_while_apart),
+        Property::sometimes("a prefix and an address held", prefix_and_address_held),
         Property::sometimes("L1 window reached (non-vacuity)", l1_window),
     ];
     v.extend(reach_properties());

@@ -44,3 +44,11 @@ fn mutation_skip_potential_conflict_is_caught() {
 fn mutation_reallocate_without_pd_wait_is_caught() {
     caught("pd-crash", Mutation::ReallocateWithoutPdWait, name::S8);
 }
+
+/// The partner restarts while this server is in PARTNER-DOWN; its first STATE carries the
+/// STARTUP flag (with its recorded pre-crash state). Trusting that state takes PARTNER-DOWN to
+/// POTENTIAL-CONFLICT, which §8.4.2 forbids (MUST NOT take any transition on it).
+#[test]
+fn mutation_trust_startup_state_is_caught() {
+    caught("restart-pd", Mutation::TrustStartupState, name::S21);
+}

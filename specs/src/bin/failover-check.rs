@@ -15,7 +15,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use failover_specs::config::{bounds, Assumptions, CONFIG_NAMES};
+use failover_specs::config::{assumptions_for, bounds, CONFIG_NAMES};
 use failover_specs::run::{check_with_progress, summary, trace_json, trace_text, Search, Stop};
 use failover_specs::FailoverModel;
 use std::path::PathBuf;
@@ -41,7 +41,8 @@ enum CheckerKind {
 enum Cmd {
     /// Check a named bounded configuration.
     Check {
-        /// The configuration: tiny, ci, deep, auto-pd.
+        /// The configuration: unit, tiny, ci, deep, auto-pd, a1, pd-crash, pd-partition, storage,
+        /// partition, restart-pd (see `failover_specs::config::bounds`).
         #[arg(long, default_value = "ci")]
         config: String,
         /// The search.
@@ -87,7 +88,7 @@ fn build(config: &str, assume_off: &[String], mutation: Option<&str>) -> Result<
     let Some(b) = bounds(config) else {
         bail!("unknown configuration {config} (known: {})", CONFIG_NAMES.join(", "));
     };
-    let mut a = Assumptions::default();
+    let mut a = assumptions_for(config);
     for name in assume_off {
         a.switch_off(name).map_err(anyhow::Error::msg)?;
     }
