@@ -198,6 +198,18 @@ fn dhclient_restart_confirms_then_releases() {
     });
     eprintln!("events after the restart: {:?}", c.events());
     c.assert_only_held(&addr);
+    // The restart was a CONFIRM (RFC 8415 §18.2.3), answered Success by the primary (the
+    // secondary in NORMAL answers only messages addressed to it).
+    let m = p.metrics();
+    assert!(
+        metric(&m, "failoverd_client_requests_total{kind=\"CONFIRM\"}") >= 1.0,
+        "the primary saw no CONFIRM:\n{m}"
+    );
+    let confirms = p.trace_replies_to("Confirm");
+    assert!(
+        confirms.iter().any(|r| r["status"] == "Success"),
+        "no CONFIRM answered Success: {confirms:?}"
+    );
     wait_for("both servers have the lease ACTIVE", Duration::from_secs(20), || {
         [&p, &s]
             .iter()
@@ -221,6 +233,67 @@ fn dhclient_restart_confirms_then_releases() {
     let n = p.sent("BNDUPD") + s.sent("BNDUPD") - base;
     eprintln!("BNDUPDs for this client: {n}");
     assert!(n <= 20.0, "update storm: {n} BNDUPDs for one client's few transactions");
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// Relayed clients: perfdhcp -6 -A 1 wraps every message in a RELAY-FORW (one relay agent);
+/// every exchange must come back as a RELAY-REPL perfdhcp accepts (all answered, no
+/// duplicates) and the leases are held by the primary and replicated to the secondary.
+#[test]
+fn perfdhcp_relayed_clients_from_the_primary() {
+    let _g = serial();
+    require(&["ip", "perfdhcp"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let before = metric(&p.metrics(), "failoverd_active_leases");
+
+    let log = topo.path("perfdhcp-relayed.log");
+    let mut perf = Proc::spawn(
+        "perfdhcp",
+        &topo.ns("c0"),
+        &[
+            "perfdhcp",
+            "-6",
+            "-l",
+            "eth0",
+            "-A",
+            "1",
+            "-e",
+            "address-only",
+            "-R",
+            "20",
+            "-r",
+            "10",
+            "-n",
+            "20",
+            "-p",
+            "30",
+            "-W",
+            "3000000",
+        ],
+        &log,
+    );
+    let st = perf.wait_exit(Duration::from_secs(60));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    assert!(st.success(), "perfdhcp -A 1 failed ({st}):\n{out}");
+    assert_eq!(out.matches("sent packets: 20\n").count(), 2, "not 20 of each sent:\n{out}");
+    assert_eq!(out.matches("received packets: 20\n").count(), 2, "not all answered:\n{out}");
+    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    // The relayed REQUESTs were granted: 20 more ACTIVE leases on the primary, and the
+    // secondary learns them (BNDUPD).
+    let m = p.metrics();
+    assert!(metric(&m, "failoverd_active_leases") >= before + 20.0, "{m}");
+    wait_for("the secondary holds the relayed clients' leases", Duration::from_secs(30), || {
+        metric(&s.metrics(), "failoverd_active_leases") >= before + 20.0
+    });
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
