@@ -297,3 +297,80 @@ fn perfdhcp_relayed_clients_from_the_primary() {
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
+
+/// RFC 8415 §16 end to end: a SOLICIT sent from a client namespace straight to the primary's
+/// link-local unicast address is dropped (the primary's `client_silences_total{reason="Unicast"}`
+/// counts it, no reply), the same SOLICIT sent to ff02::1:2 is answered with an ADVERTISE.
+/// The raw client socket is opened by a thread that entered the client's namespace.
+#[test]
+fn direct_unicast_solicit_dropped_multicast_answered() {
+    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, ReplyKind};
+    use failover_model::wire::client::{decode_server_reply, encode_client_request};
+    use failover_model::{Duid, IaKind};
+    use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+
+    let _g = serial();
+    require(&["ip"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let silenced = "failoverd_client_silences_total{reason=\"Unicast\"}";
+    assert_eq!(metric(&p.metrics(), silenced), 0.0);
+
+    let netns = format!("/run/netns/{}", topo.ns("c0"));
+    let client = std::thread::spawn(move || {
+        let f = std::fs::File::open(&netns).expect("client namespace");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let idx = nix::net::if_::if_nametoindex("eth0").expect("eth0");
+        let sock = UdpSocket::bind("[::]:0").expect("udp");
+        sock.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        (sock, idx)
+    })
+    .join()
+    .expect("client socket thread");
+    let (sock, idx) = client;
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 0x77])),
+        server_id: None,
+        rapid_commit: false,
+        ias: vec![IaRequest { kind: IaKind::Na, iaid: 7, leases: vec![] }],
+        link_address: None,
+        unicast: false,
+    };
+    let solicit = encode_client_request(&req, [7, 7, 7]).expect("encode");
+    let reply = |sock: &UdpSocket| {
+        let mut buf = [0u8; 4096];
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        decode_server_reply(buf.get(..n)?).ok().map(|(r, _)| r)
+    };
+
+    // Unicast to the primary's link-local address on the shared link.
+    let primary = SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1), 547, 0, idx);
+    wait_for("the primary drops a unicast SOLICIT and counts it", Duration::from_secs(20), || {
+        let _ = sock.send_to(&solicit, primary);
+        let r = reply(&sock);
+        assert!(r.is_none(), "a unicast SOLICIT was answered: {r:?}");
+        metric(&p.metrics(), silenced) >= 1.0
+    });
+
+    // The same SOLICIT to All_DHCP_Relay_Agents_and_Servers.
+    let group = SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2), 547, 0, idx);
+    let mut advertise = None;
+    wait_for("an ADVERTISE for the multicast SOLICIT", Duration::from_secs(20), || {
+        let _ = sock.send_to(&solicit, group);
+        advertise = reply(&sock);
+        advertise.is_some()
+    });
+    let adv = advertise.expect("answered");
+    assert_eq!(adv.kind, ReplyKind::Advertise, "{adv:?}");
+    assert_eq!(adv.server_id, Duid::new(vec![0, 2, 0, 0, 0x09, 0xbf, 0xe2, 0xe0, 0, 1]));
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
