@@ -213,4 +213,7 @@ pub enum SilenceReason {
     Invalid,
     /// Nothing to say (e.g. a CONFIRM with no addresses, RFC 8415 §18.3.3).
     NothingToSay,
+    /// A SOLICIT, CONFIRM, REBIND or INFORMATION-REQUEST sent to a unicast address without a
+    /// relay: RFC 8415 §16 says discard it.
+    Unicast,
 }

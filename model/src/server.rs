@@ -23,8 +23,9 @@ impl Endpoint {
         }
         let mut reply = self.reply_to(&req, ReplyKind::Reply);
         if req.unicast {
-            // RFC 8415 §18.4: we never send the Server Unicast option, so a unicast message is
-            // answered with UseMulticast and otherwise ignored.
+            // RFC 8415 §18.4: we never send the Server Unicast option, so a unicast REQUEST,
+            // RENEW, RELEASE or DECLINE (the others were screened out, §16) is answered with
+            // UseMulticast and otherwise ignored.
             reply.status = Some(DhcpStatus::UseMulticast);
             out.push(Output::Reply(reply));
             return;
@@ -70,6 +71,10 @@ impl Endpoint {
         };
         if !valid || req.client_id.as_ref().is_some_and(|d| d.0.is_empty()) {
             return Err(SilenceReason::Invalid);
+        }
+        if req.unicast && matches!(req.kind, Solicit | Rebind | Confirm | InformationRequest) {
+            // RFC 8415 §16: discarded when received at a unicast address (relays aside).
+            return Err(SilenceReason::Unicast);
         }
         let ours = &self.config.server_duid;
         if req.server_id.as_ref().is_some_and(|s| s != ours) {

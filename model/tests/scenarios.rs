@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use failover_model::io::Command;
+use failover_model::client::{ClientMsgKind, DhcpStatus, ReplyKind, RequestedLease, SilenceReason};
+use failover_model::io::{Command, Input, Output};
 use failover_model::{BindingStatus, EndpointState as St, IaKind, Resource, Role, Time};
 
 fn normal_pair() -> Pair {
@@ -368,4 +369,46 @@ fn storage_loss_after_partner_down_waits_the_lease_time() {
     assert_eq!(pair.state(Side::P), St::Normal);
     let (r0, _) = c0.obtain(&mut pair, Side::P).expect("served after the wait");
     assert!(c1.holds(pair.now).is_none() || r0 != r);
+}
+
+/// RFC 8415 §16: a SOLICIT (likewise CONFIRM, REBIND, INFORMATION-REQUEST) that reached a
+/// unicast address without a relay is discarded; the same SOLICIT by multicast is answered.
+/// §18.4: a unicast REQUEST is answered with UseMulticast and grants nothing.
+#[test]
+fn unicast_solicit_discarded_unicast_request_told_to_use_multicast() {
+    let mut pair = normal_pair();
+    let c = Client::new(9, IaKind::Na);
+    for kind in [
+        ClientMsgKind::Solicit,
+        ClientMsgKind::Rebind,
+        ClientMsgKind::Confirm,
+        ClientMsgKind::InformationRequest,
+    ] {
+        let mut sol = c.req(kind, None, false);
+        sol.unicast = true;
+        sol.tag = 1_000_000;
+        let out = pair.input(Side::P, Input::Client(sol));
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Silence { tag: 1_000_000, reason: SilenceReason::Unicast }
+            )),
+            "{kind:?} by unicast: {out:?}"
+        );
+        assert!(!out.iter().any(|o| matches!(o, Output::Reply(_))), "{out:?}");
+        pair.drive();
+    }
+    let sol = c.req(ClientMsgKind::Solicit, None, false);
+    let adv = pair.ask(Side::P, sol).expect("multicast SOLICIT answered");
+    assert_eq!(adv.kind, ReplyKind::Advertise);
+    let mut req = c.req(ClientMsgKind::Request, Some(pair.server_duid(Side::P)), false);
+    req.ias[0].leases = adv.ias[0]
+        .leases
+        .iter()
+        .map(|l| RequestedLease { resource: l.resource, preferred_lifetime: 0, valid_lifetime: 0 })
+        .collect();
+    req.unicast = true;
+    let reply = pair.ask(Side::P, req).expect("unicast REQUEST answered");
+    assert_eq!(reply.status, Some(DhcpStatus::UseMulticast));
+    assert!(reply.ias.is_empty(), "nothing granted: {reply:?}");
 }

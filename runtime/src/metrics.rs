@@ -1,9 +1,16 @@
-//! Prometheus metrics (prometheus-client), served as text on a loopback `GET /metrics` and
-//! through the `metrics` control command.
+//! Prometheus metrics (prometheus-client), served as text on a loopback `GET /metrics` (HTTP/1.1
+//! by hyper) and through the `metrics` control command.
 //!
 //! Gauges for the endpoint (state, partner state, pending and unacked updates, skew) are
 //! refreshed by the driver from [`failover_model::Endpoint::status_report`] after each step.
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -12,7 +19,6 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Labels = Vec<(String, String)>;
 
@@ -181,39 +187,105 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` (any path, in fact) on a loopback address: one response per
-/// connection, HTTP/1.0 style. Small on purpose: no keep-alive, no TLS, loopback only.
+/// The content type of the Prometheus text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long a connection may take to send its request head.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answers one request: the metrics for `GET`/`HEAD /metrics`, 404 for any other path, 405 for
+/// any other method on `/metrics`.
+fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    let (status, body) = if req.uri().path() != "/metrics" {
+        (StatusCode::NOT_FOUND, String::from("not found: try /metrics\n"))
+    } else if req.method() == Method::GET || req.method() == Method::HEAD {
+        (StatusCode::OK, metrics.render())
+    } else {
+        (StatusCode::METHOD_NOT_ALLOWED, String::from("only GET /metrics\n"))
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let ct = if status == StatusCode::OK { CONTENT_TYPE } else { "text/plain; charset=utf-8" };
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    resp
+}
+
+/// Serves Prometheus `GET /metrics` over HTTP/1.1 (hyper) on `addr` (the configuration only
+/// accepts loopback addresses); other paths get 404. Returns the bound address (useful with
+/// port 0) once listening; connections are served by spawned tasks.
 ///
 /// # Errors
 /// The address cannot be bound.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
+            let Ok((sock, _)) = listener.accept().await else {
                 // Out of descriptors or similar: do not spin.
+                metrics.drop_reason("metrics_accept_error");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             };
             let metrics = metrics.clone();
             tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let read =
-                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
-                        .await;
-                if !matches!(read, Ok(Ok(n)) if n > 0) {
-                    return;
+                let m = metrics.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let resp = respond(&req, &m);
+                    async move { Ok::<_, std::convert::Infallible>(resp) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(sock), service);
+                if let Err(e) = conn.await {
+                    tracing::debug!("metrics connection: {e}");
+                    metrics.drop_reason("metrics_http_error");
                 }
-                let body = metrics.render();
-                let head = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(body.as_bytes()).await;
-                let _ = sock.shutdown().await;
             });
         }
     });
-    Ok(())
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One raw HTTP/1.1 exchange over TCP (no HTTP client library: this checks the bytes).
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn get_metrics_over_tcp() {
+        let m = Arc::new(Metrics::new());
+        m.state.set(2);
+        m.drop_reason("foreign_peer");
+        let addr = serve("127.0.0.1:0".parse().expect("addr"), m).await.expect("bind");
+        let r = tokio::time::timeout(std::time::Duration::from_secs(20), get(addr, "/metrics"))
+            .await
+            .expect("bounded");
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert!(r.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{r}");
+        assert!(r.contains("\nfailoverd_state 2\n"), "{r}");
+        assert!(r.contains("failoverd_drops_total{reason=\"foreign_peer\"} 1"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn other_paths_are_404() {
+        let m = Arc::new(Metrics::new());
+        let addr = serve("127.0.0.1:0".parse().expect("addr"), m).await.expect("bind");
+        let r = tokio::time::timeout(std::time::Duration::from_secs(20), get(addr, "/"))
+            .await
+            .expect("bounded");
+        assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{r}");
+        assert!(!r.contains("failoverd_state"), "{r}");
+    }
 }

@@ -32,10 +32,10 @@ pub async fn run(cfg: RuntimeConfig) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::new());
     if let Some(addr) = cfg.metrics_listen {
-        crate::metrics::serve(addr, metrics.clone())
+        let bound = crate::metrics::serve(addr, metrics.clone())
             .await
             .map_err(|e| anyhow::anyhow!("metrics.listen {addr}: {e}"))?;
-        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
     }
     let (tx, rx) = mpsc::channel(DRIVER_QUEUE);
     crate::dhcp::start(

@@ -30,25 +30,43 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// The `failoverd` binary under test: the runtime's `main.rs` built as this package's binary
-/// `failoverd-e2e`, which Cargo puts in `target/<profile>/`, the parent of the integration
-/// test's own `deps/` directory. (`CARGO_BIN_EXE_*` is only given to the test targets.)
+/// The `failoverd` binary under test: the runtime crate's own `failoverd`, built once per test
+/// process with `cargo build -p failover-runtime --bin failoverd` (through `escargot`) into the
+/// target directory and profile the test itself was built in (`target/<profile>/deps/<test>`;
+/// the directory `debug` is the `dev` profile). Cargo releases its build lock before it runs
+/// the tests, so this build only waits for a concurrent one; when the binary is up to date it
+/// costs a fingerprint check. (Cargo gives `CARGO_BIN_EXE_*` only for the test's own package.)
 ///
 /// # Panics
-/// The binary is not there.
+/// The build fails (its messages are in the panic).
 #[must_use]
 pub fn failoverd_exe() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(build_failoverd).clone()
+}
+
+fn build_failoverd() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = dir.join("failoverd-e2e");
-    assert!(
-        bin.exists(),
-        "{} is missing: run through `cargo test -p failover-tests`",
-        bin.display()
-    );
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let target_dir = profile_dir.parent().expect("target/<profile>");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let run = escargot::CargoBuild::new()
+        .manifest_path(&manifest)
+        .package("failover-runtime")
+        .bin("failoverd")
+        .target_dir(target_dir)
+        .args(["--profile", profile])
+        .run()
+        .unwrap_or_else(|e| panic!("cargo build -p failover-runtime --bin failoverd: {e}"));
+    let bin = run.path().to_path_buf();
+    assert!(bin.exists(), "{} is missing after the build", bin.display());
     bin
 }
 
@@ -501,6 +519,24 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
         }
     }
 
+    /// Switches the partner link to mutual TLS (`tls = "required"`, RFC 8156 §10) with these
+    /// PEM files: the CA, this server's certificate and its key.
+    ///
+    /// # Panics
+    /// The configuration has no `tls = "off"` to replace.
+    pub fn use_tls(&self, ca: &Path, cert: &Path, key: &Path) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let tls = format!(
+            "tls = \"required\"\ntls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        let new = text.replacen("tls = \"off\"", &tls, 1);
+        assert_ne!(new, text, "no tls = \"off\" in {}", self.config.display());
+        std::fs::write(&self.config, new).expect("write config");
+    }
+
     /// Starts `failoverd run` in its namespace (log in `<role>.<run>.log`).
     ///
     /// # Panics
@@ -667,6 +703,31 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
         self.ctl("metrics", json!({}))
             .and_then(|v| v["arguments"]["text"].as_str().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// From the trace: the core's replies to the client messages of `kind` (the model's name,
+    /// `"Confirm"`, `"Solicit"`, ...), in order, as recorded (`{"tag", "kind", "status", ...}`).
+    #[must_use]
+    pub fn trace_replies_to(&self, kind: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.trace).unwrap_or_default();
+        let mut tags = std::collections::BTreeSet::new();
+        let mut replies = Vec::new();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+            if let Some(c) = v.get("input").and_then(|i| i.get("Client")) {
+                if c["kind"] == kind {
+                    tags.insert(c["tag"].as_u64());
+                }
+            }
+            for o in v.get("outputs").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(r) = o.get("Reply") {
+                    if tags.contains(&r["tag"].as_u64()) {
+                        replies.push(r.clone());
+                    }
+                }
+            }
+        }
+        replies
     }
 
     /// SIGTERM (clean stop, which flushes the trace), then `failoverd replay` of the trace,

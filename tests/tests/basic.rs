@@ -198,6 +198,18 @@ fn dhclient_restart_confirms_then_releases() {
     });
     eprintln!("events after the restart: {:?}", c.events());
     c.assert_only_held(&addr);
+    // The restart was a CONFIRM (RFC 8415 §18.2.3), answered Success by the primary (the
+    // secondary in NORMAL answers only messages addressed to it).
+    let m = p.metrics();
+    assert!(
+        metric(&m, "failoverd_client_requests_total{kind=\"CONFIRM\"}") >= 1.0,
+        "the primary saw no CONFIRM:\n{m}"
+    );
+    let confirms = p.trace_replies_to("Confirm");
+    assert!(
+        confirms.iter().any(|r| r["status"] == "Success"),
+        "no CONFIRM answered Success: {confirms:?}"
+    );
     wait_for("both servers have the lease ACTIVE", Duration::from_secs(20), || {
         [&p, &s]
             .iter()
@@ -221,6 +233,144 @@ fn dhclient_restart_confirms_then_releases() {
     let n = p.sent("BNDUPD") + s.sent("BNDUPD") - base;
     eprintln!("BNDUPDs for this client: {n}");
     assert!(n <= 20.0, "update storm: {n} BNDUPDs for one client's few transactions");
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// Relayed clients: perfdhcp -6 -A 1 wraps every message in a RELAY-FORW (one relay agent);
+/// every exchange must come back as a RELAY-REPL perfdhcp accepts (all answered, no
+/// duplicates) and the leases are held by the primary and replicated to the secondary.
+#[test]
+fn perfdhcp_relayed_clients_from_the_primary() {
+    let _g = serial();
+    require(&["ip", "perfdhcp"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let before = metric(&p.metrics(), "failoverd_active_leases");
+
+    let log = topo.path("perfdhcp-relayed.log");
+    let mut perf = Proc::spawn(
+        "perfdhcp",
+        &topo.ns("c0"),
+        &[
+            "perfdhcp",
+            "-6",
+            "-l",
+            "eth0",
+            "-A",
+            "1",
+            "-e",
+            "address-only",
+            "-R",
+            "20",
+            "-r",
+            "10",
+            "-n",
+            "20",
+            "-p",
+            "30",
+            "-W",
+            "3000000",
+        ],
+        &log,
+    );
+    let st = perf.wait_exit(Duration::from_secs(60));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    assert!(st.success(), "perfdhcp -A 1 failed ({st}):\n{out}");
+    assert_eq!(out.matches("sent packets: 20\n").count(), 2, "not 20 of each sent:\n{out}");
+    assert_eq!(out.matches("received packets: 20\n").count(), 2, "not all answered:\n{out}");
+    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    // The relayed REQUESTs were granted: 20 more ACTIVE leases on the primary, and the
+    // secondary learns them (BNDUPD).
+    let m = p.metrics();
+    assert!(metric(&m, "failoverd_active_leases") >= before + 20.0, "{m}");
+    wait_for("the secondary holds the relayed clients' leases", Duration::from_secs(30), || {
+        metric(&s.metrics(), "failoverd_active_leases") >= before + 20.0
+    });
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
+
+/// RFC 8415 §16 end to end: a SOLICIT sent from a client namespace straight to the primary's
+/// link-local unicast address is dropped (the primary's `client_silences_total{reason="Unicast"}`
+/// counts it, no reply), the same SOLICIT sent to ff02::1:2 is answered with an ADVERTISE.
+/// The raw client socket is opened by a thread that entered the client's namespace.
+#[test]
+fn direct_unicast_solicit_dropped_multicast_answered() {
+    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, ReplyKind};
+    use failover_model::wire::client::{decode_server_reply, encode_client_request};
+    use failover_model::{Duid, IaKind};
+    use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+
+    let _g = serial();
+    require(&["ip"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    let silenced = "failoverd_client_silences_total{reason=\"Unicast\"}";
+    assert_eq!(metric(&p.metrics(), silenced), 0.0);
+
+    let netns = format!("/run/netns/{}", topo.ns("c0"));
+    let client = std::thread::spawn(move || {
+        let f = std::fs::File::open(&netns).expect("client namespace");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let idx = nix::net::if_::if_nametoindex("eth0").expect("eth0");
+        let sock = UdpSocket::bind("[::]:0").expect("udp");
+        sock.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        (sock, idx)
+    })
+    .join()
+    .expect("client socket thread");
+    let (sock, idx) = client;
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 0x77])),
+        server_id: None,
+        rapid_commit: false,
+        ias: vec![IaRequest { kind: IaKind::Na, iaid: 7, leases: vec![] }],
+        link_address: None,
+        unicast: false,
+    };
+    let solicit = encode_client_request(&req, [7, 7, 7]).expect("encode");
+    let reply = |sock: &UdpSocket| {
+        let mut buf = [0u8; 4096];
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        decode_server_reply(buf.get(..n)?).ok().map(|(r, _)| r)
+    };
+
+    // Unicast to the primary's link-local address on the shared link.
+    let primary = SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1), 547, 0, idx);
+    wait_for("the primary drops a unicast SOLICIT and counts it", Duration::from_secs(20), || {
+        let _ = sock.send_to(&solicit, primary);
+        let r = reply(&sock);
+        assert!(r.is_none(), "a unicast SOLICIT was answered: {r:?}");
+        metric(&p.metrics(), silenced) >= 1.0
+    });
+
+    // The same SOLICIT to All_DHCP_Relay_Agents_and_Servers.
+    let group = SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2), 547, 0, idx);
+    let mut advertise = None;
+    wait_for("an ADVERTISE for the multicast SOLICIT", Duration::from_secs(20), || {
+        let _ = sock.send_to(&solicit, group);
+        advertise = reply(&sock);
+        advertise.is_some()
+    });
+    let adv = advertise.expect("answered");
+    assert_eq!(adv.kind, ReplyKind::Advertise, "{adv:?}");
+    assert_eq!(adv.server_id, Duid::new(vec![0, 2, 0, 0, 0x09, 0xbf, 0xe2, 0xe0, 0, 1]));
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }

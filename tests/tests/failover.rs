@@ -232,3 +232,72 @@ fn secondary_with_empty_store_recovers_with_updreqall() {
     p.terminate_and_check_replay();
     s.terminate_and_check_replay();
 }
+
+/// Writes a CA and one certificate per server into the topology's directory (rcgen, at test
+/// time): each names its failover address as an IP subjectAltName and may serve both ends of
+/// a TLS connection (serverAuth, clientAuth). Returns (ca, [(cert, key) primary, secondary]).
+fn tls_files(
+    topo: &Topology,
+) -> (std::path::PathBuf, [(std::path::PathBuf, std::path::PathBuf); 2]) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "failover e2e CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().expect("ca key");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let ca_path = topo.path("ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).expect("write ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let make = |name: &str, ip: &str| {
+        let mut p = CertificateParams::new(vec![ip.to_owned()]).expect("params");
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.extended_key_usages =
+            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().expect("key");
+        let cert = p.signed_by(&key, &issuer).expect("sign");
+        let (c, k) = (topo.path(&format!("{name}.crt")), topo.path(&format!("{name}.key")));
+        std::fs::write(&c, cert.pem()).expect("write cert");
+        std::fs::write(&k, key.serialize_pem()).expect("write key");
+        (c, k)
+    };
+    let p = make("primary", "2001:db8:ff::1");
+    let s = make("secondary", "2001:db8:ff::2");
+    (ca_path, [p, s])
+}
+
+/// Mutual TLS on the partner link (STARTTLS, RFC 8156 §10) with certificates made at test
+/// time: both reach NORMAL over TLS, and a lease dhclient gets from the primary reaches the
+/// secondary's store (BNDUPD inside TLS).
+#[test]
+fn tls_partner_link_reaches_normal_and_replicates_leases() {
+    let _g = serial();
+    require(&["ip", "dhclient"]);
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let (ca, [(pc, pk), (sc, sk)]) = tls_files(&topo);
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    p.use_tls(&ca, &pc, &pk);
+    s.use_tls(&ca, &sc, &sk);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", STATE);
+    s.wait_state("NORMAL", STATE);
+    for srv in [&p, &s] {
+        let st = srv.status();
+        assert_eq!(st["tls"], true, "{:?} is not on TLS: {st}", srv.role);
+        assert_eq!(st["transport-connected"], true, "{:?}: {st}", srv.role);
+    }
+    let mut c = Dhclient::start(&topo, 0, Ask::Address);
+    let addr = c.wait_bound(LEASE);
+    wait_for("the secondary has the primary's lease ACTIVE", STATE, || {
+        s.lease_get(&addr).first().is_some_and(|l| l["status-name"] == "ACTIVE")
+    });
+    c.proc.kill();
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}

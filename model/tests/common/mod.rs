@@ -343,7 +343,12 @@ impl Client {
         }
     }
 
-    fn req(&self, kind: ClientMsgKind, server: Option<Duid>, with_lease: bool) -> ClientRequest {
+    pub fn req(
+        &self,
+        kind: ClientMsgKind,
+        server: Option<Duid>,
+        with_lease: bool,
+    ) -> ClientRequest {
         let leases = match (&self.lease, with_lease) {
             (Some((r, _, _)), true) => {
                 vec![RequestedLease { resource: *r, preferred_lifetime: 0, valid_lifetime: 0 }]
