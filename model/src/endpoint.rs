@@ -764,20 +764,7 @@ impl Endpoint {
         ) {
             return;
         }
-        let all = !self.communicated_at_start && self.partner.first_communicated == Some(true)
-            || self.record.recovering_all;
-        let body = if all {
-            MessageBody::UpdReqAll(NoOptions::default())
-        } else {
-            MessageBody::UpdReq(NoOptions::default())
-        };
-        let xid = self.send_new(now, body, out);
-        self.requested = Some((xid, all));
-        if all && !self.record.recovering_all {
-            // Remember across a crash that recovery needs everything (§8.5.2).
-            self.record.recovering_all = true;
-            self.persist_record(now, out);
-        }
+        self.request_updates(now, out);
         if self.config.recover_stall_time > 0 {
             self.set_timer(Timer::RecoverStall, now.plus(self.config.recover_stall_time), out);
         }
@@ -797,8 +784,41 @@ impl Endpoint {
             Role::Secondary => self.partner.state == Some(EndpointState::ConflictDone),
         };
         if go {
-            let xid = self.send_new(now, MessageBody::UpdReq(NoOptions::default()), out);
-            self.requested = Some((xid, false));
+            self.request_updates(now, out);
+        }
+    }
+
+    /// Whether this server must ask for every binding: it lost its stable storage (no record
+    /// of having talked to its partner while the partner has one, §8.5.2), or a recovery of
+    /// everything was interrupted by a crash.
+    fn needs_everything(&self) -> bool {
+        !self.communicated_at_start && self.partner.first_communicated == Some(true)
+            || self.record.recovering_all
+    }
+
+    /// Sends UPDREQALL when [`Self::needs_everything`], else UPDREQ (§8.5.2), remembering
+    /// across a crash that everything is needed.
+    ///
+    /// Also from POTENTIAL-CONFLICT (§8.10.2 names UPDREQ only): a server that lost its
+    /// storage and meets its partner in POTENTIAL-CONFLICT, RESOLUTION-INTERRUPTED or
+    /// CONFLICT-DONE goes RECOVER → POTENTIAL-CONFLICT (§8.5.2) and never sends the UPDREQALL
+    /// of RECOVER; an UPDREQ there returns only the partner's unacknowledged updates, so the
+    /// bindings it had acknowledged before the loss would stay missing and, in a later
+    /// COMMUNICATIONS-INTERRUPTED, its own leases would look free (found by the model checker,
+    /// property S25, configuration `storage`; docs/design.md).
+    fn request_updates(&mut self, now: Time, out: &mut Vec<Output>) {
+        let all = self.needs_everything();
+        let body = if all {
+            MessageBody::UpdReqAll(NoOptions::default())
+        } else {
+            MessageBody::UpdReq(NoOptions::default())
+        };
+        let xid = self.send_new(now, body, out);
+        self.requested = Some((xid, all));
+        if all && !self.record.recovering_all {
+            // Remember across a crash that recovery needs everything (§8.5.2).
+            self.record.recovering_all = true;
+            self.persist_record(now, out);
         }
     }
 

@@ -173,12 +173,14 @@ impl Endpoint {
             }));
             return;
         }
-        self.requested = None;
+        let (_, all) = self.requested.take().unwrap_or_default();
+        if all {
+            // Everything the partner knows is now ours: a later request needs only updates.
+            self.communicated_at_start = true;
+            self.record.recovering_all = false;
+        }
         match (self.state, self.config.role) {
             (EndpointState::Recover, _) => {
-                if self.record.recovering_all {
-                    self.record.recovering_all = false;
-                }
                 self.transition(now, EndpointState::RecoverWait, out);
             }
             (EndpointState::PotentialConflict, Role::Primary) => {

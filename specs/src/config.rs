@@ -32,11 +32,12 @@ impl Default for Assumptions {
 }
 
 /// The assumptions a named configuration runs under unless switched off further: the
-/// defaults, except that `storage` is about crashes that lose stable storage (A2 off).
+/// defaults, except that `storage` and `deep` include crashes that lose stable storage (A2
+/// off).
 #[must_use]
 pub fn assumptions_for(config: &str) -> Assumptions {
     let mut a = Assumptions::default();
-    if config == "storage" {
+    if config == "storage" || config == "deep" {
         a.a2_storage_survives = false;
     }
     a
@@ -173,6 +174,9 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
     c.address_lifetimes = l;
     c.prefix_lifetimes = l;
     c.rapid_commit = false;
+    // One update in flight at a time: with two resources, flow control (§6.1.2, S16) and the
+    // queue behind it are exercised.
+    c.max_unacked_bndupd = 1;
     c
 }
 
@@ -199,16 +203,20 @@ pub const CONFIG_NAMES: [&str; 11] = [
 ///   90 s (the same bounds as `pd-partition`): under a minute on 2 cores. Breaks are covered by
 ///   `tiny`. Adding a break, or a second client operation, took it past 20 M states and 8
 ///   minutes on the shared machine.
-/// - `deep`: every bound of `ci` plus one (two clients, three operations, two breaks, two
-///   partitions, two commands, a crash, a storage loss, a lost reply, declines), the prefix
-///   pool, network delays and every timer interleaving, horizon 105 s.
+/// - `deep` (A2 off): every fault type together — a crash, a storage loss, a break, a
+///   partition, an operator PARTNER-DOWN, a lost reply, declines — with two clients asking for
+///   an address and a prefix, two operations, horizon 105 s (each of `ci`'s bounds plus one
+///   where `ci` has it), from the quiescent NORMAL pair (`warm_start`). Outside CI.
 /// - `a1`: three clients asking for delegated prefixes, one partition and one operator
-///   PARTNER-DOWN: the §8.4 hazard appears (S1) when A1 is switched off.
+///   PARTNER-DOWN, from the NORMAL pair: with A1 switched off the checker finds the §8.4
+///   duplicate allocation (S1).
 /// - `pd-crash`: two clients, a crash and an operator PARTNER-DOWN (reuse waits, STARTUP
 ///   flags on the partner's restart).
 /// - `pd-partition`: one client, a partition and an operator PARTNER-DOWN (reintegration
 ///   through POTENTIAL-CONFLICT).
-/// - `auto-pd`: auto-partner-down under a partition (A1 decides whether the partner is fenced).
+/// - `auto-pd`: three clients asking for prefixes, auto-partner-down after 30 s under a
+///   partition, from the NORMAL pair; with A1 off (nothing fences either side) the checker
+///   finds the §8.9 duplicate allocation (S1).
 /// - `storage` (A2 off): one client asking for an address and a prefix, a crash that loses
 ///   stable storage, an operator PARTNER-DOWN: recovery with UPDREQALL and RECOVER-WAIT.
 /// - `partition`: two clients asking for an address and a prefix, one partition, from the
@@ -270,17 +278,16 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             horizon: 105,
             clients: 2,
             ias: vec![IaKind::Na, IaKind::Pd],
-            client_ops: 3,
+            client_ops: 2,
             crashes: 1,
             storage_losses: 1,
-            breaks: 2,
-            partitions: 2,
-            pd_commands: 2,
+            breaks: 1,
+            partitions: 1,
+            pd_commands: 1,
             lost_replies: 1,
             decline: true,
             prefix_pool: true,
-            delays: true,
-            ordered_timers: false,
+            warm_start: true,
             ..base
         },
         "storage" => Bounds {

@@ -268,6 +268,15 @@ impl FailoverModel {
                 w.ghost.violations |= flag::S6;
             }
         }
+        // S25 (§8.5.2): after losing its stable storage, a server whose partner has a record
+        // of communicating with it MUST ask for everything (UPDREQALL), not UPDREQ. The digest
+        // scopes this to RECOVER; we hold every path to it, POTENTIAL-CONFLICT included
+        // (docs/design.md: the RFC's PC path would leave the acknowledged bindings missing).
+        if sends().any(|m| matches!(m.body, MessageBody::UpdReq(_)))
+            && w.ghost.needs_updreqall[idx(role)]
+        {
+            w.ghost.violations |= flag::S25;
+        }
         for m in sends() {
             match &m.body {
                 // S19 (§6.1): only the primary sends CONNECT; only the secondary CONNECTREPLY.
@@ -343,6 +352,27 @@ impl FailoverModel {
             && w.servers[i].image.state.as_ref().map(|r| r.state) != Some(post)
         {
             w.ghost.violations |= flag::S17;
+        }
+        // S23 (§8.6.2): RECOVER-WAIT is left for RECOVER-DONE no earlier than the time the
+        // server went down plus the MCLT (a server that never ran failover may go at once).
+        if pre == EndpointState::RecoverWait && post == EndpointState::RecoverDone {
+            if let Some(down) = w.ghost.down_at[i] {
+                if w.ghost.ran_failover[i] && w.now < down.plus(self.timing.mclt) {
+                    w.ghost.violations |= flag::S23;
+                }
+            }
+        }
+        // A completed update request (RECOVER → RECOVER-WAIT, POTENTIAL-CONFLICT → NORMAL or
+        // CONFLICT-DONE on UPDDONE) ends the recovery from a storage loss.
+        if matches!(
+            post,
+            EndpointState::RecoverWait | EndpointState::Normal | EndpointState::ConflictDone
+        ) {
+            w.ghost.needs_updreqall[i] = false;
+        }
+        if post == EndpointState::Normal {
+            w.ghost.ran_failover[i] = true;
+            w.ghost.down_at[i] = None;
         }
         // S21 (§8.4.2): PARTNER-DOWN ignores STATE messages with the STARTUP flag.
         if pre == EndpointState::PartnerDown && input.startup_state {
@@ -761,6 +791,11 @@ impl FailoverModel {
     /// nothing is ahead.
     #[must_use]
     pub fn next_instant(&self, w: &World) -> Option<Time> {
+        self.next_instant_before(w, self.horizon())
+    }
+
+    /// The next interesting instant not later than `limit` (see [`Self::next_instant`]).
+    fn next_instant_before(&self, w: &World, limit: Time) -> Option<Time> {
         let mut next: Option<Time> = None;
         let mut consider = |t: Time| {
             if t > w.now {
@@ -784,7 +819,72 @@ impl FailoverModel {
                 consider(h.renew_at);
             }
         }
-        next.filter(|&t| t <= self.horizon())
+        next.filter(|&t| t <= limit)
+    }
+
+    /// Whether `w` ends a bounded run: nothing is in flight or due and time cannot advance
+    /// within the horizon. Only the environment's optional moves (client operations, faults,
+    /// commands) may remain, and the environment may also make none.
+    #[must_use]
+    pub fn at_end(&self, w: &World) -> bool {
+        let mut enabled = Vec::new();
+        self.actions(w, &mut enabled);
+        !enabled.iter().any(|a| {
+            matches!(
+                a,
+                Action::Deliver { .. }
+                    | Action::Fire { .. }
+                    | Action::ConnectUp
+                    | Action::ConnectFail
+                    | Action::Advance { .. }
+            )
+        })
+    }
+
+    /// The bounded "NORMAL is reachable after heal" check (digest §10.3 L1 and L5 where
+    /// stateright's `eventually` cannot be used): from `w`, the environment turns stable (the
+    /// partition heals, crashed servers restart, no client, fault or command happens any more)
+    /// and the protocol runs on by itself in one canonical order (the first enabled connection,
+    /// delivery or timer action, else time advances to the next interesting instant, past the
+    /// horizon). Returns the time both servers reached NORMAL, or `None` when they have not
+    /// within `liveness_k` seconds. Every step is an ordinary `next_state`.
+    #[must_use]
+    pub fn settle(&self, w: &World) -> Option<Time> {
+        let mut w = w.clone();
+        if w.link.partitioned {
+            w = self.next_state(&w, Action::Heal)?;
+        }
+        for server in [Role::Primary, Role::Secondary] {
+            if w.servers[idx(server)].live.is_none() {
+                w = self.next_state(&w, Action::Restart { server })?;
+            }
+        }
+        let deadline = w.now.plus(self.liveness_k);
+        // Each instant has finitely many due events; the step cap only guards against an
+        // update storm (which would itself be a liveness failure).
+        for _ in 0..100_000 {
+            if w.both_in(EndpointState::Normal) {
+                return Some(w.now);
+            }
+            let mut enabled = Vec::new();
+            self.actions(&w, &mut enabled);
+            let next = enabled
+                .into_iter()
+                .find(|a| {
+                    matches!(
+                        a,
+                        Action::Deliver { .. }
+                            | Action::Fire { .. }
+                            | Action::ConnectUp
+                            | Action::ConnectFail
+                    )
+                })
+                .or_else(|| {
+                    self.next_instant_before(&w, deadline).map(|to| Action::Advance { to })
+                })?;
+            w = self.next_state(&w, next)?;
+        }
+        None
     }
 
     fn process_init(&self, w: &mut World, role: Role, outputs: Vec<Output>) {
@@ -1117,6 +1217,10 @@ impl Model for FailoverModel {
                 disturbed = true;
                 w.servers[i].live = None;
                 w.ghost.pd_watch[i].clear();
+                w.ghost.down_at[i] = Some(w.now);
+                if lose_storage && w.ghost.ran_failover[i] {
+                    w.ghost.needs_updreqall[i] = true;
+                }
                 // The OS closes the socket: the partner reads the end of the stream.
                 close_side(&mut w, server);
                 if server == Role::Primary {

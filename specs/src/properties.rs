@@ -39,6 +39,11 @@ pub mod flag {
     pub const S17: u32 = 1 << 10;
     /// S21: PARTNER-DOWN changed state on a STATE carrying the STARTUP flag.
     pub const S21: u32 = 1 << 11;
+    /// S23: left RECOVER-WAIT for RECOVER-DONE before the time it went down + MCLT.
+    pub const S23: u32 = 1 << 21;
+    /// S25: sent UPDREQ (not UPDREQALL) in RECOVER after losing its stable storage, while its
+    /// partner has a record of communicating with it.
+    pub const S25: u32 = 1 << 22;
     /// S24: left POTENTIAL-CONFLICT other than by UPDDONE (or comms failure), or to the
     /// wrong state for the role.
     pub const S24: u32 = 1 << 12;
@@ -89,10 +94,16 @@ pub mod name {
     pub const S14: &str = "S14 NORMAL secondary is renew-responsive and never allocates";
     /// S15.
     pub const S15: &str = "S15 RECOVER-DONE never allocates";
+    /// S16.
+    pub const S16: &str = "S16 flow control: unacked BNDUPDs within MAX_UNACKED_BNDUPD";
     /// S17.
     pub const S17: &str = "S17 state transitions are persisted";
     /// S21.
     pub const S21: &str = "S21 PARTNER-DOWN ignores STATE with STARTUP flag";
+    /// S23.
+    pub const S23: &str = "S23 RECOVER-WAIT holds until the time of failure + MCLT";
+    /// S25.
+    pub const S25: &str = "S25 UPDREQALL after a storage loss";
     /// S24.
     pub const S24: &str = "S24 POTENTIAL-CONFLICT is left only by UPDDONE";
     /// S24b.
@@ -113,12 +124,16 @@ pub mod name {
     pub const S13B: &str = "S13b responsive states answer every client";
     /// L1.
     pub const L1: &str = "L1 reintegration to NORMAL within K after faults stop";
+    /// L5.
+    pub const L5: &str = "L5 after heal and restart, NORMAL from the end of every run";
     /// D1.
     pub const D1: &str = "D1 no deadlock while connected";
 }
 
 /// The step-invariant bit of each flag-backed property.
-pub const FLAG_PROPERTIES: [(&str, u32); 21] = [
+pub const FLAG_PROPERTIES: [(&str, u32); 23] = [
+    (name::S23, flag::S23),
+    (name::S25, flag::S25),
     (name::S6, flag::S6),
     (name::S18, flag::S18),
     (name::S19, flag::S19),
@@ -201,6 +216,42 @@ fn l1(m: &FailoverModel, w: &World) -> bool {
     }
 }
 
+/// S16 (§6.1.2, §6.1.3, §7.5.1): flow control. The BNDUPDs a server has sent on the current
+/// connection and not yet seen answered (in flight towards the partner, or answered with the
+/// BNDREPLY still in flight back: the partner answers each BNDUPD as it reads it, S6) never
+/// exceed the partner's MAX_UNACKED_BNDUPD.
+fn s16(m: &FailoverModel, w: &World) -> bool {
+    use failover_model::MessageBody;
+    let count = |fifo: usize, upd: bool| {
+        w.link.fifo[fifo]
+            .iter()
+            .filter(|x| match x {
+                crate::world::Wire::Msg(msg) => match msg.body {
+                    MessageBody::BndUpd(_) => upd,
+                    MessageBody::BndReply(_) => !upd,
+                    _ => false,
+                },
+                crate::world::Wire::Fin => false,
+            })
+            .count()
+    };
+    (0..2).all(|x| {
+        let y = 1 - x;
+        let unacked = count(y, true) + count(x, false);
+        unacked <= m.configs[y].max_unacked_bndupd as usize
+    })
+}
+
+/// L5 (digest §10.3, and L1 without a horizon): at the end of every bounded run (nothing in
+/// flight or due, time at the horizon), if the environment turns stable — the partition
+/// heals, crashed servers restart, nothing else happens — the protocol alone brings both
+/// servers to NORMAL within `K` seconds (`FailoverModel::settle`, one canonical schedule: a
+/// witness that NORMAL is reachable). Every state in RECOVER, RECOVER-WAIT or RECOVER-DONE at
+/// the end of a run thereby finishes its recovery.
+fn l5(m: &FailoverModel, w: &World) -> bool {
+    m.liveness_k == 0 || !m.at_end(w) || m.settle(w).is_some()
+}
+
 /// D1 (digest §10.3): no reachable state where both servers are up, believe they are
 /// connected, nothing is in flight, no timer is armed and they are not both in NORMAL
 /// (nothing could ever change that).
@@ -245,6 +296,8 @@ flag_property! {
     p_s19 => flag::S19;
     p_s20 => flag::S20;
     p_s13b => flag::S13B;
+    p_s23 => flag::S23;
+    p_s25 => flag::S25;
 }
 
 macro_rules! reach {
@@ -327,6 +380,10 @@ fn granted_in_pd(_: &FailoverModel, w: &World) -> bool {
     w.clients.iter().any(|c| c.valid_at(w.now).any(|h| h.state_at_grant == E::PartnerDown))
 }
 
+fn l5_exercised(m: &FailoverModel, w: &World) -> bool {
+    m.at_end(w) && !w.both_in(E::Normal)
+}
+
 fn l1_window(m: &FailoverModel, w: &World) -> bool {
     matches!(w.ghost.stable_since, Some(t0) if m.liveness_k > 0 && w.now >= t0.plus(m.liveness_k))
 }
@@ -372,16 +429,20 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::always(name::S13B, p_s13b),
         Property::always(name::S14, p_s14),
         Property::always(name::S15, p_s15),
+        Property::always(name::S16, s16),
         Property::always(name::S17, p_s17),
         Property::always(name::S18, p_s18),
         Property::always(name::S19, p_s19),
         Property::always(name::S20, p_s20),
         Property::always(name::S21, p_s21),
+        Property::always(name::S23, p_s23),
         Property::always(name::S24, p_s24),
+        Property::always(name::S25, p_s25),
         Property::always(name::S24B, p_s24b),
         Property::always(name::S30, p_s30),
         Property::always(name::L9, p_l9),
         Property::always(name::L1, l1),
+        Property::always(name::L5, l5),
         Property::always(name::D1, d1),
         Property::sometimes("both NORMAL", both_normal),
         Property::sometimes("a client holds a lease", client_holds),
@@ -391,6 +452,7 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::sometimes("both servers serve while apart", both_serve_while_apart),
         Property::sometimes("a prefix and an address held", prefix_and_address_held),
         Property::sometimes("L1 window reached (non-vacuity)", l1_window),
+        Property::sometimes("L5 exercised: a run ends outside NORMAL", l5_exercised),
     ];
     v.extend(reach_properties());
     v.extend(reintegration_properties());

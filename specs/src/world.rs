@@ -184,6 +184,15 @@ pub struct Ghost {
     pub faults_seen: u8,
     /// Whether each server has ever lost its storage (S3/S4 only hold without that).
     pub storage_lost: [bool; 2],
+    /// Whether each server has ever reached NORMAL (it has run failover with its partner,
+    /// who therefore has a record of communicating with it: §8.5.2, §8.6.2).
+    pub ran_failover: [bool; 2],
+    /// Global time each server last went down (crash), until it reaches NORMAL again: the
+    /// TIME-OF-FAILURE of §8.6.2 (S23).
+    pub down_at: [Option<Time>; 2],
+    /// The server lost its storage after running failover and has not finished recovering
+    /// (left RECOVER) since: its recovery must ask for everything (§8.5.2, S25).
+    pub needs_updreqall: [bool; 2],
     /// Since when the environment is "stable" (both up, no partition, no fault, no delayed
     /// message or connection), for the bounded reintegration property L1.
     pub stable_since: Option<Time>,
