@@ -31,9 +31,15 @@ pub struct BindingDb {
 impl BindingDb {
     /// Builds the database (and its indexes) from records.
     pub fn from_bindings<'a>(records: impl IntoIterator<Item = &'a Binding>) -> Self {
+        BindingDb::from_records(records.into_iter().cloned())
+    }
+
+    /// Builds the database (and its indexes) from records it takes over (no copy). A later
+    /// record for the same resource replaces an earlier one, as with [`BindingDb::put`].
+    pub fn from_records(records: impl IntoIterator<Item = Binding>) -> Self {
         let mut db = BindingDb::default();
         for b in records {
-            db.put(b.clone());
+            db.put(b);
         }
         db
     }
