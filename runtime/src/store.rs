@@ -249,6 +249,10 @@ impl Store {
             image.state = Some(r);
         }
         let bindings = tx.open_table(BINDINGS).map_err(db_err)?;
+        let mut records = Vec::with_capacity(
+            usize::try_from(redb::ReadableTableMetadata::len(&bindings).map_err(db_err)?)
+                .unwrap_or(0),
+        );
         for row in bindings.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             let b: Binding =
@@ -259,8 +263,11 @@ impl Store {
                     "stored under another resource's key".into(),
                 ));
             }
-            image.bindings.insert(b.resource, b);
+            records.push((b.resource, b));
         }
+        // Built from sorted contents, the map's nodes are full (inserted one by one in key
+        // order, about half full). Keys are unique: each is checked against its record above.
+        image.bindings = records.into_iter().collect();
         Ok(image)
     }
 
