@@ -8,6 +8,20 @@
 //!   durable (fsync) commit. The driver uses this for group commit: every write produced while
 //!   the previous commit was in flight goes into the next transaction.
 //!
+//! Integrity check on every open: the store opens with redb's
+//! `set_check_integrity_on_open(true)`, on purpose, after a clean shutdown as well. What redb
+//! (4.6) does by itself: after an unclean shutdown (its header's recovery flag is set, the file
+//! length does not match its layout, or the last commit was not flushed) every open runs a full
+//! repair: it verifies the checksums of the last commit's trees, falls back to the previous
+//! commit if the last one was torn, and rebuilds its allocator state. Crash safety does not
+//! depend on the flag. After a clean shutdown, however, a plain open trusts the file: page
+//! checksums are not verified on reads, so damage at rest (a media error, another program
+//! writing to the file, a bad copy from a backup) may be read as lease data or make redb panic.
+//! With the check, such a file fails to open and is refused with [`StoreError::Corrupt`]. Since
+//! format 2 the file is about a fifth of its format 1 size and the check is a small part of a
+//! restart (measured with `failover-bench restore` and `bench/run.sh --leases-only`; see
+//! docs/performance.md), so it is kept rather than traded for restart time.
+//!
 //! Layout: table `meta` (identity, format), table `state` (the [`StateRecord`], one row), table
 //! `bindings` keyed by the resource's 18-octet encoding.
 //!
