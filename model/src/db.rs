@@ -83,7 +83,8 @@ impl BindingDb {
     fn index(&mut self, b: &Binding) {
         let r = b.resource;
         if let Some(c) = &b.client {
-            let set = self.by_client.entry(c.clone()).or_default();
+            // Room for one: most IAs hold one resource (an empty Vec's first push reserves 4).
+            let set = self.by_client.entry(c.clone()).or_insert_with(|| Vec::with_capacity(1));
             if let Err(i) = set.binary_search(&r) {
                 set.insert(i, r);
             }
