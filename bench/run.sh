@@ -7,9 +7,13 @@
 #                                store.csv,report.md}
 #   bench/run.sh --smoke         each system a few seconds at one low rate; exits non-zero if
 #                                any system serves nothing (for CI)
+#   bench/run.sh --leases-only   only the memory and restart step (no perfdhcp, no Kea, no
+#                                model checker); with --bin-dir, of another build
 #   options: --out DIR  --step SECONDS  --systems "fo-pair fo-alone kea-alone kea-ha ceiling"
 #            --modes "address-only address-and-prefix"  --leases "100000 1000000"  --no-build
 #            --no-checker (skip the model checker's states/s on configuration ci)
+#            --bin-dir DIR (failoverd and failover-bench from DIR, e.g. a baseline's
+#            target/release; implies --no-build)
 #            --docs (replace the report in docs/performance.md, between its bench markers)
 #
 # Needs root (network namespaces), perfdhcp and kea-dhcp6 (bench/ci-setup.sh installs them).
@@ -29,6 +33,8 @@ BUILD=1
 CHECKER=1
 DOCS=0
 MAX_LOSS=0.1
+LEASES_ONLY=0
+BIN_DIR=""
 CMDLINE="bench/run.sh $*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,7 +47,9 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --no-checker) CHECKER=0 ;;
         --docs) DOCS=1 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --leases-only) LEASES_ONLY=1 ;;
+        --bin-dir) BIN_DIR=$2; BUILD=0; shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -51,8 +59,15 @@ if [ "$SMOKE" = 1 ]; then
     LEASES="${SMOKE_LEASES:-10000}"
     CHECKER=0
 fi
+TOOLS="perfdhcp kea-dhcp6 ip python3"
+if [ "$LEASES_ONLY" = 1 ]; then
+    [ "$DOCS" = 0 ] || { echo "run.sh: --docs needs the full run, not --leases-only" >&2; exit 2; }
+    SYSTEMS=""
+    CHECKER=0
+    TOOLS="ip python3"
+fi
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 2; }
-for t in perfdhcp kea-dhcp6 ip python3; do
+for t in $TOOLS; do
     command -v "$t" >/dev/null || { echo "run.sh: $t not found (run bench/ci-setup.sh)" >&2; exit 2; }
 done
 HOOKS=$(dirname "$(dpkg -L kea-common 2>/dev/null | grep -m1 'libdhcp_ha.so$' || echo /usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_ha.so)")
@@ -76,8 +91,10 @@ if [ "$BUILD" = 1 ]; then
         (cd "$ROOT" && cargo build --release -q -p failover-specs --bin failover-check) >>"$LOG" 2>&1
     fi
 fi
-FOD=$ROOT/target/release/failoverd
-FOB=$ROOT/target/release/failover-bench
+BIN=${BIN_DIR:-$ROOT/target/release}
+BIN=$(cd "$BIN" && pwd)
+FOD=$BIN/failoverd
+FOB=$BIN/failover-bench
 [ -x "$FOD" ] && [ -x "$FOB" ] || { echo "run.sh: build $FOD and $FOB first" >&2; exit 2; }
 
 NS_BR=fob-br-$$
@@ -415,6 +432,10 @@ startup_partner_down_if_alone = true'
     stop_all
     echo "$n,$mib,$pop,$rs,$rss,$hwm" >> "$SCSV"
     log "  $n leases: store $mib MiB, populate $pop s, restart $rs s, RSS $rss MiB (peak $hwm MiB)"
+    # The restart's phases (open and read the store, restore the endpoint), in-process.
+    if "$FOB" restore --config "$W/fo-m.toml" > "$OUT/restore.$n.txt" 2>&1; then
+        log "  $n leases, phases: $(cat "$OUT/restore.$n.txt")"
+    fi
     [ "$ok" = 1 ]
 }
 
@@ -425,7 +446,11 @@ startup_partner_down_if_alone = true'
     echo "cores=$(nproc)"
     echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "command=$CMDLINE"
-    echo "versions=$(perfdhcp -v 2>&1 | head -1 | sed 's/^/perfdhcp /'), kea-dhcp6 $(kea-dhcp6 -v 2>&1 | head -1), $("$FOD" --version)"
+    if [ "$LEASES_ONLY" = 1 ]; then
+        echo "versions=$("$FOD" --version) ($FOD)"
+    else
+        echo "versions=$(perfdhcp -v 2>&1 | head -1 | sed 's/^/perfdhcp /'), kea-dhcp6 $(kea-dhcp6 -v 2>&1 | head -1), $("$FOD" --version)"
+    fi
     echo "step_seconds=$STEP"
     echo "max_loss_pct=$MAX_LOSS"
 } > "$META"

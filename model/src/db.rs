@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BindingDb {
     bindings: BTreeMap<Resource, Binding>,
-    by_client: BTreeMap<ClientKey, BTreeSet<Resource>>,
+    /// Each IA's resources, sorted, without duplicates. A `Vec` rather than a `BTreeSet`: most
+    /// IAs hold one resource, and a set allocates a whole B-tree node (about 200 bytes) for it.
+    by_client: BTreeMap<ClientKey, Vec<Resource>>,
     /// ACTIVE bindings by client expiry.
     active_expiry: BTreeSet<(Time, Resource)>,
     /// EXPIRED, RELEASED and RESET bindings by their PARTNER-DOWN wait base
@@ -31,10 +33,35 @@ pub struct BindingDb {
 impl BindingDb {
     /// Builds the database (and its indexes) from records.
     pub fn from_bindings<'a>(records: impl IntoIterator<Item = &'a Binding>) -> Self {
+        BindingDb::from_records(records.into_iter().cloned())
+    }
+
+    /// Builds the database (and its indexes) from records it takes over (no copy). A later
+    /// record for the same resource replaces an earlier one, as with [`BindingDb::put`].
+    ///
+    /// The same database as `put` of every record, built in bulk: a B-tree filled by inserting
+    /// in key order keeps its nodes about half full, one built from sorted contents fills them
+    /// (a restart from a large store holds about half the memory for the records).
+    pub fn from_records(records: impl IntoIterator<Item = Binding>) -> Self {
+        let mut records: Vec<Binding> = records.into_iter().collect();
+        // Reversed, a stable sort puts the later of two records for a resource first, and
+        // `dedup` keeps the first of equals.
+        records.reverse();
+        records.sort_by_key(|b| b.resource);
+        records.dedup_by_key(|b| b.resource);
+        let bindings: BTreeMap<Resource, Binding> =
+            records.into_iter().map(|b| (b.resource, b)).collect();
         let mut db = BindingDb::default();
-        for b in records {
-            db.put(b.clone());
+        for b in bindings.values() {
+            db.index(b);
         }
+        db.bindings = bindings;
+        // Rebuild each index from its sorted contents (same contents, full nodes).
+        db.by_client = std::mem::take(&mut db.by_client).into_iter().collect();
+        db.active_expiry = std::mem::take(&mut db.active_expiry).into_iter().collect();
+        db.awaiting_free = std::mem::take(&mut db.awaiting_free).into_iter().collect();
+        db.available = std::mem::take(&mut db.available).into_iter().collect();
+        db.pending = std::mem::take(&mut db.pending).into_iter().collect();
         db
     }
 
@@ -56,7 +83,11 @@ impl BindingDb {
     fn index(&mut self, b: &Binding) {
         let r = b.resource;
         if let Some(c) = &b.client {
-            self.by_client.entry(c.clone()).or_default().insert(r);
+            // Room for one: most IAs hold one resource (an empty Vec's first push reserves 4).
+            let set = self.by_client.entry(c.clone()).or_insert_with(|| Vec::with_capacity(1));
+            if let Err(i) = set.binary_search(&r) {
+                set.insert(i, r);
+            }
         }
         match b.status {
             BindingStatus::Active => {
@@ -84,7 +115,9 @@ impl BindingDb {
         let r = b.resource;
         if let Some(c) = &b.client {
             if let Some(set) = self.by_client.get_mut(c) {
-                set.remove(&r);
+                if let Ok(i) = set.binary_search(&r) {
+                    set.remove(i);
+                }
                 if set.is_empty() {
                     self.by_client.remove(c);
                 }
@@ -258,5 +291,36 @@ mod tests {
         assert_eq!(db.awaiting_free().count(), 1);
         assert_eq!(db.pending_count(), 0);
         assert_eq!(db, BindingDb::from_bindings(db.records().values()));
+    }
+
+    #[test]
+    fn bulk_build_is_put_of_every_record() {
+        let key = |i: u8| ClientKey { duid: Duid::new(vec![i % 3]), kind: IaKind::Na, iaid: 7 };
+        let mut records = Vec::new();
+        for i in (0..40u8).rev() {
+            let mut b = Binding::free(addr(u16::from(i % 25)), BindingStatus::Free, Time(1));
+            match i % 4 {
+                0 => {
+                    b.status = BindingStatus::Active;
+                    b.client = Some(key(i));
+                    b.client_expiry = Time(100 + u32::from(i));
+                }
+                1 => {
+                    b.status = BindingStatus::Expired;
+                    b.client = Some(key(i));
+                    b.start_time_of_state = Time(u32::from(i));
+                }
+                2 => b.pending = true,
+                _ => b.status = BindingStatus::FreeBackup,
+            }
+            records.push(b);
+        }
+        let mut one_by_one = BindingDb::default();
+        for b in &records {
+            one_by_one.put(b.clone());
+        }
+        let bulk = BindingDb::from_records(records);
+        assert_eq!(bulk, one_by_one);
+        assert_eq!(bulk.len(), 25);
     }
 }

@@ -188,10 +188,26 @@ impl Endpoint {
 
     /// Rebuilds an endpoint from exactly what a crash leaves on disk and enters STARTUP
     /// (§8.3.2). The outputs arm the STARTUP timer and, for the primary, ask to connect.
+    ///
+    /// The image is copied; a caller that has no further use for it should hand it over with
+    /// [`Endpoint::restore_owned`] (same result), so that image and endpoint do not both hold
+    /// every binding.
     #[must_use]
     pub fn restore(config: Config, image: &DurableImage, now: Time) -> (Endpoint, Vec<Output>) {
-        let had_record = image.state.is_some();
-        let mut record = image.state.clone().unwrap_or(StateRecord {
+        Endpoint::restore_owned(config, image.clone(), now)
+    }
+
+    /// [`Endpoint::restore`], taking the image over: its bindings move into the endpoint's
+    /// database instead of being copied (a restart from a large store holds each binding once).
+    #[must_use]
+    pub fn restore_owned(
+        config: Config,
+        image: DurableImage,
+        now: Time,
+    ) -> (Endpoint, Vec<Output>) {
+        let DurableImage { state, bindings } = image;
+        let had_record = state.is_some();
+        let mut record = state.unwrap_or(StateRecord {
             state: EndpointState::Recover,
             start_time_of_state: now,
             partner_state: None,
@@ -224,7 +240,7 @@ impl Endpoint {
             // STARTUP is never recorded (§8.3.1); a record saying so is treated as none.
             record.state = EndpointState::Recover;
         }
-        let (db, repaired) = sanitize(image);
+        let (db, repaired) = sanitize(bindings);
         let mut ep = Endpoint {
             pools: Pools::new(&config),
             db,
@@ -1379,11 +1395,11 @@ impl Endpoint {
 /// produces: a transient PENDING-FREE is resolved (§7.2 (5)/(6)), and an ACTIVE record without
 /// a client (which could never be renewed nor safely reused) is set aside as ABANDONED for the
 /// operator (§7.2 (9)/(10)). Returns the repaired resources.
-fn sanitize(image: &DurableImage) -> (BindingDb, Vec<Resource>) {
+fn sanitize(bindings: BTreeMap<Resource, Binding>) -> (BindingDb, Vec<Resource>) {
     let mut repaired = Vec::new();
-    let db = BindingDb::from_bindings(image.bindings.iter().filter_map(|(k, b)| {
-        if *k != b.resource {
-            repaired.push(*k);
+    let db = BindingDb::from_records(bindings.into_iter().filter_map(|(k, b)| {
+        if k != b.resource {
+            repaired.push(k);
             return None;
         }
         Some(b)

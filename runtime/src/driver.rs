@@ -200,7 +200,11 @@ impl Driver {
     #[must_use]
     pub fn new(config: failover_model::Config, parts: DriverParts) -> Driver {
         let now = parts.clock.now();
-        let (ep, outputs) = Endpoint::restore(config, &parts.image, now);
+        let bindings = parts.image.bindings.len();
+        // The trace records the image it was restored from; only then is a copy kept.
+        let traced_image = parts.trace.as_ref().map(|_| parts.image.clone());
+        // The image's bindings move into the endpoint: a large store is held once, not twice.
+        let (ep, outputs) = Endpoint::restore_owned(config, parts.image, now);
         let mut d = Driver {
             ep,
             clock: parts.clock,
@@ -221,13 +225,13 @@ impl Driver {
             shutting_down: false,
             fatal: None,
         };
-        if let Some(t) = d.trace.as_mut() {
-            if let Err(e) = t.restore(now, &parts.image, &outputs) {
+        if let (Some(t), Some(image)) = (d.trace.as_mut(), traced_image.as_ref()) {
+            if let Err(e) = t.restore(now, image, &outputs) {
                 tracing::warn!("trace file: {e}; tracing stopped");
                 d.trace = None;
             }
         }
-        tracing::info!(role = ?d.ep.config().role, state = d.ep.state().name(), bindings = parts.image.bindings.len(), "restored");
+        tracing::info!(role = ?d.ep.config().role, state = d.ep.state().name(), bindings, "restored");
         d.carry_out(outputs, None);
         d
     }

@@ -8,9 +8,30 @@
 //!   durable (fsync) commit. The driver uses this for group commit: every write produced while
 //!   the previous commit was in flight goes into the next transaction.
 //!
+//! Integrity check on every open: the store opens with redb's
+//! `set_check_integrity_on_open(true)`, on purpose, after a clean shutdown as well. What redb
+//! (4.6) does by itself: after an unclean shutdown (its header's recovery flag is set, the file
+//! length does not match its layout, or the last commit was not flushed) every open runs a full
+//! repair: it verifies the checksums of the last commit's trees, falls back to the previous
+//! commit if the last one was torn, and rebuilds its allocator state. Crash safety does not
+//! depend on the flag. After a clean shutdown, however, a plain open trusts the file: page
+//! checksums are not verified on reads, so damage at rest (a media error, another program
+//! writing to the file, a bad copy from a backup) may be read as lease data or make redb panic.
+//! With the check, such a file fails to open and is refused with [`StoreError::Corrupt`]. Since
+//! format 2 the file is about a fifth of its format 1 size and the check is a small part of a
+//! restart (measured with `failover-bench restore` and `bench/run.sh --leases-only`; see
+//! docs/performance.md), so it is kept rather than traded for restart time.
+//!
 //! Layout: table `meta` (identity, format), table `state` (the [`StateRecord`], one row), table
-//! `bindings` keyed by the resource's 18-octet encoding. Values are JSON (serde), so a record is
-//! readable with any redb tool.
+//! `bindings` keyed by the resource's 18-octet encoding.
+//!
+//! Encoding: the identity record is JSON, so that any redb tool can read which relationship,
+//! role and format a file belongs to, and so that a file of another format version is refused
+//! with [`StoreError::Foreign`] naming its version before any other record is read. The state
+//! and binding records are `postcard` (serde, compact binary): format 1 stored them as JSON,
+//! which made decoding 1M bindings take about 5 s of a restart. A record that does not decode,
+//! or decodes with bytes left over, or sits under another resource's key, is refused with
+//! [`StoreError::BadRecord`].
 
 use failover_model::{Binding, DurableImage, DurableWrite, Resource, Role, StateRecord};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -18,7 +39,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a file of another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: state and binding records in JSON.
+/// - 2: state and binding records in `postcard`; the identity record stays JSON.
+pub const FORMAT_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
@@ -91,6 +115,20 @@ pub enum StoreError {
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
+}
+
+/// Encodes a state or binding record (format 2: `postcard`).
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(db_err)
+}
+
+/// Decodes a state or binding record; trailing bytes make the record unreadable.
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} bytes left over after the record", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn describe(id: &StoreIdentity) -> String {
@@ -221,23 +259,29 @@ impl Store {
         let mut image = DurableImage::default();
         let state = tx.open_table(STATE).map_err(db_err)?;
         if let Some(v) = state.get(STATE_KEY).map_err(db_err)? {
-            let r: StateRecord = serde_json::from_slice(v.value())
-                .map_err(|e| bad("state".into(), e.to_string()))?;
+            let r: StateRecord = decode(v.value()).map_err(|e| bad("state".into(), e))?;
             image.state = Some(r);
         }
         let bindings = tx.open_table(BINDINGS).map_err(db_err)?;
+        let mut records = Vec::with_capacity(
+            usize::try_from(redb::ReadableTableMetadata::len(&bindings).map_err(db_err)?)
+                .unwrap_or(0),
+        );
         for row in bindings.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
-            let b: Binding = serde_json::from_slice(v.value())
-                .map_err(|e| bad(format!("binding {:02x?}", k.value()), e.to_string()))?;
+            let b: Binding =
+                decode(v.value()).map_err(|e| bad(format!("binding {:02x?}", k.value()), e))?;
             if resource_key(&b.resource).as_slice() != k.value() {
                 return Err(bad(
                     format!("binding {}", b.resource),
                     "stored under another resource's key".into(),
                 ));
             }
-            image.bindings.insert(b.resource, b);
+            records.push((b.resource, b));
         }
+        // Built from sorted contents, the map's nodes are full (inserted one by one in key
+        // order, about half full). Keys are unique: each is checked against its record above.
+        image.bindings = records.into_iter().collect();
         Ok(image)
     }
 
@@ -257,11 +301,11 @@ impl Store {
             for w in writes {
                 match w {
                     DurableWrite::State(r) => {
-                        let v = serde_json::to_vec(r).map_err(db_err)?;
+                        let v = encode(r)?;
                         state.insert(STATE_KEY, v.as_slice()).map_err(db_err)?;
                     }
                     DurableWrite::Binding(b) => {
-                        let v = serde_json::to_vec(b).map_err(db_err)?;
+                        let v = encode(b)?;
                         let k = resource_key(&b.resource);
                         bindings.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
                     }

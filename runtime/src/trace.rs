@@ -163,7 +163,7 @@ pub fn replay(path: &Path, config: &Config) -> anyhow::Result<ReplayOutcome> {
         anyhow::bail!("{}: the first line must be the restore record", path.display());
     };
     let image: DurableImage = restore.image.into();
-    let (mut ep, outs) = Endpoint::restore(config.clone(), &image, restore.now);
+    let (mut ep, outs) = Endpoint::restore_owned(config.clone(), image, restore.now);
     let mut step = 0usize;
     let mut pending: Option<(usize, Vec<Output>)> = Some((1, outs));
     for (line, l) in it {

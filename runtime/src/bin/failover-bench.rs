@@ -216,16 +216,24 @@ fn populate(config: &std::path::Path, leases: u64, batch: usize) -> anyhow::Resu
     Ok(())
 }
 
-fn rss_mib() -> String {
+fn status_mib(field: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|t| {
             t.lines()
-                .find(|l| l.starts_with("VmRSS"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
         })
         .and_then(|kb| kb.parse::<u64>().ok())
         .map_or_else(|| "?".into(), |kb| (kb / 1024).to_string())
+}
+
+fn rss_mib() -> String {
+    status_mib("VmRSS")
+}
+
+fn hwm_mib() -> String {
+    status_mib("VmHWM")
 }
 
 fn restore(config: &std::path::Path) -> anyhow::Result<()> {
@@ -236,14 +244,14 @@ fn restore(config: &std::path::Path) -> anyhow::Result<()> {
     let open = t.elapsed().as_secs_f64();
     let rss_open = rss_mib();
     let t = Instant::now();
-    let (ep, outputs) = failover_model::Endpoint::restore(cfg.model.clone(), &image, Time(0));
+    // As `failoverd run` does: the image's bindings move into the endpoint.
+    let (ep, outputs) = failover_model::Endpoint::restore_owned(cfg.model.clone(), image, Time(0));
     let restore = t.elapsed().as_secs_f64();
-    let rss_both = rss_mib();
-    drop(image);
     println!(
-        "{} bindings: open+read {open:.2} s (RSS {rss_open} MiB), restore {restore:.2} s (RSS with image and endpoint {rss_both} MiB), after dropping the image {} MiB; {} outputs",
+        "{} bindings: open+read {open:.2} s (RSS {rss_open} MiB), restore {restore:.2} s (RSS {} MiB, peak {} MiB); {} outputs",
         ep.bindings().count(),
         rss_mib(),
+        hwm_mib(),
         outputs.len()
     );
     drop(store);
