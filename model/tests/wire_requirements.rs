@@ -110,11 +110,11 @@ fn octets(m: &Message) -> (u8, u32, u32, Vec<Opt>) {
     (bytes[0], xid, sent, parse(&bytes[8..]))
 }
 
-fn all<'a>(opts: &'a [Opt], code: u16) -> Vec<&'a Opt> {
+fn all(opts: &[Opt], code: u16) -> Vec<&Opt> {
     opts.iter().filter(|o| o.code == code).collect()
 }
 
-fn one<'a>(opts: &'a [Opt], code: u16) -> &'a Opt {
+fn one(opts: &[Opt], code: u16) -> &Opt {
     let found = all(opts, code);
     assert_eq!(found.len(), 1, "exactly one option {code} in {opts:?}");
     found[0]
