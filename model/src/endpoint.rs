@@ -1003,8 +1003,12 @@ impl Endpoint {
         out.push(Output::Event(Event::PartnerRejected {
             reason: format!("CONNECT rejected: {why}"),
         }));
-        let opts =
-            ConnectOptions { status: Some(Status::new(code, why)), ..ConnectOptions::default() };
+        // §6.6: FO_KEEPALIVE_TIME goes on every CONNECTREPLY, a rejecting one included.
+        let opts = ConnectOptions {
+            status: Some(Status::new(code, why)),
+            keepalive_time: Some(self.config.keepalive_time),
+            ..ConnectOptions::default()
+        };
         self.send_with(now, xid, MessageBody::ConnectReply(opts), out);
         self.drop_connection(now, out);
     }

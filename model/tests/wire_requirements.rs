@@ -764,7 +764,6 @@ fn connect_and_connectreply_carry_their_options() {
 /// CONNECTREPLY that rejects a CONNECT (§6.1.2, here for a relationship-name mismatch) carries
 /// only the OPTION_STATUS_CODE.
 #[test]
-#[ignore = "core deviation: a rejecting CONNECTREPLY has no OPTION_F_KEEPALIVE_TIME (§6.6 says every CONNECTREPLY); see endpoint.rs reject_connect"]
 fn rejecting_connectreply_carries_keepalive_time() {
     let mut s = common::test_config(Role::Secondary);
     s.relationship = "another".into();
