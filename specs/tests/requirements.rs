@@ -131,10 +131,20 @@ fn the_test_scanner_sees_tests_of_every_member_and_rejects_what_is_not_a_test() 
         "no_such_test_anywhere",
         "runtime::connect_31",
         "primary_crash_partner_down_and_recovery",
-        "rejecting_connectreply_carries_keepalive_time",
     ] {
         assert!(resolve(t, &tests).is_err(), "{t} must not resolve");
     }
+    // An ignored test is seen as ignored and refused (a synthetic file: the workspace has no
+    // ignored test at present).
+    let synthetic = "#[test]\n#[ignore = \"why\"]\nfn skipped() {}\n#[test]\nfn runs() {}\n";
+    let found = test_fns(synthetic);
+    assert_eq!(found, vec![("skipped".to_string(), true), ("runs".to_string(), false)]);
+    let mut fake = Tests::new();
+    for (name, ignored) in found {
+        fake.entry(name).or_default().insert(("model".into(), "model/tests/x.rs".into(), ignored));
+    }
+    assert!(resolve("skipped", &fake).is_err(), "an ignored test must not resolve");
+    assert_eq!(resolve("runs", &fake), Ok(()));
 }
 
 #[test]
