@@ -143,6 +143,9 @@ pub struct Endpoint {
     pub(crate) previous_state: EndpointState,
     /// Storage held a state record at restore.
     pub(crate) had_record: bool,
+    /// The update request that just completed asked for everything (UPDREQALL): this server
+    /// had lost its storage, so RECOVER-WAIT holds for the longest lifetime (§8.6.2 reading).
+    pub(crate) recovered_all: bool,
     /// This server's C flag as restored (before this run's connections).
     pub(crate) communicated_at_start: bool,
     /// When this run started (TIME-OF-FAILURE bound, §8.6.2).
@@ -218,7 +221,13 @@ impl Endpoint {
             mclt: config.mclt,
             communicated: false,
             partner_communicated: false,
-            recovering_all: false,
+            // No record: this server may have lost its storage. Until a recovery completes it
+            // counts as such, across further crashes too (it persists with the first record):
+            // it asks for everything if its partner has a record of it, and holds RECOVER-WAIT
+            // for the longest lifetime (found by the pair property test: storage lost in
+            // PARTNER-DOWN, then a crash keeping the new, nearly empty record, used to shorten
+            // the hold to the MCLT and re-allocate a lease granted in PARTNER-DOWN).
+            recovering_all: true,
         });
         // The primary's MCLT rules (§6.1.2); the secondary keeps the one it learned.
         if config.role == Role::Primary || record.mclt < crate::config::MIN_LEASE_TIME {
@@ -250,6 +259,7 @@ impl Endpoint {
             state_since: now,
             previous_state,
             had_record,
+            recovered_all: false,
             started_at: now,
             stopped_at: record_last_operating,
             conn: ConnPhase::Down,
@@ -642,6 +652,12 @@ impl Endpoint {
         self.record.state = to;
         self.record.partner_state = self.partner.state;
         self.record.partner_state_start = self.partner.state_start;
+        if matches!(to, EndpointState::RecoverDone | EndpointState::Normal) {
+            // The recovery from a possible storage loss is over only once RECOVER-WAIT's hold
+            // has been served (or conflict resolution has ended in NORMAL): a crash before
+            // then must restart it with the long hold (found by the pair property test).
+            self.record.recovering_all = false;
+        }
         self.persist_record(now, out);
         out.push(Output::Event(Event::StateChanged { from, to }));
         if matches!(self.conn, ConnPhase::AwaitState | ConnPhase::Ok) {
@@ -697,7 +713,8 @@ impl Endpoint {
                 // (§8.4.1); nobody else knows them. So it waits the longer of the MCLT and the
                 // longest valid lifetime it hands out. With its storage intact its own records
                 // cover those leases and the MCLT suffices.
-                let hold = if self.had_record {
+                let hold = if self.had_record && !self.recovered_all && !self.record.recovering_all
+                {
                     self.mclt()
                 } else {
                     self.mclt()
@@ -808,8 +825,8 @@ impl Endpoint {
     /// of having talked to its partner while the partner has one, §8.5.2), or a recovery of
     /// everything was interrupted by a crash.
     fn needs_everything(&self) -> bool {
-        !self.communicated_at_start && self.partner.first_communicated == Some(true)
-            || self.record.recovering_all
+        self.partner.first_communicated == Some(true)
+            && (!self.communicated_at_start || self.record.recovering_all)
     }
 
     /// Sends UPDREQALL when [`Self::needs_everything`], else UPDREQ (§8.5.2), remembering

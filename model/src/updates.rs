@@ -177,8 +177,8 @@ impl Endpoint {
         if all {
             // Everything the partner knows is now ours: a later request needs only updates.
             self.communicated_at_start = true;
-            self.record.recovering_all = false;
         }
+        self.recovered_all = all;
         match (self.state, self.config.role) {
             (EndpointState::Recover, _) => {
                 self.transition(now, EndpointState::RecoverWait, out);

@@ -363,6 +363,40 @@ impl Topology {
     }
 }
 
+/// One bounded `perfdhcp -6` run from client namespace `client` on its `eth0`: `clients`
+/// distinct DUIDs (`-R`), `rate` exchanges per second, `clients` exchanges in all (`-n`), 30 s
+/// at most (`-p`), after `extra` (`-e MODE`, `-A 1`, ...). Returns its report.
+///
+/// # Panics
+/// perfdhcp fails or does not end within 60 s.
+#[must_use]
+pub fn perfdhcp(topo: &Topology, client: &str, extra: &[&str], clients: u32, rate: u32) -> String {
+    let log = topo.path(&format!("perfdhcp-{client}-{}.log", extra.join("")));
+    let (n, r) = (clients.to_string(), rate.to_string());
+    let mut args = vec!["perfdhcp", "-6", "-l", "eth0"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-R", &n, "-r", &r, "-n", &n, "-p", "30", "-W", "3000000"]);
+    let mut perf = Proc::spawn("perfdhcp", &topo.ns(client), &args, &log);
+    let st = perf.wait_exit(Duration::from_secs(60));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{out}");
+    assert!(st.success(), "perfdhcp {extra:?} failed ({st}):\n{out}");
+    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    out
+}
+
+/// Asserts that a [`perfdhcp`] report shows all `n` of both exchanges (SOLICIT-ADVERTISE and
+/// REQUEST-REPLY) sent and answered.
+///
+/// # Panics
+/// Some were not.
+pub fn assert_all_answered(out: &str, n: u32) {
+    let sent = format!("sent packets: {n}\n");
+    let received = format!("received packets: {n}\n");
+    assert_eq!(out.matches(&sent).count(), 2, "not {n} of each sent:\n{out}");
+    assert_eq!(out.matches(&received).count(), 2, "not all answered:\n{out}");
+}
+
 impl Drop for Topology {
     fn drop(&mut self) {
         for ns in self.namespaces.iter().rev() {

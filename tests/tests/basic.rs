@@ -76,39 +76,10 @@ fn perfdhcp_load_of_clients_from_the_primary() {
     p.wait_state("NORMAL", Duration::from_secs(30));
     s.wait_state("NORMAL", Duration::from_secs(30));
 
-    let log = topo.path("perfdhcp.log");
-    let mut perf = Proc::spawn(
-        "perfdhcp",
-        &topo.ns("c0"),
-        &[
-            "perfdhcp",
-            "-6",
-            "-l",
-            "eth0",
-            "-e",
-            "address-and-prefix",
-            "-R",
-            "60",
-            "-r",
-            "20",
-            "-n",
-            "60",
-            "-p",
-            "30",
-            "-W",
-            "3000000",
-        ],
-        &log,
-    );
-    let st = perf.wait_exit(Duration::from_secs(60));
-    let out = std::fs::read_to_string(&log).unwrap_or_default();
-    eprintln!("{out}");
-    assert!(st.success(), "perfdhcp failed ({st}):\n{out}");
     // Both exchanges (SOLICIT-ADVERTISE and REQUEST-REPLY): all 60 sent and answered, no
     // lease given to two clients.
-    assert_eq!(out.matches("sent packets: 60\n").count(), 2, "not 60 of each sent:\n{out}");
-    assert_eq!(out.matches("received packets: 60\n").count(), 2, "not all answered:\n{out}");
-    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    let out = perfdhcp(&topo, "c0", &["-e", "address-and-prefix"], 60, 20);
+    assert_all_answered(&out, 60);
     let m = p.metrics();
     assert!(metric(&m, "failoverd_active_leases") >= 2.0, "{m}");
     p.terminate_and_check_replay();
@@ -254,39 +225,8 @@ fn perfdhcp_relayed_clients_from_the_primary() {
     s.wait_state("NORMAL", Duration::from_secs(30));
     let before = metric(&p.metrics(), "failoverd_active_leases");
 
-    let log = topo.path("perfdhcp-relayed.log");
-    let mut perf = Proc::spawn(
-        "perfdhcp",
-        &topo.ns("c0"),
-        &[
-            "perfdhcp",
-            "-6",
-            "-l",
-            "eth0",
-            "-A",
-            "1",
-            "-e",
-            "address-only",
-            "-R",
-            "20",
-            "-r",
-            "10",
-            "-n",
-            "20",
-            "-p",
-            "30",
-            "-W",
-            "3000000",
-        ],
-        &log,
-    );
-    let st = perf.wait_exit(Duration::from_secs(60));
-    let out = std::fs::read_to_string(&log).unwrap_or_default();
-    eprintln!("{out}");
-    assert!(st.success(), "perfdhcp -A 1 failed ({st}):\n{out}");
-    assert_eq!(out.matches("sent packets: 20\n").count(), 2, "not 20 of each sent:\n{out}");
-    assert_eq!(out.matches("received packets: 20\n").count(), 2, "not all answered:\n{out}");
-    assert_eq!(out.matches("non unique addresses: 0\n").count(), 2, "duplicates:\n{out}");
+    let out = perfdhcp(&topo, "c0", &["-A", "1", "-e", "address-only"], 20, 10);
+    assert_all_answered(&out, 20);
     // The relayed REQUESTs were granted: 20 more ACTIVE leases on the primary, and the
     // secondary learns them (BNDUPD).
     let m = p.metrics();
