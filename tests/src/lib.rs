@@ -363,6 +363,23 @@ impl Topology {
     }
 }
 
+/// A primary and a secondary with the default timers, started (secondary first) and both in
+/// NORMAL within 30 s.
+///
+/// # Panics
+/// Either does not reach NORMAL.
+#[must_use]
+pub fn pair_in_normal(topo: &Topology) -> (Server, Server) {
+    let t = Timers::default();
+    let mut p = Server::configure(topo, Role::Primary, &t);
+    let mut s = Server::configure(topo, Role::Secondary, &t);
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+    (p, s)
+}
+
 /// One bounded `perfdhcp -6` run from client namespace `client` on its `eth0`: `clients`
 /// distinct DUIDs (`-R`), `rate` exchanges per second, `clients` exchanges in all (`-n`), 30 s
 /// at most (`-p`), after `extra` (`-e MODE`, `-A 1`, ...). Returns its report.

@@ -9,13 +9,7 @@ fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
     let _g = serial();
     require(&["ip", "dhclient"]);
     let topo = Topology::new(2);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
 
     let mut na = Dhclient::start(&topo, 0, Ask::Address);
     let mut pd = Dhclient::start(&topo, 1, Ask::Prefix);
@@ -68,13 +62,7 @@ fn perfdhcp_load_of_clients_from_the_primary() {
     let _g = serial();
     require(&["ip", "perfdhcp"]);
     let topo = Topology::new(1);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
 
     // Both exchanges (SOLICIT-ADVERTISE and REQUEST-REPLY): all 60 sent and answered, no
     // lease given to two clients.
@@ -92,13 +80,7 @@ fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
     let _g = serial();
     require(&["ip", "dhcpcd"]);
     let topo = Topology::new(1);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
     let mut c = Dhcpcd::start(&topo, 0);
     let renews = |c: &Dhcpcd| {
         c.events().iter().filter(|e| e.get("reason").map(String::as_str) == Some("RENEW6")).count()
@@ -144,13 +126,7 @@ fn dhclient_restart_confirms_then_releases() {
     let _g = serial();
     require(&["ip", "dhclient"]);
     let topo = Topology::new(1);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
     // The pool hand-off (FREE-BACKUP prefixes for the secondary) is done once in NORMAL; what
     // follows is this one client's traffic.
     p.wait_updates_settled(Duration::from_secs(20));
@@ -216,13 +192,7 @@ fn perfdhcp_relayed_clients_from_the_primary() {
     let _g = serial();
     require(&["ip", "perfdhcp"]);
     let topo = Topology::new(1);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
     let before = metric(&p.metrics(), "failoverd_active_leases");
 
     let out = perfdhcp(&topo, "c0", &["-A", "1", "-e", "address-only"], 20, 10);
@@ -252,13 +222,7 @@ fn direct_unicast_solicit_dropped_multicast_answered() {
     let _g = serial();
     require(&["ip"]);
     let topo = Topology::new(1);
-    let t = Timers::default();
-    let mut p = Server::configure(&topo, Role::Primary, &t);
-    let mut s = Server::configure(&topo, Role::Secondary, &t);
-    s.start();
-    p.start();
-    p.wait_state("NORMAL", Duration::from_secs(30));
-    s.wait_state("NORMAL", Duration::from_secs(30));
+    let (mut p, mut s) = pair_in_normal(&topo);
     let silenced = "failoverd_client_silences_total{reason=\"Unicast\"}";
     assert_eq!(metric(&p.metrics(), silenced), 0.0);
 
