@@ -289,6 +289,14 @@ pub fn startup_apply_comms_failed(previous: EndpointState) -> EndpointState {
 /// comm-OK transition for the partner's state. If the partner is in PARTNER-DOWN, compare when
 /// it entered PARTNER-DOWN with this server's last recorded operating time: after we stopped →
 /// RECOVER; before (both ran, partitioned) → POTENTIAL-CONFLICT.
+///
+/// Reading (digest §11.3 style; found by the pair property test): a server whose
+/// PREVIOUS-STATE is RECOVER or RECOVER-WAIT had not finished recovering, so it answered no
+/// client since it last served ("operated") and cannot conflict with the partner's PARTNER-DOWN
+/// allocations. It goes back to RECOVER whatever the times say. Taking POTENTIAL-CONFLICT there
+/// would let a crash in RECOVER-WAIT skip the §8.6.2 hold: conflict resolution ends in NORMAL
+/// without it, and a lease the server granted before losing its storage (known to nobody else)
+/// could be handed out again.
 #[must_use]
 pub fn startup_on_comms_ok(
     previous: EndpointState,
@@ -297,7 +305,9 @@ pub fn startup_on_comms_ok(
     last_operating_time: crate::time::Time,
 ) -> EndpointState {
     if partner == EndpointState::PartnerDown {
-        if partner_state_start > last_operating_time {
+        if matches!(previous, EndpointState::Recover | EndpointState::RecoverWait)
+            || partner_state_start > last_operating_time
+        {
             EndpointState::Recover
         } else {
             EndpointState::PotentialConflict

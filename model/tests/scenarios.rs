@@ -371,6 +371,46 @@ fn storage_loss_after_partner_down_waits_the_lease_time() {
     assert!(c1.holds(pair.now).is_none() || r0 != r);
 }
 
+/// Regression (seed c352… of `no_duplicate_allocation_under_a1`): as above, but the primary
+/// crashes again (storage kept) while it serves RECOVER-WAIT's long hold, and the secondary has
+/// meanwhile been put in PARTNER-DOWN. On restart §8.3.2 step 5 compares the partner's PD start
+/// with the primary's last operating time; taken literally that gives POTENTIAL-CONFLICT, and
+/// conflict resolution ended in NORMAL without the hold. A server whose PREVIOUS-STATE is
+/// RECOVER or RECOVER-WAIT goes back to RECOVER (docs/design.md) and waits again.
+#[test]
+fn crash_during_recover_wait_keeps_the_hold() {
+    let mut pair = normal_pair();
+    pair.crash(Side::S, false, false);
+    pair.command(Side::P, Command::PartnerDown);
+    let mut c1 = Client::new(2, IaKind::Pd);
+    let (r, valid) = c1.obtain(&mut pair, Side::P).expect("served in PD");
+    assert_eq!(valid, 600);
+    pair.start(Side::S);
+    pair.drive();
+    // The primary loses its storage before it could tell the secondary.
+    pair.crash(Side::P, true, false);
+    pair.advance(5);
+    pair.command(Side::S, Command::PartnerDown);
+    pair.start(Side::P);
+    pair.drive();
+    assert_eq!(pair.state(Side::P), St::RecoverWait);
+    pair.crash(Side::P, false, false);
+    pair.advance(10);
+    pair.start(Side::P);
+    pair.drive();
+    assert!(
+        matches!(pair.state(Side::P), St::Recover | St::RecoverWait),
+        "back to recovery, not {:?}",
+        pair.state(Side::P)
+    );
+    let mut c0 = Client::new(5, IaKind::Pd);
+    assert!(c0.obtain(&mut pair, Side::P).is_none(), "unresponsive while waiting");
+    pair.advance(700);
+    assert_eq!(pair.state(Side::P), St::Normal);
+    let (r0, _) = c0.obtain(&mut pair, Side::P).expect("served after the wait");
+    assert!(c1.holds(pair.now).is_none() || r0 != r);
+}
+
 /// RFC 8415 §16: a SOLICIT (likewise CONFIRM, REBIND, INFORMATION-REQUEST) that reached a
 /// unicast address without a relay is discarded; the same SOLICIT by multicast is answered.
 /// §18.4: a unicast REQUEST is answered with UseMulticast and grants nothing.

@@ -261,6 +261,17 @@ fn startup_step_5_partner_down_exception() {
         startup_on_comms_ok(CommunicationsInterrupted, PartnerDown, Time(50), Time(100)),
         PotentialConflict
     );
+    // A server that had not finished recovering served nobody since: RECOVER, whatever the
+    // times say (else a crash in RECOVER-WAIT would skip the §8.6.2 hold; our reading).
+    for previous in [Recover, RecoverWait] {
+        assert_eq!(startup_on_comms_ok(previous, PartnerDown, Time(50), Time(100)), Recover);
+        assert_eq!(startup_on_comms_ok(previous, PartnerDown, Time(200), Time(100)), Recover);
+    }
+    // RECOVER-DONE had served its hold: the RFC's comparison applies.
+    assert_eq!(
+        startup_on_comms_ok(RecoverDone, PartnerDown, Time(50), Time(100)),
+        PotentialConflict
+    );
     // Otherwise PREVIOUS-STATE.
     assert_eq!(
         startup_on_comms_ok(CommunicationsInterrupted, Normal, Time(50), Time(100)),
