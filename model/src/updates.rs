@@ -417,10 +417,24 @@ impl Endpoint {
         let granted_at = clt.unwrap_or(start);
         let expiry =
             o.state_expiration_time.unwrap_or_else(|| granted_at.plus(lease.valid_lifetime));
+        // Whether our own record gives the same client a longer lease than the update: both
+        // servers granted it (a REBIND in PARTNER-DOWN taking over the partner's lease, then
+        // the partner's older update arriving in POTENTIAL-CONFLICT).
+        let ours_longer = same_holder
+            && b.status == BindingStatus::Active
+            && existing.is_some_and(|e| e.client_expiry > expiry);
         if b.status == BindingStatus::Active && same_holder {
             // The same client's lease as granted by both servers: it may hold the longer one,
-            // so the record never shortens.
+            // so the record never shortens, nor does the end of its state (time(1) of a later
+            // EXPIRED is judged against it; found by the pair property test).
             b.client_expiry = b.client_expiry.max(expiry);
+            if let Some(e) = existing {
+                b.start_time_of_state = b.start_time_of_state.max(e.start_time_of_state);
+                b.state_expiration_time = match (e.state_expiration_time, o.state_expiration_time) {
+                    (Some(a), Some(c)) => Some(a.max(c)),
+                    (a, c) => a.or(c),
+                };
+            }
         } else if b.status == BindingStatus::Active {
             b.client_expiry = expiry;
         } else {
@@ -457,8 +471,9 @@ impl Endpoint {
             b.start_time_of_state = now;
             b.state_expiration_time = None;
         }
-        // The partner's newer information supersedes our own pending change.
-        b.pending = false;
+        // The partner's newer information supersedes our own pending change, unless ours is
+        // the longer lease of the same client: the partner must still learn it.
+        b.pending = ours_longer && existing.is_some_and(|e| e.pending);
         b.version = b.version.wrapping_add(1);
         self.held.remove(&lease.resource);
         self.store(b, out);
