@@ -324,7 +324,7 @@ fn run_endpoint(role: Role, start: u8, steps: Vec<(u32, Input)>) -> Result<(), T
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn primary_never_panics_or_breaks_invariants(start in 0u8..4, steps in prop::collection::vec(input(), 1..60)) {
@@ -338,7 +338,7 @@ proptest! {
 }
 
 /// Environment actions for the pair.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Env {
     Obtain(u8, bool),
     Renew(u8),
@@ -367,6 +367,11 @@ fn env() -> impl Strategy<Value = Env> {
     ]
 }
 
+/// The number of cases: `default` in CI, or `PROPTEST_CASES` for a longer search.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn side(b: bool) -> Side {
     if b {
         Side::S
@@ -376,7 +381,7 @@ fn side(b: bool) -> Side {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(192), ..ProptestConfig::default() })]
 
     /// S1 under assumption A1: the operator declares PARTNER-DOWN only when the partner is
     /// really down (crashed), and a server whose partner is in PARTNER-DOWN restarts only
@@ -385,129 +390,240 @@ proptest! {
     /// RECOVER-DONE) would erase every record of a lease, which no protocol can survive.
     #[test]
     fn no_duplicate_allocation_under_a1(actions in prop::collection::vec(env(), 1..80)) {
-        let mut pair = Pair::default_pair();
-        pair.advance(10);
-        // Which servers lost their storage and have not recovered yet.
-        let mut lost = [false, false];
-        let idx = |s: Side| usize::from(s == Side::S);
-        // Storage generation per server, and the generation each client's lease comes from.
-        let mut storage_epoch = [0u32, 0u32];
-        let mut epoch = [0u32; 6];
-        let mut clients: Vec<Client> = (0..6).map(|i| Client::new(i + 1, if i % 3 == 2 { IaKind::Pd } else { IaKind::Na })).collect();
-        for a in actions {
-            let before: Vec<_> = clients.iter().map(|c| c.lease).collect();
-            match a {
-                Env::Obtain(c, s) => {
-                    let cl = &mut clients[usize::from(c)];
-                    if cl.holds(pair.now).is_none() && pair.node(side(s)).ep.is_some() {
-                        cl.obtain(&mut pair, side(s));
-                    }
+        run_env(&actions, false)?;
+    }
+}
+
+/// The environment of `no_duplicate_allocation_under_a1`: plays `actions` on a fresh pair and
+/// checks S1 after every action and L9 on every renewal. `trace` prints each step's states.
+fn run_env(actions: &[Env], trace: bool) -> Result<(), TestCaseError> {
+    let mut pair = Pair::default_pair();
+    pair.advance(10);
+    // Which servers lost their storage and have not recovered yet.
+    let mut lost = [false, false];
+    let idx = |s: Side| usize::from(s == Side::S);
+    // Storage generation per server, and the generation each client's lease comes from.
+    let mut storage_epoch = [0u32, 0u32];
+    let mut epoch = [0u32; 6];
+    let mut clients: Vec<Client> = (0..6)
+        .map(|i| Client::new(i + 1, if i % 3 == 2 { IaKind::Pd } else { IaKind::Na }))
+        .collect();
+    for &a in actions {
+        let before: Vec<_> = clients.iter().map(|c| c.lease).collect();
+        match a {
+            Env::Obtain(c, s) => {
+                let cl = &mut clients[usize::from(c)];
+                if cl.holds(pair.now).is_none() && pair.node(side(s)).ep.is_some() {
+                    cl.obtain(&mut pair, side(s));
                 }
-                Env::Renew(c) => {
-                    let i = usize::from(c);
-                    let cl = &mut clients[i];
-                    if let Some((r, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
-                        if pair.node(by).ep.is_some() {
-                            let reply = cl.renew_raw(&mut pair, by);
-                            // L9 lease stability (7031 §7 req 4): a server that answers the
-                            // renewal of a valid lease it granted (and has not lost its storage
-                            // since) gives the same resource, never another one or NoBinding.
-                            if let Some(reply) = &reply {
-                                if epoch[i] == storage_epoch[idx(by)] {
-                                    let ia = reply.ias.iter().find(|ia| ia.iaid == cl.iaid);
-                                    let same = ia.is_some_and(|ia| {
-                                        ia.status.is_none() && ia.leases.iter().any(|l| l.resource == r && l.valid_lifetime > 0)
-                                    });
-                                    prop_assert!(same, "renewal of valid {r} answered with {reply:?}");
-                                }
-                                cl.accept(&pair, by, reply);
+            }
+            Env::Renew(c) => {
+                let i = usize::from(c);
+                let cl = &mut clients[i];
+                if let Some((r, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
+                    if pair.node(by).ep.is_some() {
+                        let reply = cl.renew_raw(&mut pair, by);
+                        // L9 lease stability (7031 §7 req 4): a server that answers the
+                        // renewal of a valid lease it granted (and has not lost its storage
+                        // since) gives the same resource, never another one or NoBinding.
+                        if let Some(reply) = &reply {
+                            if epoch[i] == storage_epoch[idx(by)] {
+                                let ia = reply.ias.iter().find(|ia| ia.iaid == cl.iaid);
+                                let same = ia.is_some_and(|ia| {
+                                    ia.status.is_none()
+                                        && ia
+                                            .leases
+                                            .iter()
+                                            .any(|l| l.resource == r && l.valid_lifetime > 0)
+                                });
+                                prop_assert!(same, "renewal of valid {r} answered with {reply:?}");
                             }
+                            cl.accept(&pair, by, reply);
                         }
                     }
                 }
-                Env::Rebind(c, s) => {
-                    let cl = &mut clients[usize::from(c)];
-                    if cl.holds(pair.now).is_some() && pair.node(side(s)).ep.is_some() {
-                        cl.rebind(&mut pair, side(s));
+            }
+            Env::Rebind(c, s) => {
+                let cl = &mut clients[usize::from(c)];
+                if cl.holds(pair.now).is_some() && pair.node(side(s)).ep.is_some() {
+                    cl.rebind(&mut pair, side(s));
+                }
+            }
+            Env::Release(c) => {
+                let cl = &mut clients[usize::from(c)];
+                if let Some((_, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
+                    if pair.node(by).ep.is_some() {
+                        cl.release(&mut pair, by);
                     }
                 }
-                Env::Release(c) => {
-                    let cl = &mut clients[usize::from(c)];
-                    if let Some((_, _, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
-                        if pair.node(by).ep.is_some() {
-                            cl.release(&mut pair, by);
-                        }
-                    }
-                }
-                Env::Advance(secs) => {
-                    // Clients renew at T1 on the way (a real client would).
-                    let mut left = secs;
-                    while left > 0 {
-                        let step = left.min(10);
-                        pair.advance(step);
-                        left -= step;
-                        for cl in clients.iter_mut() {
-                            if let Some((_, e, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
-                                if e.since(pair.now) < 30 {
-                                    if pair.node(by).ep.is_some() {
-                                        cl.renew(&mut pair, by);
-                                    } else {
-                                        let other = by.other();
-                                        if pair.node(other).ep.is_some() {
-                                            cl.rebind(&mut pair, other);
-                                        }
+            }
+            Env::Advance(secs) => {
+                // Clients renew at T1 on the way (a real client would).
+                let mut left = secs;
+                while left > 0 {
+                    let step = left.min(10);
+                    pair.advance(step);
+                    left -= step;
+                    for cl in clients.iter_mut() {
+                        if let Some((_, e, by)) = cl.lease.filter(|(_, e, _)| *e > pair.now) {
+                            if e.since(pair.now) < 30 {
+                                if pair.node(by).ep.is_some() {
+                                    cl.renew(&mut pair, by);
+                                } else {
+                                    let other = by.other();
+                                    if pair.node(other).ep.is_some() {
+                                        cl.rebind(&mut pair, other);
                                     }
                                 }
                             }
                         }
                     }
                 }
-                Env::Crash(s, lose, visible) => {
-                    let lose = lose && !lost[idx(side(s).other())];
-                    if pair.node(side(s)).ep.is_some() {
-                        pair.crash(side(s), lose, visible);
-                        lost[idx(side(s))] |= lose;
-                        if lose {
-                            storage_epoch[idx(side(s))] += 1;
-                        }
+            }
+            Env::Crash(s, lose, visible) => {
+                let lose = lose && !lost[idx(side(s).other())];
+                if pair.node(side(s)).ep.is_some() {
+                    pair.crash(side(s), lose, visible);
+                    lost[idx(side(s))] |= lose;
+                    if lose {
+                        storage_epoch[idx(side(s))] += 1;
                     }
                 }
-                Env::Restart(s) => {
-                    let partner_pd = pair.node(side(s).other()).ep.as_ref().is_some_and(|e| e.state() == EndpointState::PartnerDown);
-                    if pair.node(side(s)).ep.is_none() && (!partner_pd || pair.link_ok) {
-                        pair.start(side(s));
-                        pair.drive();
-                    }
-                }
-                Env::Partition => pair.partition(),
-                Env::Heal => {
-                    pair.heal();
+            }
+            Env::Restart(s) => {
+                let partner_pd = pair
+                    .node(side(s).other())
+                    .ep
+                    .as_ref()
+                    .is_some_and(|e| e.state() == EndpointState::PartnerDown);
+                if pair.node(side(s)).ep.is_none() && (!partner_pd || pair.link_ok) {
+                    pair.start(side(s));
                     pair.drive();
                 }
-                Env::PartnerDown(s) => {
-                    // A1: only when the partner is really down.
-                    if pair.node(side(s)).ep.is_some() && pair.node(side(s).other()).ep.is_none() {
-                        pair.command(side(s), Command::PartnerDown);
-                    }
+            }
+            Env::Partition => pair.partition(),
+            Env::Heal => {
+                pair.heal();
+                pair.drive();
+            }
+            Env::PartnerDown(s) => {
+                // A1: only when the partner is really down.
+                if pair.node(side(s)).ep.is_some() && pair.node(side(s).other()).ep.is_none() {
+                    pair.command(side(s), Command::PartnerDown);
                 }
             }
-            for (i, c) in clients.iter().enumerate() {
-                if c.lease != before[i] {
-                    if let Some((_, _, by)) = c.lease {
-                        epoch[i] = storage_epoch[idx(by)];
-                    }
+        }
+        for (i, c) in clients.iter().enumerate() {
+            if c.lease != before[i] {
+                if let Some((_, _, by)) = c.lease {
+                    epoch[i] = storage_epoch[idx(by)];
                 }
             }
-            for sd in [Side::P, Side::S] {
-                let recovered = pair.node(sd).ep.as_ref().is_some_and(|e| {
-                    !matches!(e.state(), EndpointState::Startup | EndpointState::Recover | EndpointState::RecoverWait)
-                });
-                if recovered {
-                    lost[idx(sd)] = false;
+        }
+        for sd in [Side::P, Side::S] {
+            let recovered = pair.node(sd).ep.as_ref().is_some_and(|e| {
+                !matches!(
+                    e.state(),
+                    EndpointState::Startup | EndpointState::Recover | EndpointState::RecoverWait
+                )
+            });
+            if recovered {
+                lost[idx(sd)] = false;
+            }
+        }
+        if trace {
+            trace_step(&pair, &a, &clients);
+        }
+        let refs: Vec<&Client> = clients.iter().collect();
+        assert_no_duplicates(&refs, pair.now);
+    }
+    Ok(())
+}
+
+/// The shrunk cases the property found, replayed by name (`cargo test --test properties
+/// regression_ -- --nocapture` with `TRACE=1` to see each step).
+#[test]
+fn regression_crash_in_recover_wait_skipped_the_hold() {
+    use Env::*;
+    let a = [
+        Crash(true, false, false),
+        PartnerDown(false),
+        Obtain(5, false),
+        Restart(true),
+        Crash(false, true, false),
+        Advance(5),
+        PartnerDown(true),
+        Restart(false),
+        Crash(false, false, false),
+        Advance(10),
+        Restart(false),
+        Obtain(2, false),
+    ];
+    run_env(&a, false).unwrap();
+}
+
+#[test]
+fn regression_renewal_after_rebind_in_partner_down() {
+    use Env::*;
+    let a = [
+        Partition,
+        Advance(10),
+        Obtain(1, true),
+        Crash(true, false, false),
+        PartnerDown(false),
+        Advance(36),
+        Advance(18),
+        Heal,
+        Restart(true),
+        Advance(6),
+        Renew(1),
+    ];
+    run_env(&a, std::env::var_os("TRACE").is_some()).unwrap();
+}
+
+thread_local! {
+    static TRACED: std::cell::Cell<[(usize, usize); 2]> = const { std::cell::Cell::new([(0, 0); 2]) };
+}
+
+fn trace_step(pair: &Pair, a: &Env, clients: &[Client]) {
+    eprintln!("== {a:?} (t={:?})", pair.now);
+    let mut seen = TRACED.with(std::cell::Cell::get);
+    for (k, sd) in [Side::P, Side::S].into_iter().enumerate() {
+        let n = pair.node(sd);
+        for e in n.events.iter().skip(seen[k].0) {
+            eprintln!("  {sd:?} event {e:?}");
+        }
+        for m in n.sent.iter().skip(seen[k].1) {
+            let text = format!("{:?}", m.body);
+            if !text.starts_with("Contact") && !text.contains("FreeBackup") {
+                eprintln!("  {sd:?} sent {}", &text[..text.len().min(600)]);
+            }
+        }
+        seen[k] = (n.events.len(), n.sent.len());
+    }
+    TRACED.with(|c| c.set(seen));
+    for sd in [Side::P, Side::S] {
+        match &pair.node(sd).ep {
+            Some(ep) => {
+                eprintln!("  {sd:?}: {:?} partner {:?}", ep.state(), ep.record().partner_state);
+                for b in ep.bindings().filter(|b| b.client.is_some()) {
+                    eprintln!(
+                        "    {:?} {:?} iaid {:?} expiry {:?} partner_lifetime {:?} pending {}",
+                        b.resource,
+                        b.status,
+                        b.client.as_ref().map(|c| c.iaid),
+                        b.client_expiry,
+                        b.partner_lifetime,
+                        b.pending
+                    );
                 }
             }
-            let refs: Vec<&Client> = clients.iter().collect();
-            assert_no_duplicates(&refs, pair.now);
+            None => eprintln!("  {sd:?}: down"),
+        }
+    }
+    for (i, c) in clients.iter().enumerate() {
+        if let Some(l) = c.lease {
+            eprintln!("  client {i}: {l:?}");
         }
     }
 }
