@@ -35,7 +35,13 @@ fn solicit_with(middle: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Whether dhcproto panics on `bytes`. Its panics on short options are integer underflows,
+/// which only debug builds (overflow checks on) turn into panics; a release build wraps and
+/// fails differently, so there the answer is taken as yes and only our side is checked.
 fn dhcproto_panics(bytes: &[u8]) -> bool {
+    if !cfg!(debug_assertions) {
+        return true;
+    }
     let owned = bytes.to_vec();
     std::panic::catch_unwind(move || {
         let _ = d6::Message::decode(&mut Decoder::new(&owned));
