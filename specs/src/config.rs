@@ -108,6 +108,82 @@ pub struct Bounds {
     pub warm_start: bool,
 }
 
+/// Names accepted by [`Bounds::set`].
+pub const BOUND_NAMES: [&str; 16] = [
+    "horizon",
+    "clients",
+    "client_ops",
+    "crashes",
+    "storage_losses",
+    "breaks",
+    "partitions",
+    "pd_commands",
+    "lost_replies",
+    "decline",
+    "prefix_pool",
+    "auto_partner_down",
+    "skew",
+    "delays",
+    "ordered_timers",
+    "warm_start",
+];
+
+impl Bounds {
+    /// Overrides one bound by name (`failover-check check --set horizon=75`): to size a
+    /// configuration or to explore one variant without editing the named list. `ias` is set
+    /// with `na`, `pd` or `na+pd`; `auto_partner_down` with seconds or `off`.
+    ///
+    /// # Errors
+    /// The name is unknown or the value does not parse.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+            v.parse().map_err(|_| format!("{key}: {v:?} is not a number in range"))
+        }
+        fn flag(key: &str, v: &str) -> Result<bool, String> {
+            match v {
+                "true" | "on" | "1" => Ok(true),
+                "false" | "off" | "0" => Ok(false),
+                _ => Err(format!("{key}: {v:?} is not true/false")),
+            }
+        }
+        match key {
+            "horizon" => self.horizon = num(key, value)?,
+            "clients" => self.clients = num(key, value)?,
+            "client_ops" => self.client_ops = num(key, value)?,
+            "crashes" => self.crashes = num(key, value)?,
+            "storage_losses" => self.storage_losses = num(key, value)?,
+            "breaks" => self.breaks = num(key, value)?,
+            "partitions" => self.partitions = num(key, value)?,
+            "pd_commands" => self.pd_commands = num(key, value)?,
+            "lost_replies" => self.lost_replies = num(key, value)?,
+            "decline" => self.decline = flag(key, value)?,
+            "prefix_pool" => self.prefix_pool = flag(key, value)?,
+            "auto_partner_down" => {
+                self.auto_partner_down = if value == "off" { None } else { Some(num(key, value)?) };
+            }
+            "skew" => self.skew = num(key, value)?,
+            "delays" => self.delays = flag(key, value)?,
+            "ordered_timers" => self.ordered_timers = flag(key, value)?,
+            "warm_start" => self.warm_start = flag(key, value)?,
+            "ias" => {
+                self.ias = match value {
+                    "na" => vec![IaKind::Na],
+                    "pd" => vec![IaKind::Pd],
+                    "na+pd" => vec![IaKind::Na, IaKind::Pd],
+                    _ => return Err(format!("ias: {value:?} is not na, pd or na+pd")),
+                };
+            }
+            _ => {
+                return Err(format!("unknown bound {key} (known: ias, {})", BOUND_NAMES.join(", ")))
+            }
+        }
+        if self.clients == 0 || self.clients > 6 {
+            return Err(format!("clients: {} is outside 1..=6", self.clients));
+        }
+        Ok(())
+    }
+}
+
 /// Protocol timing shared by both endpoints. Everything is a multiple of 15 s so that timer
 /// deadlines coincide and the number of distinct instants stays small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

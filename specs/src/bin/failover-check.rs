@@ -60,6 +60,9 @@ enum Cmd {
         /// Seed a protocol bug (feature `mutations`).
         #[arg(long)]
         mutation: Option<String>,
+        /// Override one bound of the configuration, e.g. `--set horizon=75`; repeatable.
+        #[arg(long = "set", value_name = "BOUND=VALUE")]
+        set: Vec<String>,
         /// Keep exploring after a violation (collect every counterexample).
         #[arg(long)]
         all: bool,
@@ -84,10 +87,19 @@ enum Cmd {
     },
 }
 
-fn build(config: &str, assume_off: &[String], mutation: Option<&str>) -> Result<FailoverModel> {
-    let Some(b) = bounds(config) else {
+fn build(
+    config: &str,
+    assume_off: &[String],
+    mutation: Option<&str>,
+    set: &[String],
+) -> Result<FailoverModel> {
+    let Some(mut b) = bounds(config) else {
         bail!("unknown configuration {config} (known: {})", CONFIG_NAMES.join(", "));
     };
+    for kv in set {
+        let (k, v) = kv.split_once('=').with_context(|| format!("--set {kv}: want BOUND=VALUE"))?;
+        b.set(k, v).map_err(anyhow::Error::msg)?;
+    }
     let mut a = assumptions_for(config);
     for name in assume_off {
         a.switch_off(name).map_err(anyhow::Error::msg)?;
@@ -98,6 +110,9 @@ fn build(config: &str, assume_off: &[String], mutation: Option<&str>) -> Result<
     }
     if let Some(m) = mutation {
         label.push_str(&format!("+{m}"));
+    }
+    for kv in set {
+        label.push_str(&format!("+{kv}"));
     }
     let model = FailoverModel::new(&label, b, a);
     with_mutation(model, mutation)
@@ -159,12 +174,23 @@ fn run() -> Result<i32> {
         sim_states: 1_000_000,
         assume_off: Vec::new(),
         mutation: None,
+        set: Vec::new(),
         all: false,
         out: PathBuf::from("target/failover-check"),
     });
     match cmd {
-        Cmd::Check { config, checker, threads, sim_states, assume_off, mutation, all, out } => {
-            let model = build(&config, &assume_off, mutation.as_deref())?;
+        Cmd::Check {
+            config,
+            checker,
+            threads,
+            sim_states,
+            assume_off,
+            mutation,
+            set,
+            all,
+            out,
+        } => {
+            let model = build(&config, &assume_off, mutation.as_deref(), &set)?;
             let search = match checker {
                 CheckerKind::Dfs => Search::Dfs,
                 CheckerKind::Bfs => Search::Bfs,
@@ -204,7 +230,7 @@ fn run() -> Result<i32> {
             Ok(1)
         }
         Cmd::Explore { addr, config, assume_off, mutation } => {
-            let model = build(&config, &assume_off, mutation.as_deref())?;
+            let model = build(&config, &assume_off, mutation.as_deref(), &[])?;
             println!("{}", model.describe());
             println!("Explorer on http://{addr}/");
             // `serve` blocks for as long as the web server runs.
