@@ -652,11 +652,26 @@ impl Endpoint {
         self.record.state = to;
         self.record.partner_state = self.partner.state;
         self.record.partner_state_start = self.partner.state_start;
-        if matches!(to, EndpointState::RecoverDone | EndpointState::Normal) {
-            // The recovery from a possible storage loss is over only once RECOVER-WAIT's hold
-            // has been served (or conflict resolution has ended in NORMAL): a crash before
-            // then must restart it with the long hold (found by the pair property test).
+        if to == EndpointState::RecoverDone {
+            // The recovery from a possible storage loss is over once RECOVER-WAIT's hold has
+            // been served: a crash before then must restart it with the long hold (found by
+            // the pair property test).
             self.record.recovering_all = false;
+        }
+        if self.record.recovering_all && state::may_allocate(to, self.config.role) {
+            // Reached a serving state without serving the hold (conflict resolution after a
+            // storage loss ends in NORMAL; an operator's PARTNER-DOWN): new leases wait for it
+            // (`allocation_held`), and its end clears the mark.
+            let end = self.storage_hold_end();
+            if now >= end {
+                self.record.recovering_all = false;
+            } else if !self.timers.contains_key(&Timer::RecoverWait) {
+                out.push(Output::Event(Event::Alarm(format!(
+                    "storage was lost: no new leases until {end:?}, when every lease granted \
+                     before the loss has run out"
+                ))));
+                self.set_timer(Timer::RecoverWait, end, out);
+            }
         }
         self.persist_record(now, out);
         out.push(Output::Event(Event::StateChanged { from, to }));
@@ -713,15 +728,13 @@ impl Endpoint {
                 // (§8.4.1); nobody else knows them. So it waits the longer of the MCLT and the
                 // longest valid lifetime it hands out. With its storage intact its own records
                 // cover those leases and the MCLT suffices.
-                let hold = if self.had_record && !self.recovered_all && !self.record.recovering_all
-                {
-                    self.mclt()
+                let at = if never_ran {
+                    now
+                } else if self.had_record && !self.recovered_all && !self.record.recovering_all {
+                    self.started_at.plus(self.mclt())
                 } else {
-                    self.mclt()
-                        .max(self.config.address_lifetimes.valid)
-                        .max(self.config.prefix_lifetimes.valid)
+                    self.storage_hold_end()
                 };
-                let at = if never_ran { now } else { self.started_at.plus(hold) };
                 self.set_timer(Timer::RecoverWait, at.max(now), out);
             }
             EndpointState::Normal => {
@@ -819,6 +832,29 @@ impl Endpoint {
         if go {
             self.request_updates(now, out);
         }
+    }
+
+    /// The end of the hold after a (possible) loss of stable storage: this run's start plus
+    /// the longer of the MCLT and the longest valid lifetime configured. Leases granted in
+    /// PARTNER-DOWN are bounded by their lifetime, not by the MCLT (§8.4.1), and after the loss
+    /// nobody may know them; by then they have all run out.
+    pub(crate) fn storage_hold_end(&self) -> Time {
+        let hold = self
+            .mclt()
+            .max(self.config.address_lifetimes.valid)
+            .max(self.config.prefix_lifetimes.valid);
+        self.started_at.plus(hold)
+    }
+
+    /// Whether new leases are held back after a (possible) loss of stable storage whose hold
+    /// RECOVER-WAIT did not serve: the server reached a serving state through conflict
+    /// resolution (RECOVER → POTENTIAL-CONFLICT → CONFLICT-DONE/NORMAL, §8.5.2) or an
+    /// operator's PARTNER-DOWN. Renewals of leases it knows are still answered. Our reading:
+    /// the RFC holds only RECOVER-WAIT; without this, a lease granted in PARTNER-DOWN and lost
+    /// with the storage during RESOLUTION-INTERRUPTED went to a second client.
+    #[must_use]
+    pub fn allocation_held(&self) -> bool {
+        self.record.recovering_all
     }
 
     /// Whether this server must ask for every binding: it lost its stable storage (no record
@@ -1249,6 +1285,9 @@ impl Endpoint {
                 if self.state == EndpointState::Startup {
                     // §8.3.2 step 6 (and the commissioning option of step 1).
                     let to = if !self.had_record && self.config.startup_partner_down_if_alone {
+                        // The operator configured this lone server as new (commissioning):
+                        // nothing was lost, so no hold.
+                        self.record.recovering_all = false;
                         EndpointState::PartnerDown
                     } else {
                         self.previous_state
@@ -1273,6 +1312,10 @@ impl Endpoint {
                 if self.state == EndpointState::RecoverWait {
                     self.transition(now, EndpointState::RecoverDone, out);
                     self.evaluate_partner_state(now, out);
+                } else if self.record.recovering_all && now >= self.storage_hold_end() {
+                    // The hold after a storage loss, reached outside RECOVER-WAIT, is over.
+                    self.record.recovering_all = false;
+                    self.persist_record(now, out);
                 }
             }
             Timer::AutoPartnerDown => {

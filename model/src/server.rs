@@ -182,6 +182,8 @@ impl Endpoint {
         mut reply: ClientReply,
         out: &mut Vec<Output>,
     ) {
+        // Not held back by `allocation_held`: taking on a client's own lease that we have no
+        // record of gives nothing new away (after a storage loss that is exactly what we lost).
         let allocating = state::may_allocate(self.state, self.config.role);
         for ia in &req.ias {
             let key = ClientKey { duid: duid.clone(), kind: ia.kind, iaid: ia.iaid };
@@ -305,7 +307,7 @@ impl Endpoint {
         if let Some(b) = own {
             return Some(b.resource);
         }
-        if !state::may_allocate(self.state, self.config.role) {
+        if !state::may_allocate(self.state, self.config.role) || self.allocation_held() {
             return None;
         }
         for h in hints {
@@ -345,7 +347,10 @@ impl Endpoint {
     /// §4.2: whether a recorded, available binding may be given to a new client by this
     /// endpoint in its current state.
     fn allocatable(&self, now: Time, b: &Binding) -> bool {
-        if !state::may_allocate(self.state, self.config.role) || !b.status.is_available() {
+        if !state::may_allocate(self.state, self.config.role)
+            || self.allocation_held()
+            || !b.status.is_available()
+        {
             return false;
         }
         if self.partner_pool_mutation() {
@@ -365,7 +370,7 @@ impl Endpoint {
 
     /// Whether an untouched (unrecorded) resource may be given to a new client.
     fn untouched_usable(&self, now: Time, r: &Resource) -> bool {
-        if !state::may_allocate(self.state, self.config.role) {
+        if !state::may_allocate(self.state, self.config.role) || self.allocation_held() {
             return false;
         }
         if self.partner_pool_mutation() {

@@ -411,6 +411,55 @@ fn crash_during_recover_wait_keeps_the_hold() {
     assert!(c1.holds(pair.now).is_none() || r0 != r);
 }
 
+/// The primary, in PARTNER-DOWN during a partition, grants a full-length lease; the partition
+/// heals and both go to POTENTIAL-CONFLICT; the connection breaks before the primary sent its
+/// update (both RESOLUTION-INTERRUPTED); the primary loses its storage. Restarted, it meets the
+/// secondary in RESOLUTION-INTERRUPTED and goes RECOVER → POTENTIAL-CONFLICT → CONFLICT-DONE →
+/// NORMAL (§8.5.2) without RECOVER-WAIT: nobody knows the lease any more, so new leases are held
+/// back until every lease granted before the loss has run out (`Endpoint::allocation_held`).
+#[test]
+fn storage_loss_in_resolution_interrupted_holds_new_leases() {
+    let mut pair = normal_pair();
+    pair.partition();
+    pair.advance(40);
+    assert_eq!(pair.state(Side::P), St::CommunicationsInterrupted);
+    pair.command(Side::P, Command::PartnerDown);
+    let mut c1 = Client::new(2, IaKind::Na);
+    let (r1, valid) = c1.obtain(&mut pair, Side::P).expect("served in PD");
+    assert_eq!(valid, 600);
+    pair.heal();
+    // Connect by hand and deliver one message at a time until both are in POTENTIAL-CONFLICT.
+    pair.connected = true;
+    pair.input(Side::S, Input::ConnectionUp);
+    pair.input(Side::P, Input::ConnectionUp);
+    while !(pair.state(Side::P) == St::PotentialConflict
+        && pair.state(Side::S) == St::PotentialConflict)
+    {
+        if let Some(m) = pair.to_s.pop_front() {
+            pair.input(Side::S, Input::Partner(m));
+        } else if let Some(m) = pair.to_p.pop_front() {
+            pair.input(Side::P, Input::Partner(m));
+        } else {
+            panic!("settled before both reached POTENTIAL-CONFLICT");
+        }
+    }
+    pair.partition();
+    pair.advance(40);
+    assert_eq!(pair.state(Side::P), St::ResolutionInterrupted);
+    pair.crash(Side::P, true, false);
+    pair.heal();
+    pair.start(Side::P);
+    pair.advance(20);
+    assert_eq!(pair.state(Side::P), St::Normal, "conflict resolution, no RECOVER-WAIT");
+    assert!(pair.node(Side::P).ep().allocation_held());
+    let mut c2 = Client::new(3, IaKind::Na);
+    assert!(c2.obtain(&mut pair, Side::P).is_none(), "no new lease during the hold");
+    pair.advance(600);
+    assert!(!pair.node(Side::P).ep().allocation_held());
+    let (r2, _) = c2.obtain(&mut pair, Side::P).expect("served after the hold");
+    assert!(c1.holds(pair.now).is_none() || r2 != r1);
+}
+
 /// RFC 8415 §16: a SOLICIT (likewise CONFIRM, REBIND, INFORMATION-REQUEST) that reached a
 /// unicast address without a relay is discarded; the same SOLICIT by multicast is answered.
 /// §18.4: a unicast REQUEST is answered with UseMulticast and grants nothing.

@@ -487,6 +487,7 @@ impl Driver {
         self.metrics.partner_state.set(r.partner_state.map_or(0, state_code));
         self.metrics.time_in_state.set(i64::from(now.since(r.state_since)));
         self.metrics.comms_ok.set(i64::from(r.comms_ok));
+        self.metrics.allocation_held.set(i64::from(self.ep.allocation_held()));
         self.metrics.pending_updates.set(i64::try_from(r.pending_updates).unwrap_or(i64::MAX));
         self.metrics.unacked_updates.set(i64::try_from(r.unacked_updates).unwrap_or(i64::MAX));
         self.metrics.active_leases.set(i64::try_from(r.active_leases).unwrap_or(i64::MAX));

@@ -47,6 +47,8 @@ pub struct Metrics {
     pub active_leases: Gauge,
     /// Binding messages (BNDUPD/BNDREPLY and other bulk traffic) queued to the partner.
     pub bulk_queue: Gauge,
+    /// 1 while new leases are held back after a possible loss of stable storage.
+    pub allocation_held: Gauge,
     /// Failover messages received, by type.
     pub partner_in: Family<Labels, Counter>,
     /// Failover messages sent, by type.
@@ -94,6 +96,7 @@ impl Metrics {
             skew: Gauge::default(),
             active_leases: Gauge::default(),
             bulk_queue: Gauge::default(),
+            allocation_held: Gauge::default(),
             partner_in: Family::default(),
             partner_out: Family::default(),
             client_in: Family::default(),
@@ -117,6 +120,11 @@ impl Metrics {
             m.time_in_state.clone(),
         );
         r.register("comms_ok", "1 if communications with the partner are OK", m.comms_ok.clone());
+        r.register(
+            "allocation_held",
+            "1 while no new lease is given after a possible loss of stable storage",
+            m.allocation_held.clone(),
+        );
         r.register(
             "pending_updates",
             "Bindings not yet acked by the partner",
