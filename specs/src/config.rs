@@ -85,6 +85,10 @@ pub struct Bounds {
     pub pd_commands: u8,
     /// Lost client replies.
     pub lost_replies: u8,
+    /// At most this many faults of any kind (crash, storage loss, break, partition, lost
+    /// reply) in one run, on top of each kind's own bound: every kind stays possible, but a
+    /// run combines only so many. `None`: no shared bound.
+    pub max_faults: Option<u8>,
     /// Clients may DECLINE an address (RFC 8415 §18.2.8; binding goes ABANDONED).
     pub decline: bool,
     /// Configure a delegable prefix pool (2 prefixes) besides the 2 addresses.
@@ -109,7 +113,7 @@ pub struct Bounds {
 }
 
 /// Names accepted by [`Bounds::set`].
-pub const BOUND_NAMES: [&str; 16] = [
+pub const BOUND_NAMES: [&str; 17] = [
     "horizon",
     "clients",
     "client_ops",
@@ -119,6 +123,7 @@ pub const BOUND_NAMES: [&str; 16] = [
     "partitions",
     "pd_commands",
     "lost_replies",
+    "max_faults",
     "decline",
     "prefix_pool",
     "auto_partner_down",
@@ -156,6 +161,9 @@ impl Bounds {
             "partitions" => self.partitions = num(key, value)?,
             "pd_commands" => self.pd_commands = num(key, value)?,
             "lost_replies" => self.lost_replies = num(key, value)?,
+            "max_faults" => {
+                self.max_faults = if value == "off" { None } else { Some(num(key, value)?) };
+            }
             "decline" => self.decline = flag(key, value)?,
             "prefix_pool" => self.prefix_pool = flag(key, value)?,
             "auto_partner_down" => {
@@ -312,6 +320,7 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         partitions: 0,
         pd_commands: 0,
         lost_replies: 0,
+        max_faults: None,
         decline: false,
         prefix_pool: false,
         auto_partner_down: None,

@@ -173,7 +173,7 @@ impl FailoverModel {
         let b = &self.bounds;
         format!(
             "config {}: horizon {} s, {} client(s) asking {:?}, {} client op(s), faults: {} crash, \
-             {} storage loss, {} break, {} partition, {} PD command, {} lost reply; decline {}, \
+             {} storage loss, {} break, {} partition, {} PD command, {} lost reply, at most {} together; decline {}, \
              prefix pool {}, auto-PD {:?}, network delays {}, ordered timers {}, warm start {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
              clock offsets {:?}; L1 K = {} s; assumptions A1={} A2={} A3={}",
             self.name,
@@ -187,6 +187,7 @@ impl FailoverModel {
             b.partitions,
             b.pd_commands,
             b.lost_replies,
+            b.max_faults.map_or_else(|| "all".to_string(), |n| n.to_string()),
             b.decline,
             b.prefix_pool,
             b.auto_partner_down,
@@ -557,6 +558,7 @@ impl FailoverModel {
         w.budget.client_ops = w.budget.client_ops.checked_sub(1)?;
         if reply_lost {
             w.budget.lost_replies = w.budget.lost_replies.checked_sub(1)?;
+            w.budget.faults = w.budget.faults.checked_sub(1)?;
         }
         let client = w.clients[ci].clone();
         let granter = client.leases.first().map(|h| h.granted_by);
@@ -1017,6 +1019,7 @@ impl Model for FailoverModel {
                 partitions: b.partitions,
                 pd_commands: b.pd_commands,
                 lost_replies: b.lost_replies,
+                faults: b.max_faults.unwrap_or(u8::MAX),
             },
             ghost: Ghost::default(),
         };
@@ -1060,6 +1063,7 @@ impl Model for FailoverModel {
                         }
                         actions.push(Action::Client { client: c, server, op, reply_lost: false });
                         if w.budget.lost_replies > 0
+                            && w.budget.faults > 0
                             && matches!(op, ClientOp::Solicit | ClientOp::Renew)
                         {
                             actions.push(Action::Client {
@@ -1086,12 +1090,12 @@ impl Model for FailoverModel {
                 actions.push(Action::ConnectFail);
             }
         }
-        if w.budget.breaks > 0 && w.link.flowing() {
+        if w.budget.breaks > 0 && w.budget.faults > 0 && w.link.flowing() {
             actions.push(Action::Break);
         }
         if w.link.partitioned {
             actions.push(Action::Heal);
-        } else if w.budget.partitions > 0 {
+        } else if w.budget.partitions > 0 && w.budget.faults > 0 {
             actions.push(Action::Partition);
         }
         // Servers.
@@ -1107,10 +1111,10 @@ impl Model for FailoverModel {
                             timer_fired = true;
                         }
                     }
-                    if w.budget.crashes > 0 {
+                    if w.budget.crashes > 0 && w.budget.faults > 0 {
                         actions.push(Action::Crash { server, lose_storage: false });
                     }
-                    if w.budget.storage_losses > 0 {
+                    if w.budget.storage_losses > 0 && w.budget.faults > 0 {
                         actions.push(Action::Crash { server, lose_storage: true });
                     }
                     let partner_down = w.servers[1 - i].live.is_none() || w.link.partitioned;
@@ -1181,6 +1185,7 @@ impl Model for FailoverModel {
             }
             Action::Break => {
                 w.budget.breaks = w.budget.breaks.checked_sub(1)?;
+                w.budget.faults = w.budget.faults.checked_sub(1)?;
                 w.ghost.faults_seen |= fault::BREAK;
                 disturbed = true;
                 w.link.fifo = Default::default();
@@ -1193,6 +1198,7 @@ impl Model for FailoverModel {
             }
             Action::Partition => {
                 w.budget.partitions = w.budget.partitions.checked_sub(1)?;
+                w.budget.faults = w.budget.faults.checked_sub(1)?;
                 w.ghost.faults_seen |= fault::PARTITION;
                 disturbed = true;
                 w.link.partitioned = true;
@@ -1205,6 +1211,7 @@ impl Model for FailoverModel {
             }
             Action::Crash { server, lose_storage } => {
                 let i = idx(server);
+                w.budget.faults = w.budget.faults.checked_sub(1)?;
                 if lose_storage {
                     w.budget.storage_losses = w.budget.storage_losses.checked_sub(1)?;
                     w.ghost.faults_seen |= fault::STORAGE_LOSS;

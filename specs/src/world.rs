@@ -142,6 +142,9 @@ pub struct Budget {
     pub pd_commands: u8,
     /// Client replies that may be lost (the server acted, the client never heard) left.
     pub lost_replies: u8,
+    /// Faults of any kind (crash, storage loss, break, partition, lost reply) left: the
+    /// shared budget `Bounds::max_faults` (255 when there is none).
+    pub faults: u8,
 }
 
 /// A lease a server must not hand to another client before `wait_until` once it is in
