@@ -1265,9 +1265,8 @@ impl Endpoint {
             }
         }
         self.evaluate_partner_state(now, out);
-        if self.state == EndpointState::Normal || self.state == EndpointState::ConflictDone {
-            self.flush_updates(now, out);
-        }
+        // Whatever the state: `flush_updates` decides whether updates may go now.
+        self.flush_updates(now, out);
     }
 
     // ---------------------------------------------------------------- timers and commands

@@ -17,11 +17,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl Endpoint {
     /// Whether BNDUPDs may go to the partner now: comms OK and either the state exchanges
-    /// updates freely (NORMAL, CONFLICT-DONE) or the partner asked for them (UPDREQ/ALL).
+    /// updates freely (NORMAL, CONFLICT-DONE), or the partner asked for them (UPDREQ/ALL), or
+    /// this server serves clients (PARTNER-DOWN, COMMUNICATIONS-INTERRUPTED) while the partner
+    /// is recovering (RECOVER, RECOVER-WAIT, RECOVER-DONE).
+    ///
+    /// The last is our reading of lazy update (§4.3, "as time permits"): a server in
+    /// PARTNER-DOWN may allocate the recovering partner's prefixes (§8.4.1) after its UPDDONE.
+    /// Held back until its own NORMAL, those updates queued behind its STATE(NORMAL), on which
+    /// the partner enters NORMAL and allocates from its pool at once: the same prefix went to
+    /// two clients (found by the model checker, `deep` with `max_faults=1`).
     fn may_send_updates(&self) -> bool {
+        use EndpointState::*;
         self.comms_ok()
             && (self.serving.is_some()
-                || matches!(self.state, EndpointState::Normal | EndpointState::ConflictDone))
+                || matches!(self.state, Normal | ConflictDone)
+                || matches!(self.state, PartnerDown | CommunicationsInterrupted)
+                    && matches!(self.partner.state, Some(Recover | RecoverWait | RecoverDone)))
     }
 
     /// Sends flagged bindings, one BNDUPD per client (all its IAs, §7.4) or per client-less

@@ -460,6 +460,26 @@ fn storage_loss_in_resolution_interrupted_holds_new_leases() {
     assert!(c1.holds(pair.now).is_none() || r2 != r1);
 }
 
+/// A server in PARTNER-DOWN keeps its partner informed while the partner recovers: a lease it
+/// grants while the partner is in RECOVER-WAIT goes out as a BNDUPD at once. Held back until
+/// its own NORMAL, the update queued behind its STATE(NORMAL), on which the partner enters NORMAL
+/// and may allocate the same prefix first (found by the model checker, `deep`).
+#[test]
+fn partner_down_updates_a_recovering_partner_at_once() {
+    let mut pair = normal_pair();
+    pair.crash(Side::P, false, true);
+    pair.command(Side::S, Command::PartnerDown);
+    pair.advance(5);
+    pair.start(Side::P);
+    pair.advance(1);
+    assert_eq!(pair.state(Side::P), St::RecoverWait);
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    let mut c = Client::new(7, IaKind::Pd);
+    let (r, _) = c.obtain(&mut pair, Side::S).expect("served in PARTNER-DOWN");
+    let p_knows = pair.node(Side::P).ep().binding(&r).is_some_and(|b| b.client.is_some());
+    assert!(p_knows, "the recovering primary learned {r:?} before leaving RECOVER-WAIT");
+}
+
 /// RFC 8415 §16: a SOLICIT (likewise CONFIRM, REBIND, INFORMATION-REQUEST) that reached a
 /// unicast address without a relay is discarded; the same SOLICIT by multicast is answered.
 /// §18.4: a unicast REQUEST is answered with UseMulticast and grants nothing.

@@ -261,6 +261,10 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
     // One update in flight at a time: with two resources, flow control (§6.1.2, S16) and the
     // queue behind it are exercised.
     c.max_unacked_bndupd = 1;
+    // Proportional allocation (§4.2.2) with two /56: the secondary's share is one of them. The
+    // default threshold of 1 would leave both with the primary (0 + 1 < 1 is false), and the
+    // secondary would delegate only the primary's prefixes, in PARTNER-DOWN.
+    c.rebalance_threshold = 0;
     c
 }
 
