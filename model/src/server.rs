@@ -307,7 +307,7 @@ impl Endpoint {
         if let Some(b) = own {
             return Some(b.resource);
         }
-        if !state::may_allocate(self.state, self.config.role) || self.allocation_held() {
+        if !self.gives_new_leases() {
             return None;
         }
         for h in hints {
@@ -347,10 +347,7 @@ impl Endpoint {
     /// §4.2: whether a recorded, available binding may be given to a new client by this
     /// endpoint in its current state.
     fn allocatable(&self, now: Time, b: &Binding) -> bool {
-        if !state::may_allocate(self.state, self.config.role)
-            || self.allocation_held()
-            || !b.status.is_available()
-        {
+        if !self.gives_new_leases() || !b.status.is_available() {
             return false;
         }
         if self.partner_pool_mutation() {
@@ -368,9 +365,15 @@ impl Endpoint {
         }
     }
 
+    /// Whether this endpoint may give a new client a lease now: its state allocates (§8) and
+    /// no hold after a possible storage loss is in force (`allocation_held`).
+    fn gives_new_leases(&self) -> bool {
+        state::may_allocate(self.state, self.config.role) && !self.allocation_held()
+    }
+
     /// Whether an untouched (unrecorded) resource may be given to a new client.
     fn untouched_usable(&self, now: Time, r: &Resource) -> bool {
-        if !state::may_allocate(self.state, self.config.role) || self.allocation_held() {
+        if !self.gives_new_leases() {
             return false;
         }
         if self.partner_pool_mutation() {
