@@ -141,6 +141,9 @@ pub struct Endpoint {
     pub(crate) state_since: Time,
     /// §8.3.2 PREVIOUS-STATE (after step 2).
     pub(crate) previous_state: EndpointState,
+    /// The state recorded in stable storage at restore (RECOVER without a record, §8.3.2 step
+    /// 1): what a STATE sent in STARTUP carries (§8.3.1), before step 2 rewrites it.
+    pub(crate) recorded_state: EndpointState,
     /// Storage held a state record at restore.
     pub(crate) had_record: bool,
     /// The update request that just completed asked for everything (UPDREQALL): this server
@@ -159,6 +162,11 @@ pub struct Endpoint {
     /// Outstanding BNDUPDs by transaction id.
     pub(crate) unacked: BTreeMap<u32, Vec<Sent>>,
     pub(crate) in_flight: BTreeSet<Resource>,
+    /// EXPIRED or RELEASED leases whose state has gone (or, after a restart, may have gone) to
+    /// the partner in a BNDUPD: they no longer go back to their client before they are FREE
+    /// (§4.2.2.1, §8.8.1 "cannot be allocated to the same client again if a BNDUPD message was
+    /// sent"). Kept across connection breaks; a restore counts every such lease in.
+    pub(crate) announced: BTreeSet<Resource>,
     /// Flagged after a rejection while already flagged: wait for the next scan (§7.5.4).
     pub(crate) held: BTreeSet<Resource>,
     /// Prefixes to take back from the secondary (§4.2.2), not yet sent.
@@ -235,8 +243,8 @@ impl Endpoint {
         }
         // §8.3.2 steps 1 and 2.
         let recorded = had_record.then_some(record.state);
-        let previous_state =
-            state::startup_apply_comms_failed(state::startup_previous_state(recorded));
+        let recorded_state = state::startup_previous_state(recorded);
+        let previous_state = state::startup_apply_comms_failed(recorded_state);
         let partner = PartnerView {
             state: record.partner_state,
             state_start: record.partner_state_start,
@@ -258,6 +266,7 @@ impl Endpoint {
             state: EndpointState::Startup,
             state_since: now,
             previous_state,
+            recorded_state,
             had_record,
             recovered_all: false,
             started_at: now,
@@ -268,6 +277,7 @@ impl Endpoint {
             next_xid: 1,
             unacked: BTreeMap::new(),
             in_flight: BTreeSet::new(),
+            announced: BTreeSet::new(),
             held: BTreeSet::new(),
             takeback: BTreeSet::new(),
             serving: None,
@@ -278,6 +288,14 @@ impl Endpoint {
             sent_in_step: false,
             config,
         };
+        // Whether the update of an EXPIRED or RELEASED lease left before the crash is unknown:
+        // assume it did (the same client may not have it back until it is FREE).
+        ep.announced = ep
+            .db
+            .iter()
+            .filter(|b| matches!(b.status, BindingStatus::Expired | BindingStatus::Released))
+            .map(|b| b.resource)
+            .collect();
         let mut out = Vec::new();
         for r in repaired {
             out.push(Output::Event(Event::Alarm(format!(
@@ -534,6 +552,9 @@ impl Endpoint {
 
     /// Stores a binding and emits its durable write.
     pub(crate) fn store(&mut self, b: Binding, out: &mut Vec<Output>) {
+        if !matches!(b.status, BindingStatus::Expired | BindingStatus::Released) {
+            self.announced.remove(&b.resource);
+        }
         out.push(Output::Persist(DurableWrite::Binding(b.clone())));
         self.db.put(b);
     }
@@ -1189,9 +1210,13 @@ impl Endpoint {
 
     /// §6.3: a STATE carries our state (the recorded one while in STARTUP, with S set), our
     /// flags, the start time of the state, and PARTNER_DOWN_TIME only in PARTNER-DOWN.
+    ///
+    /// §8.3.1: in STARTUP the state is "the previously recorded failover state", the value
+    /// found in stable storage (step 1), not PREVIOUS-STATE after step 2's rewrite: a server
+    /// that crashed in NORMAL says NORMAL, not COMMUNICATIONS-INTERRUPTED.
     pub(crate) fn send_state(&mut self, now: Time, out: &mut Vec<Output>) {
         let startup = self.state == EndpointState::Startup;
-        let server_state = if startup { self.previous_state } else { self.state };
+        let server_state = if startup { self.recorded_state } else { self.state };
         let opts = StateOptions {
             server_state: Some(server_state),
             flags: Some(ServerFlags {

@@ -21,16 +21,20 @@ pub enum Mutation {
     SkipPotentialConflict,
     /// Treat a STATE with the STARTUP flag as the partner's real state (breaks §8.4.2; S21).
     TrustStartupState,
+    /// Give an EXPIRED or RELEASED lease back to its client once its BNDUPD was sent, as long
+    /// as no update is outstanding (breaks §4.2.2.1 / §8.8.1; S1).
+    ReuseAnnouncedLease,
 }
 
 /// Every mutation, for listing.
-pub const ALL_MUTATIONS: [Mutation; 6] = [
+pub const ALL_MUTATIONS: [Mutation; 7] = [
     Mutation::AckBeforePersist,
     Mutation::IgnoreMcltInCommInt,
     Mutation::AllocateFromPartnerPool,
     Mutation::ReallocateWithoutPdWait,
     Mutation::SkipPotentialConflict,
     Mutation::TrustStartupState,
+    Mutation::ReuseAnnouncedLease,
 ];
 
 impl Mutation {
@@ -44,6 +48,7 @@ impl Mutation {
             Mutation::ReallocateWithoutPdWait => "reallocate-without-pd-wait",
             Mutation::SkipPotentialConflict => "skip-potential-conflict",
             Mutation::TrustStartupState => "trust-startup-state",
+            Mutation::ReuseAnnouncedLease => "reuse-announced-lease",
         }
     }
 

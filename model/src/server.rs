@@ -193,6 +193,23 @@ impl Endpoint {
             }
             let mut named: Vec<Resource> =
                 ia.leases.iter().map(|l| l.resource).filter(|r| !is_unspecified(r)).collect();
+            if named.is_empty() && self.state == EndpointState::RecoverDone {
+                // RFC 8156 §8.7.1: in RECOVER-DONE only a lease that appears in the RENEW may
+                // change. An IA that names none is answered with its leases as they stand
+                // (remaining lifetimes), none of them extended.
+                let leases: Vec<GrantedLease> = self
+                    .db
+                    .of_client(&key)
+                    .filter(|b| b.status == BindingStatus::Active && b.client_expiry > now)
+                    .map(|b| remaining(b, now))
+                    .collect();
+                reply.ias.push(if leases.is_empty() {
+                    ia_status(ia.kind, ia.iaid, DhcpStatus::NoBinding)
+                } else {
+                    ia_with(ia.kind, ia.iaid, leases)
+                });
+                continue;
+            }
             if named.is_empty() {
                 // RFC 8415 §18.3.4: an IA with no addresses: renew what we have for it.
                 named = self
@@ -333,10 +350,18 @@ impl Endpoint {
         if b.client.as_ref() == Some(key) {
             match b.status {
                 BindingStatus::Active => return true,
-                // §4.2.2.1: an EXPIRED or RELEASED lease may go back to the same client while
-                // no update about it is outstanding (its ack would free it).
+                // §4.2.2.1, §8.8.1: an EXPIRED or RELEASED lease may go back to the same client
+                // only while its change is ours and no BNDUPD about it has been sent. Once one
+                // has, the partner may have freed it on its ack and given it to another client,
+                // even if the connection broke before the BNDREPLY came back or the BNDREPLY
+                // came and the lease waits in PARTNER-DOWN (found by the model checker with a
+                // third client operation, S1; docs/design.md).
                 BindingStatus::Expired | BindingStatus::Released => {
-                    return !self.in_flight.contains(&b.resource)
+                    #[cfg(feature = "mutations")]
+                    if self.mutated(crate::mutation::Mutation::ReuseAnnouncedLease) {
+                        return !self.in_flight.contains(&b.resource);
+                    }
+                    return b.pending && !self.announced.contains(&b.resource);
                 }
                 _ => {}
             }
@@ -533,6 +558,17 @@ impl Endpoint {
 fn ia_with(kind: IaKind, iaid: u32, leases: Vec<GrantedLease>) -> IaReply {
     let pref = leases.iter().map(|l| l.preferred_lifetime).filter(|p| *p > 0).min().unwrap_or(0);
     IaReply { kind, iaid, t1: pref / 2, t2: pref.saturating_mul(4) / 5, leases, status: None }
+}
+
+/// A lease as it stands: what is left of its lifetimes, nothing extended.
+fn remaining(b: &Binding, now: Time) -> GrantedLease {
+    let valid = b.client_expiry.since(now);
+    let preferred = b.cltt.plus(b.preferred_lifetime).since(now);
+    GrantedLease {
+        resource: b.resource,
+        preferred_lifetime: preferred.min(valid),
+        valid_lifetime: valid,
+    }
 }
 
 fn ia_status(kind: IaKind, iaid: u32, status: DhcpStatus) -> IaReply {

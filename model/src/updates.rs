@@ -94,6 +94,14 @@ impl Endpoint {
                     for s in &sent {
                         self.in_flight.insert(s.resource);
                     }
+                    self.announced.extend(
+                        group
+                            .iter()
+                            .filter(|g| {
+                                matches!(g.status, BindingStatus::Expired | BindingStatus::Released)
+                            })
+                            .map(|g| g.resource),
+                    );
                     self.unacked.insert(xid, sent);
                 }
                 (None, Resource::Prefix(..)) => {

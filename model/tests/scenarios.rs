@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use failover_model::client::{ClientMsgKind, DhcpStatus, ReplyKind, RequestedLease, SilenceReason};
 use failover_model::io::{Command, Input, Output};
+use failover_model::message::{BindingPayload, MessageBody};
 use failover_model::{BindingStatus, EndpointState as St, IaKind, Resource, Role, Time};
 
 fn normal_pair() -> Pair {
@@ -520,4 +521,207 @@ fn unicast_solicit_discarded_unicast_request_told_to_use_multicast() {
     let reply = pair.ask(Side::P, req).expect("unicast REQUEST answered");
     assert_eq!(reply.status, Some(DhcpStatus::UseMulticast));
     assert!(reply.ias.is_empty(), "nothing granted: {reply:?}");
+}
+
+/// One address per half, no delegable prefixes, one update in flight at a time: the model
+/// checker's world, where the pool has nothing to skip.
+fn one_address_per_half_pair() -> Pair {
+    let cfg = |role| {
+        let mut c = test_config(role);
+        c.address_pools = vec![failover_model::config::AddressPool {
+            first: "2001:db8:1::1".parse().expect("address"),
+            last: "2001:db8:1::2".parse().expect("address"),
+        }];
+        c.prefix_pools = Vec::new();
+        c.max_unacked_bndupd = 1;
+        c
+    };
+    let mut pair = Pair::new(cfg(Role::Primary), cfg(Role::Secondary), 100_000);
+    pair.advance(10);
+    assert_eq!((pair.state(Side::P), pair.state(Side::S)), (St::Normal, St::Normal));
+    pair
+}
+
+/// Moves the clock to `at` (no timer falls due on the way) without delivering anything.
+fn set_clock(pair: &mut Pair, at: Time) {
+    let before = pair.now;
+    pair.advance(at.0.saturating_sub(before.0).saturating_sub(1));
+    pair.now = at;
+}
+
+/// A connection reset: both sides see the transport close, whatever was in flight is lost.
+fn reset_connection(pair: &mut Pair) {
+    pair.connected = false;
+    pair.to_p.clear();
+    pair.to_s.clear();
+    pair.input(Side::P, Input::ConnectionDown);
+    pair.input(Side::S, Input::ConnectionDown);
+}
+
+/// The model checker's shrunk S1 trace (`tiny --set client_ops=3 --set clients=2`, and
+/// `partition --set client_ops=3` with a partition instead of the reset): client C's lease L
+/// runs out; the secondary's BNDUPD(EXPIRED) reaches the primary, which acks it and so frees L;
+/// the connection resets before the BNDREPLY gets back. In COMMUNICATIONS-INTERRUPTED C asks the
+/// secondary again, and the primary gives its FREE L to a new client D. §4.2.2.1 / §8.8.1: once
+/// a BNDUPD about the EXPIRED lease was sent, it may not go back to the same client.
+#[test]
+fn regression_expired_lease_back_to_its_client_after_a_reset() {
+    let mut pair = one_address_per_half_pair();
+    let mut c = Client::new(1, IaKind::Na);
+    let (l, _) = c.obtain(&mut pair, Side::P).expect("C gets the primary's address");
+    assert!(odd(l));
+    let end = pair.s.ep().binding(&l).expect("replicated").client_expiry;
+    set_clock(&mut pair, end);
+    // The secondary's expiry fires first; its BNDUPD(EXPIRED) reaches the primary.
+    pair.input(Side::S, Input::Timer(failover_model::Timer::Expiry));
+    let upd = pair.to_p.pop_front().expect("BNDUPD(EXPIRED) on its way");
+    pair.input(Side::P, Input::Partner(upd));
+    assert!(
+        pair.p.ep().binding(&l).is_some_and(|b| b.status == BindingStatus::Free),
+        "the primary's ack freed L"
+    );
+    // The BNDREPLY is lost with the connection.
+    reset_connection(&mut pair);
+    assert_eq!(pair.state(Side::S), St::CommunicationsInterrupted);
+    // C comes back to the secondary; D is new at the primary.
+    c.lease = None;
+    let got = c.obtain(&mut pair, Side::S);
+    assert_ne!(got.map(|g| g.0), Some(l), "the secondary gave the announced EXPIRED L back to C");
+    let mut d = Client::new(2, IaKind::Na);
+    let (ld, _) = d.obtain(&mut pair, Side::P).expect("D gets an address from the primary");
+    assert_eq!(ld, l, "the primary reuses its FREE L");
+    assert_no_duplicates(&[&c, &d], pair.now);
+}
+
+/// The model checker's S1 trace with a crash (`pd-crash --set client_ops=3`): both servers
+/// expire L; the primary acks the secondary's EXPIRED (L FREE) and gives L to a new client D in
+/// NORMAL, then crashes before that update leaves. The secondary, put in PARTNER-DOWN, then
+/// reads the BNDREPLY for its EXPIRED (so nothing is pending any more; in PARTNER-DOWN the ack
+/// does not free it) and must not give L back to C: a BNDUPD about it was sent.
+#[test]
+fn regression_expired_lease_back_to_its_client_in_partner_down() {
+    let mut pair = one_address_per_half_pair();
+    let mut c = Client::new(1, IaKind::Na);
+    let (l, _) = c.obtain(&mut pair, Side::P).expect("C gets the primary's address");
+    let end = pair.s.ep().binding(&l).expect("replicated").client_expiry;
+    set_clock(&mut pair, end);
+    pair.input(Side::S, Input::Timer(failover_model::Timer::Expiry));
+    pair.input(Side::P, Input::Timer(failover_model::Timer::Expiry));
+    // The primary reads the secondary's EXPIRED (agreement: accepted, L FREE) and answers.
+    let upd = pair.to_p.pop_front().expect("secondary's BNDUPD(EXPIRED)");
+    pair.input(Side::P, Input::Partner(upd));
+    assert!(pair.p.ep().binding(&l).is_some_and(|b| b.status.is_available()));
+    // D, new, gets L from the primary in NORMAL; its update waits behind the primary's own
+    // unacked BNDUPD(EXPIRED) (one update in flight), and the primary crashes.
+    let mut d = Client::new(2, IaKind::Na);
+    let adv = {
+        let mut req = d.req(ClientMsgKind::Solicit, None, false);
+        req.tag = 900;
+        pair.input(Side::P, Input::Client(req));
+        pair.p.replies.iter().rev().find(|r| r.tag == 900).cloned().expect("advertise")
+    };
+    let offered = adv.ias[0].leases.first().expect("offer").resource;
+    assert_eq!(offered, l);
+    let mut req = d.req(ClientMsgKind::Request, Some(pair.server_duid(Side::P)), false);
+    req.tag = 901;
+    req.ias[0].leases =
+        vec![RequestedLease { resource: l, preferred_lifetime: 0, valid_lifetime: 0 }];
+    pair.input(Side::P, Input::Client(req));
+    let reply = pair.p.replies.iter().rev().find(|r| r.tag == 901).cloned().expect("reply");
+    d.accept(&pair, Side::P, &reply).expect("D holds L");
+    // The primary dies; what it had written to the socket still arrives, then the FIN.
+    pair.p.ep = None;
+    pair.to_p.clear();
+    let d_update_left = pair.to_s.iter().any(|m| match &m.body {
+        MessageBody::BndUpd(u) => {
+            matches!(&u.payload, Some(BindingPayload::Client(cd)) if cd.client_id == d.duid)
+        }
+        _ => false,
+    });
+    assert!(!d_update_left, "D's update is still queued on the primary when it dies");
+    // The operator, correctly, declares the primary down; the secondary then reads the rest.
+    pair.input(Side::S, Input::Command(Command::PartnerDown));
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    while let Some(m) = pair.to_s.pop_front() {
+        pair.input(Side::S, Input::Partner(m));
+    }
+    pair.connected = false;
+    pair.to_p.clear();
+    pair.input(Side::S, Input::ConnectionDown);
+    let rec = pair.s.ep().binding(&l).expect("record");
+    assert_eq!(rec.status, BindingStatus::Expired, "PARTNER-DOWN waits before freeing L");
+    assert!(!rec.pending, "the BNDREPLY acked the secondary's EXPIRED");
+    // C comes back to the secondary.
+    c.lease = None;
+    let got = c.obtain(&mut pair, Side::S);
+    assert_ne!(got.map(|g| g.0), Some(l), "the secondary gave L back to C while D holds it");
+    assert_no_duplicates(&[&c, &d], pair.now);
+}
+
+/// §8.3.1: a STATE sent in STARTUP carries the previously recorded state with the STARTUP
+/// flag: a primary that crashed in NORMAL says NORMAL (not COMMUNICATIONS-INTERRUPTED, the
+/// value §8.3.2 step 2 gives PREVIOUS-STATE).
+#[test]
+fn startup_state_carries_the_recorded_state() {
+    let mut pair = normal_pair();
+    pair.crash(Side::P, false, true);
+    pair.advance(3);
+    pair.p.sent.clear();
+    pair.start(Side::P);
+    pair.drive();
+    let first = pair
+        .p
+        .sent
+        .iter()
+        .find_map(|m| match &m.body {
+            MessageBody::State(o) => Some(o.clone()),
+            _ => None,
+        })
+        .expect("the restarted primary sends STATE");
+    assert!(first.flags.is_some_and(|f| f.startup), "STARTUP flag set");
+    assert_eq!(first.server_state, Some(St::Normal), "the recorded state, before step 2");
+}
+
+/// §8.7.1: in RECOVER-DONE a server changes only the leases that appear in the RENEW. A RENEW
+/// whose IA names no address is answered with the IA's leases as they stand, none extended
+/// (elsewhere such a RENEW renews every lease of the IA, RFC 8415 §18.3.4).
+#[test]
+fn recover_done_changes_only_the_leases_named_in_a_renew() {
+    let mut pair = normal_pair();
+    let mut c = Client::new(1, IaKind::Na);
+    let (l, _) = c.obtain(&mut pair, Side::P).expect("lease");
+    pair.advance(30);
+    c.renew(&mut pair, Side::P).expect("full lease");
+    // The primary restarts and recovers; the link fails during RECOVER-WAIT, so RECOVER-DONE
+    // (entered when the timer fires, even without comms, §8.6.2) lasts.
+    pair.crash(Side::P, false, true);
+    pair.advance(2);
+    pair.command(Side::S, Command::PartnerDown);
+    pair.advance(2);
+    pair.start(Side::P);
+    pair.advance(8);
+    assert_eq!(pair.state(Side::P), St::RecoverWait);
+    pair.partition();
+    pair.advance(70);
+    assert_eq!(pair.state(Side::P), St::RecoverDone);
+    let before = pair.p.ep().binding(&l).cloned().expect("record");
+    // A RENEW whose IA lists no address.
+    let mut req = c.req(ClientMsgKind::Renew, Some(pair.server_duid(Side::P)), false);
+    req.ias[0].leases.clear();
+    let reply = pair.ask(Side::P, req).expect("renew-responsive");
+    let ia = &reply.ias[0];
+    let lease = ia.leases.first().expect("the IA's lease, as it stands");
+    assert_eq!(lease.resource, l);
+    assert_eq!(
+        lease.valid_lifetime,
+        before.client_expiry.since(pair.now),
+        "remaining lifetime, not extended"
+    );
+    let after = pair.p.ep().binding(&l).cloned().expect("record");
+    assert_eq!(after.client_expiry, before.client_expiry, "the lease was not changed");
+    assert_eq!(after.version, before.version);
+    // Naming it renews it (§8.7.1 MAY).
+    let (r, valid) = c.renew(&mut pair, Side::P).expect("named lease renewed");
+    assert_eq!(r, l);
+    assert!(pair.now.plus(valid) >= before.client_expiry);
 }

@@ -269,7 +269,7 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 11] = [
+pub const CONFIG_NAMES: [&str; 12] = [
     "unit",
     "tiny",
     "ci",
@@ -281,6 +281,7 @@ pub const CONFIG_NAMES: [&str; 11] = [
     "storage",
     "partition",
     "restart-pd",
+    "reuse",
 ];
 
 /// A named configuration's bounds.
@@ -314,6 +315,10 @@ pub const CONFIG_NAMES: [&str; 11] = [
 ///   stable storage, an operator PARTNER-DOWN: recovery with UPDREQALL and RECOVER-WAIT.
 /// - `partition`: two clients asking for an address and a prefix, one partition, from the
 ///   quiescent NORMAL pair (`warm_start`): both servers serve while apart, then reintegrate.
+/// - `reuse`: two clients asking for addresses with three operations between them, one
+///   connection break or one crash, one operator PARTNER-DOWN, from the quiescent NORMAL pair:
+///   the third operation after an expiry reported to the partner (a lease must not go back to
+///   its client once a BNDUPD about it was sent, §4.2.2.1).
 /// - `restart-pd`: one crash, one operator PARTNER-DOWN, from NORMAL: the partner's STARTUP
 ///   STATE reaches a server in PARTNER-DOWN (S21).
 #[must_use]
@@ -424,6 +429,17 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             breaks: 0,
             partitions: 1,
             auto_partner_down: Some(30),
+            warm_start: true,
+            ..base
+        },
+        "reuse" => Bounds {
+            horizon: 90,
+            clients: 2,
+            client_ops: 3,
+            breaks: 1,
+            crashes: 1,
+            pd_commands: 1,
+            max_faults: Some(1),
             warm_start: true,
             ..base
         },
