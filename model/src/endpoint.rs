@@ -175,6 +175,9 @@ pub struct Endpoint {
     pub(crate) serving: Option<(u32, bool)>,
     /// Our outstanding UPDREQ (false) / UPDREQALL (true).
     pub(crate) requested: Option<(u32, bool)>,
+    /// The xid of our outstanding CONNECT (primary) or POOLREQ (secondary): its answer must
+    /// carry it (§5.4), and no new message takes it while it is open.
+    pub(crate) open_request: Option<u32>,
     pub(crate) skew: Option<i64>,
     pub(crate) send_time: u32,
     pub(crate) shut_down: bool,
@@ -282,6 +285,7 @@ impl Endpoint {
             takeback: BTreeSet::new(),
             serving: None,
             requested: None,
+            open_request: None,
             skew: None,
             send_time: config.default_send_time(),
             shut_down: false,
@@ -572,7 +576,8 @@ impl Endpoint {
             self.next_xid = if self.next_xid >= XID_MAX { 1 } else { self.next_xid + 1 };
             let busy = self.unacked.contains_key(&x)
                 || self.requested.is_some_and(|(r, _)| r == x)
-                || self.serving.is_some_and(|(s, _)| s == x);
+                || self.serving.is_some_and(|(s, _)| s == x)
+                || self.open_request == Some(x);
             if !busy {
                 return x;
             }
@@ -763,7 +768,8 @@ impl Endpoint {
                 if self.config.role == Role::Secondary && self.comms_ok() {
                     // §8.8: after flushing its unacked updates, the secondary asks for its
                     // share of the delegable prefixes (§4.2.2).
-                    self.send_new(now, MessageBody::PoolReq(NoOptions::default()), out);
+                    let xid = self.send_new(now, MessageBody::PoolReq(NoOptions::default()), out);
+                    self.open_request = Some(xid);
                 }
             }
             EndpointState::ConflictDone => self.flush_updates(now, out),
@@ -929,7 +935,8 @@ impl Endpoint {
                 opts.relationship_name = (!self.config.relationship.is_empty())
                     .then(|| self.config.relationship.clone());
                 self.conn = ConnPhase::AwaitConnectReply;
-                self.send_new(now, MessageBody::Connect(opts), out);
+                let xid = self.send_new(now, MessageBody::Connect(opts), out);
+                self.open_request = Some(xid);
             }
             Role::Secondary => self.conn = ConnPhase::AwaitConnect,
         }
@@ -950,6 +957,7 @@ impl Endpoint {
         self.takeback.clear();
         self.serving = None;
         self.requested = None;
+        self.open_request = None;
         self.partner.flags.startup = false;
         self.cancel_timer(Timer::Keepalive, out);
         self.cancel_timer(Timer::Contact, out);
@@ -1004,7 +1012,16 @@ impl Endpoint {
         match (self.conn, msg.body) {
             (ConnPhase::AwaitConnect, MessageBody::Connect(o)) => self.on_connect(now, xid, o, out),
             (ConnPhase::AwaitConnectReply, MessageBody::ConnectReply(o)) => {
-                self.on_connect_reply(now, o, out);
+                if self.open_request.take() == Some(xid) {
+                    self.on_connect_reply(now, o, out);
+                } else {
+                    // §5.4: an answer carries its request's xid. A CONNECTREPLY that answers no
+                    // CONNECT of ours leaves the handshake nowhere to go: drop the link.
+                    out.push(Output::Event(Event::PartnerRejected {
+                        reason: format!("CONNECTREPLY with xid {xid} answers no CONNECT"),
+                    }));
+                    self.drop_connection(now, out);
+                }
             }
             (ConnPhase::AwaitState | ConnPhase::Ok, MessageBody::State(o)) => {
                 self.on_state(now, o, out)
@@ -1018,7 +1035,16 @@ impl Endpoint {
                 self.send_with(now, xid, MessageBody::PoolResp(NoOptions::default()), out);
                 self.rebalance(now, out);
             }
-            (ConnPhase::Ok, MessageBody::PoolResp(_)) if self.config.role == Role::Secondary => {}
+            (ConnPhase::Ok, MessageBody::PoolResp(_)) if self.config.role == Role::Secondary => {
+                if self.open_request == Some(xid) {
+                    self.open_request = None;
+                } else {
+                    // §5.4: not the answer to our POOLREQ; nothing depends on it.
+                    out.push(Output::Event(Event::PartnerRejected {
+                        reason: format!("POOLRESP with xid {xid} answers no POOLREQ"),
+                    }));
+                }
+            }
             (_, MessageBody::Contact(_)) => {}
             (ConnPhase::AwaitConnect, MessageBody::StartTls(_)) => {
                 // RFC 7653 §9.1 (via RFC 8156 §10): a server not configured for TLS on this
@@ -1511,4 +1537,21 @@ fn sanitize(bindings: BTreeMap<Resource, Binding>) -> (BindingDb, Vec<Resource>)
         db.put(b);
     }
     (db, repaired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// §5.4: a new xid never takes the one of an open CONNECT or POOLREQ, even when the
+    /// counter comes round to it (the 24-bit wrap).
+    #[test]
+    fn new_xids_skip_an_open_request() {
+        let (mut ep, _) = Endpoint::new(Config::example(Role::Secondary), Time(1_000));
+        ep.open_request = Some(XID_MAX);
+        ep.next_xid = XID_MAX;
+        let x = ep.alloc_xid();
+        assert_ne!(x, XID_MAX, "the open POOLREQ's xid was handed out again");
+        assert_eq!(x, 1, "the counter wraps past it");
+    }
 }

@@ -401,3 +401,44 @@ fn partner_raw_clt_time_is_kept_exactly_as_received() {
     assert!(!carried.is_empty(), "the secondary sent its update");
     assert!(carried.iter().all(|t| *t == raw), "{carried:?} vs {raw}");
 }
+
+/// §5.4: an answer carries its request's xid. A CONNECTREPLY whose xid is not the CONNECT's
+/// answers nothing: the primary drops the link instead of going on with the handshake.
+#[test]
+fn connectreply_must_answer_the_connect() {
+    let mut pair = Pair::default_pair();
+    // The primary asked to connect at start; bring the transport up by hand.
+    pair.connected = true;
+    pair.input(Side::S, Input::ConnectionUp);
+    pair.input(Side::P, Input::ConnectionUp);
+    let connect = pair.to_s.pop_front().expect("CONNECT");
+    assert!(is(&connect, "CONNECT"));
+    pair.input(Side::S, Input::Partner(connect.clone()));
+    let mut reply = pair.to_p.pop_front().expect("CONNECTREPLY");
+    assert!(is(&reply, "CONNECTREPLY"));
+    assert_eq!(reply.xid, connect.xid, "the secondary echoes the CONNECT's xid");
+    reply.xid = (connect.xid + 1) & XID_MAX;
+    let outs = pair.input(Side::P, Input::Partner(reply));
+    assert!(outs.iter().any(|o| matches!(o, Output::Disconnect)), "{outs:?}");
+    assert!(!outs.iter().any(|o| matches!(o, Output::Send(m) if is(m, "STATE"))));
+}
+
+/// §5.4: a POOLRESP that answers no POOLREQ of the secondary's is reported, not taken as the
+/// answer; the one with the POOLREQ's xid closes it.
+#[test]
+fn poolresp_must_answer_the_poolreq() {
+    let mut pair = normal_pair();
+    let poolreq = pair.s.sent.iter().rev().find(|m| is(m, "POOLREQ")).expect("POOLREQ").xid;
+    let stray = Message {
+        xid: (poolreq + 7) & XID_MAX,
+        sent_time: pair.now,
+        body: MessageBody::PoolResp(Default::default()),
+    };
+    let outs = pair.input(Side::S, Input::Partner(stray));
+    assert!(
+        outs.iter().any(|o| matches!(o, Output::Event(Event::PartnerRejected { reason })
+            if reason.contains("POOLRESP"))),
+        "{outs:?}"
+    );
+    assert_eq!(pair.state(Side::S), St::Normal, "nothing else changes");
+}
