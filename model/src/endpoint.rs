@@ -173,6 +173,10 @@ pub struct Endpoint {
     pub(crate) takeback: BTreeSet<Resource>,
     /// Answering the partner's UPDREQ (false) or UPDREQALL (true) with this xid.
     pub(crate) serving: Option<(u32, bool)>,
+    /// The updates that request asked for: each resource pending when it arrived (every
+    /// binding for UPDREQALL) with its version then. UPDDONE waits for these alone (§5.3.5,
+    /// §5.3.7), so changes made afterwards cannot starve it; they are sent first.
+    pub(crate) requested_updates: BTreeMap<Resource, u32>,
     /// Our outstanding UPDREQ (false) / UPDREQALL (true).
     pub(crate) requested: Option<(u32, bool)>,
     /// The xid of our outstanding CONNECT (primary) or POOLREQ (secondary): its answer must
@@ -284,6 +288,7 @@ impl Endpoint {
             held: BTreeSet::new(),
             takeback: BTreeSet::new(),
             serving: None,
+            requested_updates: BTreeMap::new(),
             requested: None,
             open_request: None,
             skew: None,
@@ -956,6 +961,7 @@ impl Endpoint {
         self.in_flight.clear();
         self.takeback.clear();
         self.serving = None;
+        self.requested_updates.clear();
         self.requested = None;
         self.open_request = None;
         self.partner.flags.startup = false;

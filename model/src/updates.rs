@@ -68,13 +68,16 @@ impl Endpoint {
         // this pass only; they stay flagged).
         let mut skipped: BTreeSet<Resource> = BTreeSet::new();
         while self.unacked.len() < limit {
-            let next = self
-                .db
-                .pending()
-                .find(|r| {
-                    !self.in_flight.contains(r) && !skipped.contains(r) && !self.held.contains(r)
-                })
+            let ready = |r: &Resource| {
+                !self.in_flight.contains(r) && !skipped.contains(r) && !self.held.contains(r)
+            };
+            // What the partner's UPDREQ/UPDREQALL asked for goes first (§5.3.5).
+            let requested = self
+                .requested_updates
+                .keys()
+                .find(|r| ready(r) && self.db.get(r).is_some_and(|b| b.pending))
                 .copied();
+            let next = requested.or_else(|| self.db.pending().find(|r| ready(r)).copied());
             let Some(r) = next else { break };
             let Some(b) = self.db.get(&r).cloned() else { break };
             match (&b.client, r) {
@@ -125,11 +128,20 @@ impl Endpoint {
         self.maybe_upddone(now, out);
     }
 
+    /// §5.3.7: UPDDONE once every update the request asked for has been sent and answered.
+    /// An entry leaves [`Endpoint::requested_updates`] when a BNDREPLY answers a version at
+    /// least as new as the one the request found, or when nothing is left to send for it (the
+    /// partner's own newer update superseded it, or it needs no update). Changes made after
+    /// the request are not waited for: under a steady load of new leases the backlog may never
+    /// empty, and the recovering partner would wait in RECOVER for ever; they follow as lazy
+    /// updates, which `may_send_updates` keeps flowing while the partner recovers.
     fn maybe_upddone(&mut self, now: Time, out: &mut Vec<Output>) {
         let Some((xid, _)) = self.serving else { return };
-        let all_sent = self.db.pending().all(|r| self.held.contains(r));
-        if all_sent && self.unacked.is_empty() && self.takeback.is_empty() {
-            // §5.3.7: only after every BNDUPD has been acked.
+        let (db, held, in_flight) = (&self.db, &self.held, &self.in_flight);
+        self.requested_updates.retain(|r, _| {
+            in_flight.contains(r) || db.get(r).is_some_and(|b| b.pending && !held.contains(r))
+        });
+        if self.requested_updates.is_empty() {
             self.serving = None;
             self.send_with(now, xid, MessageBody::UpdDone(NoOptions::default()), out);
         }
@@ -180,6 +192,12 @@ impl Endpoint {
         if all {
             self.held.clear();
         }
+        self.requested_updates = self
+            .db
+            .pending()
+            .filter_map(|r| self.db.get(r).map(|b| (*r, b.version)))
+            .chain(self.in_flight.iter().filter_map(|r| self.db.get(r).map(|b| (*r, b.version))))
+            .collect();
         self.serving = Some((xid, all));
         self.flush_updates(now, out);
     }
@@ -598,6 +616,11 @@ impl Endpoint {
         };
         for s in &sent {
             self.in_flight.remove(&s.resource);
+            if self.requested_updates.get(&s.resource).is_some_and(|v| s.version >= *v) {
+                // This answer covers what the partner's request asked for (accepted, or
+                // rejected because the partner has newer information, §7.5.4).
+                self.requested_updates.remove(&s.resource);
+            }
         }
         let outcomes = reply_outcomes(&m);
         for s in sent {

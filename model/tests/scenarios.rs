@@ -725,3 +725,51 @@ fn recover_done_changes_only_the_leases_named_in_a_renew() {
     assert_eq!(r, l);
     assert!(pair.now.plus(valid) >= before.client_expiry);
 }
+
+/// §5.3.5, §5.3.7: UPDDONE answers the updates that were requested, not every change the
+/// partner makes afterwards. The primary restarts while the secondary, in PARTNER-DOWN, keeps
+/// granting a new lease for every message that crosses the link, faster than one update at a
+/// time can replicate them: the primary still reaches RECOVER-WAIT after the backlog it asked
+/// for (it used to wait for a moment with nothing pending at all, which this load never gives).
+#[test]
+fn upddone_comes_under_load_faster_than_replication() {
+    let cfg = |role| {
+        let mut c = test_config(role);
+        c.address_pools = vec![failover_model::config::AddressPool {
+            first: "2001:db8:1::100".parse().expect("address"),
+            last: "2001:db8:1::2ff".parse().expect("address"),
+        }];
+        c.max_unacked_bndupd = 1;
+        c.rapid_commit = true;
+        c
+    };
+    let mut pair = Pair::new(cfg(Role::Primary), cfg(Role::Secondary), 100_000);
+    pair.advance(10);
+    assert_eq!((pair.state(Side::P), pair.state(Side::S)), (St::Normal, St::Normal));
+    pair.crash(Side::P, false, true);
+    pair.command(Side::S, Command::PartnerDown);
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    let mut next_id = 1u8;
+    let mut grant = |pair: &mut Pair| {
+        let c = Client::new(next_id, IaKind::Na);
+        next_id += 1;
+        let mut req = c.req(ClientMsgKind::Solicit, None, false);
+        req.rapid_commit = true;
+        let reply = pair.ask_undelivered(Side::S, req).expect("PARTNER-DOWN answers");
+        assert!(reply.ias[0].leases.iter().any(|l| l.valid_lifetime > 0), "a new lease");
+    };
+    for _ in 0..5 {
+        grant(&mut pair);
+    }
+    pair.advance(2);
+    pair.start(Side::P);
+    let mut steps = 0;
+    while pair.state(Side::P) != St::RecoverWait && steps < 60 {
+        assert!(pair.step(), "something is always in flight");
+        steps += 1;
+        grant(&mut pair);
+    }
+    assert_eq!(pair.state(Side::P), St::RecoverWait, "UPDDONE after {steps} deliveries");
+    let backlog = pair.s.ep().status_report(pair.now).pending_updates;
+    assert!(backlog > 0, "the load outran replication (backlog {backlog})");
+}

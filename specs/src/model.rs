@@ -234,8 +234,21 @@ impl FailoverModel {
         let Some(ep) = w.servers[i].live.as_mut() else { return Vec::new() };
         let pre = ep.state();
         let check = StepInput::of(&input);
+        let settled_live = settled_live_leases(ep, &input, now);
         let outputs = ep.handle(now, input);
         let post = ep.state();
+        // S32 (§7.5.4, Figure 4, under the project's causal reading: docs/design.md): an update
+        // is taken without Figure 4's time comparisons only over a record with no change of
+        // the receiver's own pending. Such a record is one the partner knows, so the update is
+        // newer; were it not, the receiver would hand a lease its client still holds to
+        // another client here.
+        if settled_live.iter().any(|(r, holder)| {
+            ep.binding(r).is_some_and(|b| {
+                b.status == BindingStatus::Active && b.client.as_ref() != Some(holder)
+            })
+        }) {
+            w.ghost.violations |= flag::S32;
+        }
         self.check_sends(w, role, pre, post, &check, &outputs);
         let replies = self.carry_out(w, role, outputs);
         self.after_step(w, role, Some(pre), &check);
@@ -905,6 +918,31 @@ impl FailoverModel {
             w.ghost.stable_since = Some(w.now);
         }
     }
+}
+
+/// The leases a BNDUPD names that the receiver holds ACTIVE, unexpired, for a client, with no
+/// change of its own pending (S32), and that client.
+fn settled_live_leases(
+    ep: &failover_model::Endpoint,
+    input: &Input,
+    now: Time,
+) -> Vec<(Resource, failover_model::ClientKey)> {
+    let Input::Partner(m) = input else { return Vec::new() };
+    let MessageBody::BndUpd(bm) = &m.body else { return Vec::new() };
+    let Some(BindingPayload::Client(cd)) = &bm.payload else {
+        return Vec::new();
+    };
+    cd.ias
+        .iter()
+        .flat_map(|ia| &ia.leases)
+        .filter_map(|l| ep.binding(&l.resource))
+        .filter(|b| {
+            b.status == BindingStatus::Active
+                && !b.pending
+                && now < b.state_expiration_time.unwrap_or(b.client_expiry)
+        })
+        .filter_map(|b| b.client.clone().map(|c| (b.resource, c)))
+        .collect()
 }
 
 /// What the step invariants need to know about an input.

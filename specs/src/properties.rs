@@ -66,6 +66,9 @@ pub mod flag {
     pub const S20: u32 = 1 << 19;
     /// S13b: a responsive state left a client request unanswered.
     pub const S13B: u32 = 1 << 20;
+    /// S32: a partner's BNDUPD took a lease from the client that held it, unexpired, in the
+    /// receiver's own settled (not pending) record.
+    pub const S32: u32 = 1 << 23;
 }
 
 /// Property names, for the requirements map and the command line.
@@ -122,6 +125,8 @@ pub mod name {
     pub const S20: &str = "S20 STARTUP signalling in STATE";
     /// S13b.
     pub const S13B: &str = "S13b responsive states answer every client";
+    /// S32.
+    pub const S32: &str = "S32 a settled live lease is never given to another client by an update";
     /// L1.
     pub const L1: &str = "L1 reintegration to NORMAL within K after faults stop";
     /// L5.
@@ -131,7 +136,8 @@ pub mod name {
 }
 
 /// The step-invariant bit of each flag-backed property.
-pub const FLAG_PROPERTIES: [(&str, u32); 23] = [
+pub const FLAG_PROPERTIES: [(&str, u32); 24] = [
+    (name::S32, flag::S32),
     (name::S23, flag::S23),
     (name::S25, flag::S25),
     (name::S6, flag::S6),
@@ -298,6 +304,7 @@ flag_property! {
     p_s13b => flag::S13B;
     p_s23 => flag::S23;
     p_s25 => flag::S25;
+    p_s32 => flag::S32;
 }
 
 macro_rules! reach {
@@ -438,6 +445,7 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::always(name::S23, p_s23),
         Property::always(name::S24, p_s24),
         Property::always(name::S25, p_s25),
+        Property::always(name::S32, p_s32),
         Property::always(name::S24B, p_s24b),
         Property::always(name::S30, p_s30),
         Property::always(name::L9, p_l9),

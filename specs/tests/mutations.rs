@@ -52,3 +52,11 @@ fn mutation_reallocate_without_pd_wait_is_caught() {
 fn mutation_trust_startup_state_is_caught() {
     caught("restart-pd", Mutation::TrustStartupState, name::S21);
 }
+
+/// An EXPIRED lease whose BNDUPD reached the partner (which freed it on its ack) goes back to
+/// its old client after the connection breaks before the BNDREPLY, while the partner gives it
+/// to a new client: the third client operation of `reuse` reaches it (§4.2.2.1).
+#[test]
+fn mutation_reuse_announced_lease_is_caught() {
+    caught("reuse", Mutation::ReuseAnnouncedLease, name::S1);
+}

@@ -210,29 +210,46 @@ impl Pair {
     /// Delivers messages and connection attempts until nothing is in flight.
     pub fn drive(&mut self) {
         for _ in 0..100_000 {
-            if self.connect_pending {
-                self.connect_pending = false;
-                let both_up = self.p.ep.is_some() && self.s.ep.is_some();
-                if self.link_ok && both_up && !self.connected {
-                    self.connected = true;
-                    self.input(Side::S, Input::ConnectionUp);
-                    self.input(Side::P, Input::ConnectionUp);
-                } else if !self.connected {
-                    self.input(Side::P, Input::ConnectionDown);
-                }
-                continue;
+            if !self.step() {
+                return;
             }
-            if let Some(m) = self.to_s.pop_front() {
-                self.input(Side::S, Input::Partner(m));
-                continue;
-            }
-            if let Some(m) = self.to_p.pop_front() {
-                self.input(Side::P, Input::Partner(m));
-                continue;
-            }
-            return;
         }
         panic!("drive did not settle");
+    }
+
+    /// Carries out one connection attempt or delivers one message (to the secondary first);
+    /// false when nothing is in flight.
+    pub fn step(&mut self) -> bool {
+        if self.connect_pending {
+            self.connect_pending = false;
+            let both_up = self.p.ep.is_some() && self.s.ep.is_some();
+            if self.link_ok && both_up && !self.connected {
+                self.connected = true;
+                self.input(Side::S, Input::ConnectionUp);
+                self.input(Side::P, Input::ConnectionUp);
+            } else if !self.connected {
+                self.input(Side::P, Input::ConnectionDown);
+            }
+            return true;
+        }
+        if let Some(m) = self.to_s.pop_front() {
+            self.input(Side::S, Input::Partner(m));
+            return true;
+        }
+        if let Some(m) = self.to_p.pop_front() {
+            self.input(Side::P, Input::Partner(m));
+            return true;
+        }
+        false
+    }
+
+    /// A client request handled without delivering what the server sends to its partner.
+    pub fn ask_undelivered(&mut self, side: Side, mut req: ClientRequest) -> Option<ClientReply> {
+        req.tag = self.next_tag;
+        self.next_tag += 1;
+        let tag = req.tag;
+        self.input(side, Input::Client(req));
+        self.node(side).replies.iter().rev().find(|r| r.tag == tag).cloned()
     }
 
     fn next_timer(&self, limit: Time) -> Option<(Time, Side, failover_model::Timer)> {
