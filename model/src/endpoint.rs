@@ -193,7 +193,8 @@ pub const REJECTED_RECONNECT_MAX_DOUBLINGS: u32 = 6;
 /// ... and never beyond this many seconds (unless `reconnect_interval` itself is longer): once
 /// the cause is gone (NTP fixed the clock, the configuration was corrected) the pair is back
 /// together within five minutes, while a persistent rejection costs about a dozen attempts an
-/// hour instead of one per interval. At the default interval (5 s) both bounds agree (320 s).
+/// hour instead of one per interval. At the default interval (5 s) the two bounds nearly meet
+/// (64 × 5 = 320 s, capped to 300 s).
 pub const REJECTED_RECONNECT_MAX_DELAY: u32 = 300;
 
 /// The primary's delay before its next connection attempt after `rejections` consecutive
