@@ -12,7 +12,9 @@
 use crate::binding::{pending_free_resolves_to, Binding, BindingStatus};
 use crate::config::Config;
 use crate::db::BindingDb;
-use crate::io::{Command, DurableImage, DurableWrite, Event, Input, Output, StateRecord, Timer};
+use crate::io::{
+    Command, DurableImage, DurableWrite, Event, Input, Output, Rejection, StateRecord, Timer,
+};
 use crate::message::{
     ConnectOptions, DisconnectOptions, Message, MessageBody, NoOptions, ServerFlags, StateOptions,
     Status, StatusCode, CONNECT_FLAG_FIXED_PD_LENGTH, PROTOCOL_VERSION, XID_MAX,
@@ -183,6 +185,9 @@ pub struct Endpoint {
     /// carry it (§5.4), and no new message takes it while it is open.
     pub(crate) open_request: Option<u32>,
     pub(crate) skew: Option<i64>,
+    /// §6.1 back-off: consecutive connection rejections since comms were last OK, capped at
+    /// [`REJECTED_RECONNECT_MAX_DOUBLINGS`] (in memory only: a restart starts afresh).
+    pub(crate) rejections: u32,
     pub(crate) send_time: u32,
     pub(crate) shut_down: bool,
     /// Transient within one step: a message was sent (re-arm FO_SEND_TIMER once).
@@ -193,9 +198,32 @@ pub struct Endpoint {
 /// to the implementation; a bound keeps one step's work and one burst of BNDUPDs small).
 pub const MAX_REBALANCE_PER_PASS: u64 = 1024;
 
-/// How much longer the primary waits before reconnecting after a rejection (§6.1 "SHOULD
-/// retry less often").
-pub const REJECTED_RECONNECT_FACTOR: u32 = 4;
+/// §6.1: "In the event that a connection has been rejected by a CONNECTREPLY message with an
+/// OPTION_STATUS_CODE option contained in it or a DISCONNECT message, a server SHOULD reduce
+/// the frequency with which it attempts to connect to that server, but it MUST continue to
+/// attempt to connect periodically." Each consecutive rejection doubles the primary's
+/// reconnection delay, starting from `reconnect_interval`, at most this many times (64×) ...
+pub const REJECTED_RECONNECT_MAX_DOUBLINGS: u32 = 6;
+
+/// ... and never beyond this many seconds (unless `reconnect_interval` itself is longer): once
+/// the cause is gone (NTP fixed the clock, the configuration was corrected) the pair is back
+/// together within five minutes, while a persistent rejection costs about a dozen attempts an
+/// hour instead of one per interval. At the default interval (5 s) the two bounds nearly meet
+/// (64 × 5 = 320 s, capped to 300 s).
+pub const REJECTED_RECONNECT_MAX_DELAY: u32 = 300;
+
+/// The primary's delay before its next connection attempt after `rejections` consecutive
+/// rejections (§6.1 back-off; zero rejections: the configured interval).
+#[must_use]
+pub fn reconnect_delay(reconnect_interval: u32, rejections: u32) -> u32 {
+    if rejections == 0 {
+        return reconnect_interval;
+    }
+    let doublings = rejections.min(REJECTED_RECONNECT_MAX_DOUBLINGS);
+    reconnect_interval
+        .saturating_mul(1 << doublings)
+        .min(REJECTED_RECONNECT_MAX_DELAY.max(reconnect_interval))
+}
 
 impl Endpoint {
     /// A fresh endpoint with empty storage (equivalent to restoring an empty image).
@@ -292,6 +320,7 @@ impl Endpoint {
             requested: None,
             open_request: None,
             skew: None,
+            rejections: 0,
             send_time: config.default_send_time(),
             shut_down: false,
             sent_in_step: false,
@@ -452,6 +481,13 @@ impl Endpoint {
     #[must_use]
     pub fn to_image(&self) -> DurableImage {
         DurableImage { state: Some(self.record.clone()), bindings: self.db.records().clone() }
+    }
+
+    /// Whether `r` is in one of this server's pools (an address in an address range, a prefix
+    /// of the delegated length in a delegable prefix).
+    #[must_use]
+    pub fn serves(&self, r: &Resource) -> bool {
+        self.pools.contains(r)
     }
 
     /// A snapshot for operators.
@@ -980,8 +1016,18 @@ impl Endpoint {
             }
         }
         if self.config.role == Role::Primary && !self.shut_down {
-            self.set_timer(Timer::Reconnect, now.plus(self.config.reconnect_interval), out);
+            let delay = reconnect_delay(self.config.reconnect_interval, self.rejections);
+            self.set_timer(Timer::Reconnect, now.plus(delay), out);
         }
+    }
+
+    /// A connection rejection (§6.1), before the connection is dropped: one more step of the
+    /// primary's back-off, and the event saying when the next attempt will be.
+    fn rejected(&mut self, rejection: Rejection, detail: String, out: &mut Vec<Output>) {
+        self.rejections = (self.rejections + 1).min(REJECTED_RECONNECT_MAX_DOUBLINGS);
+        let retry_in = (self.config.role == Role::Primary && !self.shut_down)
+            .then(|| reconnect_delay(self.config.reconnect_interval, self.rejections));
+        out.push(Output::Event(Event::ConnectionRejected { rejection, detail, retry_in }));
     }
 
     fn on_partner_message(&mut self, now: Time, msg: Message, out: &mut Vec<Output>) {
@@ -1007,9 +1053,13 @@ impl Endpoint {
                     out,
                 );
             } else {
-                out.push(Output::Event(Event::PartnerRejected {
-                    reason: format!("time skew {skew} s"),
-                }));
+                // Counted as a rejection whatever the message: the next attempt would meet the
+                // same clocks (a CONNECTREPLY from a skewed secondary is the usual case).
+                self.rejected(
+                    Rejection::TimeSkew,
+                    format!("time skew {skew} s on {}", msg.body.name()),
+                    out,
+                );
                 self.drop_connection(now, out);
             }
             return;
@@ -1073,10 +1123,22 @@ impl Endpoint {
                 self.drop_connection(now, out);
             }
             (_, MessageBody::Disconnect(o)) => {
+                let code = o.status.as_ref().map(|s| s.code);
                 let reason = o.status.map_or_else(|| "DISCONNECT".to_string(), |s| s.message);
-                out.push(Output::Event(Event::PartnerRejected {
-                    reason: format!("partner disconnected: {reason}"),
-                }));
+                if code == Some(StatusCode::SERVER_SHUTTING_DOWN) {
+                    // A planned shutdown (§5.3.10) is no rejection: the partner will be back,
+                    // and the sooner we reconnect the sooner the pair is together again.
+                    out.push(Output::Event(Event::PartnerRejected {
+                        reason: format!("partner disconnected: {reason}"),
+                    }));
+                } else {
+                    // §6.1: "rejected by ... a DISCONNECT message": any other reason, or none.
+                    let detail = match code {
+                        Some(c) => format!("partner disconnected: code {} {reason}", c.0),
+                        None => format!("partner disconnected: {reason}"),
+                    };
+                    self.rejected(Rejection::Disconnect(code.map(|c| c.0)), detail, out);
+                }
                 self.drop_connection(now, out);
             }
             (phase, body) => {
@@ -1106,9 +1168,12 @@ impl Endpoint {
         why: &str,
         out: &mut Vec<Output>,
     ) {
-        out.push(Output::Event(Event::PartnerRejected {
-            reason: format!("CONNECT rejected: {why}"),
-        }));
+        let rejection = if code == StatusCode::EXCESSIVE_TIME_SKEW {
+            Rejection::TimeSkew
+        } else {
+            Rejection::ConnectRefused(code.0)
+        };
+        self.rejected(rejection, format!("CONNECT rejected: code {} {why}", code.0), out);
         // §6.6: FO_KEEPALIVE_TIME goes on every CONNECTREPLY, a rejecting one included.
         let opts = ConnectOptions {
             status: Some(Status::new(code, why)),
@@ -1193,7 +1258,12 @@ impl Endpoint {
             None
         };
         if let Some(reason) = problem {
-            out.push(Output::Event(Event::PartnerRejected { reason: reason.clone() }));
+            let rejection = match o.status.as_ref().map(|s| s.code) {
+                Some(StatusCode::EXCESSIVE_TIME_SKEW) => Rejection::TimeSkew,
+                Some(c) => Rejection::ConnectRefused(c.0),
+                None => Rejection::ConnectReplyRefused,
+            };
+            self.rejected(rejection, reason.clone(), out);
             if o.status.is_none() {
                 let status = Status::new(StatusCode::UNSPEC_FAIL, reason);
                 self.send_new(
@@ -1205,11 +1275,8 @@ impl Endpoint {
                     out,
                 );
             }
+            // The reconnection timer it arms follows the back-off (§6.1, `rejected`).
             self.drop_connection(now, out);
-            // §6.1: after a rejection, retry less often.
-            let later =
-                now.plus(self.config.reconnect_interval.saturating_mul(REJECTED_RECONNECT_FACTOR));
-            self.set_timer(Timer::Reconnect, later, out);
             return;
         }
         self.adopt_partner_params(o.keepalive_time, o.max_unacked_bndupd);
@@ -1291,6 +1358,8 @@ impl Endpoint {
         self.record.partner_communicated = flags.communicated;
         if newly_ok {
             self.conn = ConnPhase::Ok;
+            // The connection worked: the §6.1 back-off starts again from the interval.
+            self.rejections = 0;
             self.record.communicated = true;
             out.push(Output::Event(Event::Comms(true)));
             self.set_timer(Timer::UpdateScan, now.plus(self.config.update_scan_interval), out);
@@ -1462,16 +1531,30 @@ impl Endpoint {
                 self.persist_record(now, out);
             }
             Command::ResetAbandoned(r) => {
-                if let Some(b) = self.db.get(&r).filter(|b| b.status == BindingStatus::Abandoned) {
-                    let mut b = b.clone();
-                    b.set_status(BindingStatus::Reset, now);
-                    self.store(b, out);
-                    self.flush_updates(now, out);
-                } else {
+                // §7.2 transition (10), ABANDONED → RESET, and nothing else: a resource
+                // outside our pools has no lease to reset, and any other status is the
+                // protocol's to change.
+                let refusal = match self.db.get(&r) {
+                    _ if !self.pools.contains(&r) => {
+                        Some(format!("{r} is in no pool of this server"))
+                    }
+                    None => Some(format!("{r} has no lease record")),
+                    Some(b) if b.status != BindingStatus::Abandoned => {
+                        Some(format!("{r} is {}, not ABANDONED", b.status.name()))
+                    }
+                    Some(b) => {
+                        let mut b = b.clone();
+                        b.set_status(BindingStatus::Reset, now);
+                        self.store(b, out);
+                        self.flush_updates(now, out);
+                        None
+                    }
+                };
+                if let Some(reason) = refusal {
                     out.push(Output::Event(Event::CommandRefused {
                         command: Command::ResetAbandoned(r),
                         state: self.state,
-                        reason: format!("{r} is not ABANDONED"),
+                        reason,
                     }));
                 }
             }

@@ -189,6 +189,18 @@ pub enum Event {
     Skew(i64),
     /// A noteworthy condition, in words (alarms the RFC asks for, e.g. entering COMM-INT).
     Alarm(String),
+    /// The connection was refused (RFC 8156 §6.1): by the partner, or by this server during
+    /// the handshake. Every one counts towards the primary's reconnection back-off
+    /// ([`crate::endpoint::reconnect_delay`]); comms reaching OK resets it.
+    ConnectionRejected {
+        /// Which kind (a fixed set: a metric label, and the key for rate-limited logging).
+        rejection: Rejection,
+        /// In words, for the log.
+        detail: String,
+        /// (Primary) seconds until the next connection attempt; `None` on the secondary, which
+        /// does not connect.
+        retry_in: Option<u32>,
+    },
     /// An operator command had no effect in the current state, and why.
     CommandRefused {
         /// The command.
@@ -198,6 +210,38 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+}
+
+/// Why a connection was refused (§6.1). The status codes are RFC 8156 §5.6's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The clocks are more than 5 s apart (§6.1.2, §7.5.1): measured by this server on a
+    /// partner message, or reported by the partner with ExcessiveTimeSkew (22).
+    TimeSkew,
+    /// A CONNECT was refused with this status code (§6.1.2): by the partner in its CONNECTREPLY,
+    /// or by this secondary.
+    ConnectRefused(u16),
+    /// This primary refused the secondary's CONNECTREPLY (protocol version, MCLT or prefix
+    /// length mismatch, §6.1.3), and sent DISCONNECT.
+    ConnectReplyRefused,
+    /// The partner sent DISCONNECT with a status other than ServerShuttingDown (20), or with
+    /// none (§6.1: "rejected by ... a DISCONNECT message"). A planned shutdown is not one.
+    Disconnect(Option<u16>),
+}
+
+impl Rejection {
+    /// A short fixed label (metrics, log keys). Status codes are left out: they go in the
+    /// detail, so a partner cannot grow the label set.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Rejection::TimeSkew => "time_skew",
+            Rejection::ConnectRefused(_) => "connect_refused",
+            Rejection::ConnectReplyRefused => "connectreply_refused",
+            Rejection::Disconnect(_) => "disconnect",
+        }
+    }
 }
 
 /// One output of a step. See the module documentation for the order rules.

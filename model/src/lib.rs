@@ -48,7 +48,9 @@ pub mod wire;
 pub use binding::{Binding, BindingStatus};
 pub use config::Config;
 pub use endpoint::{Endpoint, StatusReport};
-pub use io::{Command, DurableImage, DurableWrite, Event, Input, Output, StateRecord, Timer};
+pub use io::{
+    Command, DurableImage, DurableWrite, Event, Input, Output, Rejection, StateRecord, Timer,
+};
 pub use message::{Message, MessageBody};
 pub use resource::{ClientKey, Duid, IaKind, Iaid, Resource};
 pub use state::{EndpointState, Responsiveness, Role};

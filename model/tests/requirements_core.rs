@@ -442,3 +442,111 @@ fn poolresp_must_answer_the_poolreq() {
     );
     assert_eq!(pair.state(Side::S), St::Normal, "nothing else changes");
 }
+
+/// §6.1 back-off: a CONNECTREPLY with a status and a DISCONNECT with a reason (or none) each
+/// double the primary's reconnection delay from the interval, up to the cap; a DISCONNECT
+/// saying ServerShuttingDown (a planned shutdown, §5.3.10) is no rejection and leaves the delay
+/// alone.
+#[test]
+fn every_rejection_backs_off_but_a_planned_shutdown_does_not() {
+    use failover_model::endpoint::{reconnect_delay, REJECTED_RECONNECT_MAX_DELAY};
+    use failover_model::message::{ConnectOptions, DisconnectOptions, Status};
+    let config = common::test_config(Role::Primary);
+    let interval = config.reconnect_interval;
+    let mut now = Time(100_000);
+    let (mut ep, _) = failover_model::Endpoint::new(config, now);
+    let status = |c: StatusCode| Some(Status::new(c, "why"));
+    let refusals = [
+        MessageBody::ConnectReply(ConnectOptions {
+            status: status(StatusCode::CONFIGURATION_CONFLICT),
+            ..Default::default()
+        }),
+        MessageBody::Disconnect(DisconnectOptions {
+            status: status(StatusCode::UNSPEC_FAIL),
+            ..Default::default()
+        }),
+        MessageBody::Disconnect(DisconnectOptions::default()),
+        MessageBody::ConnectReply(ConnectOptions {
+            status: status(StatusCode::EXCESSIVE_TIME_SKEW),
+            ..Default::default()
+        }),
+        MessageBody::Disconnect(DisconnectOptions {
+            status: status(StatusCode::SERVER_SHUTTING_DOWN),
+            ..Default::default()
+        }),
+        MessageBody::Disconnect(DisconnectOptions::default()),
+        MessageBody::Disconnect(DisconnectOptions::default()),
+        MessageBody::Disconnect(DisconnectOptions::default()),
+        MessageBody::Disconnect(DisconnectOptions::default()),
+    ];
+    // The consecutive rejections after each refusal (the shutdown counts none).
+    let streak = [1, 2, 3, 4, 4, 5, 6, 7, 8];
+    for (body, n) in refusals.into_iter().zip(streak) {
+        let out = ep.handle(now, Input::ConnectionUp);
+        let xid = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Send(m) if is(m, "CONNECT") => Some(m.xid),
+                _ => None,
+            })
+            .expect("a CONNECT");
+        let planned = matches!(&body, MessageBody::Disconnect(d)
+            if d.status.as_ref().is_some_and(|s| s.code == StatusCode::SERVER_SHUTTING_DOWN));
+        let out = ep.handle(now, Input::Partner(Message { xid, sent_time: now, body }));
+        let rejected =
+            out.iter().any(|o| matches!(o, Output::Event(Event::ConnectionRejected { .. })));
+        assert_eq!(rejected, !planned, "{out:?}");
+        let at = *ep.timers().get(&failover_model::Timer::Reconnect).expect("a reconnect");
+        let want = reconnect_delay(interval, n);
+        assert_eq!(at.since(now), want, "after {n} rejection(s)");
+        assert_eq!(want, (interval << n.min(6)).min(REJECTED_RECONNECT_MAX_DELAY));
+        now = at;
+        let out = ep.handle(now, Input::Timer(failover_model::Timer::Reconnect));
+        assert!(out.contains(&Output::Connect), "the primary MUST keep trying");
+    }
+    // The cap: never beyond 300 s, never below a longer configured interval.
+    assert_eq!(reconnect_delay(5, 6), 300);
+    assert_eq!(reconnect_delay(1, 100), 64);
+    assert_eq!(reconnect_delay(600, 3), 600);
+    assert_eq!(reconnect_delay(7, 0), 7);
+}
+
+/// `reset-abandoned` (§7.2 transition (10)) changes an ABANDONED lease only: for an ACTIVE
+/// lease, a resource with no record and one outside every pool the core refuses with a reason
+/// and changes nothing.
+#[test]
+fn reset_abandoned_refuses_what_it_cannot_reset() {
+    use failover_model::Command;
+    let refused = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Event(Event::CommandRefused { reason, .. }) => Some(reason.clone()),
+            _ => None,
+        })
+    };
+    let mut pair = normal_pair();
+    let mut c = Client::new(1, IaKind::Na);
+    let (active, _) = c.obtain(&mut pair, Side::P).expect("a lease");
+    let outside = Resource::Address("2001:db8:9::1".parse().expect("address"));
+    let untouched = Resource::Address("2001:db8:1::10e".parse().expect("address"));
+    assert!(pair.p.ep().binding(&untouched).is_none(), "precondition: no record");
+    assert!(pair.p.ep().serves(&untouched) && !pair.p.ep().serves(&outside));
+    for (r, why) in [(active, "is ACTIVE"), (outside, "in no pool"), (untouched, "no lease record")]
+    {
+        let before = pair.p.ep().binding(&r).cloned();
+        let out = pair.input(Side::P, Input::Command(Command::ResetAbandoned(r)));
+        let reason = refused(&out).unwrap_or_else(|| panic!("{r}: not refused: {out:?}"));
+        assert!(reason.contains(why), "{r}: {reason}");
+        assert_eq!(pair.p.ep().binding(&r).cloned(), before, "{r} changed");
+        assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))), "{r}: wrote {out:?}");
+    }
+    // An ABANDONED lease (an ACTIVE record without a client is set aside at restore) is reset.
+    let mut image = failover_model::DurableImage::default();
+    let a = Resource::Address("2001:db8:1::101".parse().expect("address"));
+    image.bindings.insert(a, failover_model::Binding::free(a, BindingStatus::Active, Time(10)));
+    let (mut ep, _) =
+        failover_model::Endpoint::restore(common::test_config(Role::Primary), &image, Time(1000));
+    assert_eq!(ep.binding(&a).map(|b| b.status), Some(BindingStatus::Abandoned));
+    let out = ep.handle(Time(1001), Input::Command(Command::ResetAbandoned(a)));
+    assert_eq!(refused(&out), None, "{out:?}");
+    assert_ne!(ep.binding(&a).map(|b| b.status), Some(BindingStatus::Abandoned));
+}

@@ -7,7 +7,9 @@ use common::*;
 use failover_model::client::{ClientMsgKind, DhcpStatus, ReplyKind, RequestedLease, SilenceReason};
 use failover_model::io::{Command, Input, Output};
 use failover_model::message::{BindingPayload, MessageBody};
-use failover_model::{BindingStatus, EndpointState as St, IaKind, Resource, Role, Time};
+use failover_model::{
+    BindingStatus, EndpointState as St, Event, IaKind, Rejection, Resource, Role, Time,
+};
 
 fn normal_pair() -> Pair {
     let mut pair = Pair::default_pair();
@@ -772,4 +774,77 @@ fn upddone_comes_under_load_faster_than_replication() {
     assert_eq!(pair.state(Side::P), St::RecoverWait, "UPDDONE after {steps} deliveries");
     let backlog = pair.s.ep().status_report(pair.now).pending_updates;
     assert!(backlog > 0, "the load outran replication (backlog {backlog})");
+}
+
+/// The primary's retry delays announced with each connection rejection (§6.1 back-off).
+fn retry_delays(pair: &Pair) -> Vec<Option<u32>> {
+    pair.p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ConnectionRejected { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A secondary whose clock is 10 s ahead rejects every CONNECT for time skew (§6.1.2, and the
+/// primary sees the skew on the CONNECTREPLY). §6.1: after a rejection the primary SHOULD
+/// reduce the frequency of its attempts: over a simulated minute at a 2 s interval it tries a
+/// handful of times (the delay doubles with each rejection), not once per interval (~30).
+#[test]
+fn skewed_secondary_rejections_back_the_primary_off() {
+    let (p, s) = (test_config(Role::Primary), test_config(Role::Secondary));
+    assert_eq!(p.reconnect_interval, 2);
+    let mut pair = Pair::new_skewed(p, s, 100_000, 10);
+    pair.advance(60);
+    assert!(!pair.p.ep().comms_ok(), "a skewed pair never has comms OK");
+    let attempts = pair.p.connects;
+    assert!(attempts <= 6, "{attempts} connection attempts in 60 s (back-off: about log2(60/2))");
+    assert!(attempts >= 3, "the primary MUST keep trying (§6.1): {attempts} attempts");
+    // Each rejection was a time skew, and each doubled the delay from the interval.
+    assert!(pair.p.events.iter().all(|e| !matches!(
+        e,
+        Event::ConnectionRejected { rejection, .. } if *rejection != Rejection::TimeSkew
+    )));
+    let delays = retry_delays(&pair);
+    assert_eq!(delays[..4], [Some(4), Some(8), Some(16), Some(32)], "{delays:?}");
+    // The secondary counted its rejections too (it does not connect: no retry delay).
+    assert!(pair.s.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionRejected { rejection: Rejection::TimeSkew, retry_in: None, .. }
+    )));
+    // The delay stops growing at the cap (64 × 2 s here, under the 300 s bound) and the primary
+    // keeps trying.
+    pair.advance(1_000);
+    let delays = retry_delays(&pair);
+    assert_eq!(delays.iter().copied().max().flatten(), Some(128), "{delays:?}");
+    assert_eq!(delays.last().copied().flatten(), Some(128));
+}
+
+/// The back-off lasts only while rejections follow each other: once the clock is fixed and
+/// comms reach OK, the next rejection waits twice the interval again, not the grown delay.
+#[test]
+fn connection_backoff_resets_once_comms_are_ok() {
+    let mut pair =
+        Pair::new_skewed(test_config(Role::Primary), test_config(Role::Secondary), 100_000, 10);
+    pair.advance(60);
+    let before = retry_delays(&pair);
+    assert!(before.last().copied().flatten() >= Some(32), "{before:?}");
+    // NTP fixes the secondary's clock: the next attempt (within the grown delay) succeeds.
+    pair.s.ahead = 0;
+    for _ in 0..40 {
+        pair.advance(5);
+        if pair.p.ep().comms_ok() && pair.s.ep().comms_ok() {
+            break;
+        }
+    }
+    assert!(pair.p.ep().comms_ok(), "no connection once the clocks agree");
+    // The clock jumps again: the first rejection backs off from the interval again.
+    let seen = retry_delays(&pair).len();
+    pair.s.ahead = 10;
+    pair.advance(30);
+    let after = retry_delays(&pair);
+    assert!(after.len() > seen, "the new skew was not noticed");
+    assert_eq!(after[seen], Some(4), "back-off not reset by comms OK: {after:?}");
 }

@@ -12,7 +12,7 @@
 //! status; it changes nothing itself.
 
 use crate::driver::{ControlCall, Driver, DriverMsg};
-use failover_model::{Binding, Command, EndpointState, Resource};
+use failover_model::{Binding, BindingStatus, Command, EndpointState, Resource};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -101,7 +101,7 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
         }
         "partner-down" => {
             let before = d.endpoint().state();
-            d.command(Command::PartnerDown);
+            let refused = d.command(Command::PartnerDown).err();
             let s = d.endpoint().state();
             if s == EndpointState::PartnerDown {
                 answer(
@@ -112,9 +112,10 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
             } else {
                 // The core decides; report that it did not move (e.g. RECOVER has no
                 // operator transition to PARTNER-DOWN, RFC 8156 §8.5).
+                let why = refused.map_or_else(String::new, |r| format!(": {r}"));
                 answer(
                     result::ERROR,
-                    format!("the core did not go to PARTNER-DOWN from {}", s.name()),
+                    format!("the core did not go to PARTNER-DOWN from {}{why}", s.name()),
                     json!({"state": s.name()}),
                 )
             }
@@ -125,12 +126,24 @@ pub fn execute(d: &mut Driver, command: &str, args: &Value) -> Value {
         }
         "reset-abandoned" => match resource_arg(args) {
             Ok(Some(r)) => {
-                d.command(Command::ResetAbandoned(r));
-                answer(
-                    result::SUCCESS,
-                    format!("reset-abandoned {r} given to the core"),
-                    Value::Null,
-                )
+                let status = |d: &Driver| d.endpoint().binding(&r).map(|b| b.status);
+                let before = status(d);
+                let refused = d.command(Command::ResetAbandoned(r));
+                let after = status(d);
+                let args = json!({"resource": r.to_string(), "status": after.map(|s| s.name())});
+                match refused {
+                    // The core's verdict: nothing changed, and why. A resource of our pools
+                    // with no record is "nothing found" (3); anything else an error (1).
+                    Err(reason) => {
+                        let none = d.endpoint().serves(&r) && after.is_none();
+                        answer(if none { result::EMPTY } else { result::ERROR }, reason, args)
+                    }
+                    Ok(()) if before == Some(BindingStatus::Abandoned) && after != before => {
+                        let to = after.map_or("?", |s| s.name());
+                        answer(result::SUCCESS, format!("{r}: ABANDONED -> {to}"), args)
+                    }
+                    Ok(()) => answer(result::ERROR, format!("the core did not change {r}"), args),
+                }
             }
             Ok(None) => answer(result::ERROR, "give \"address\" or \"prefix\"", Value::Null),
             Err(e) => answer(result::ERROR, e, Value::Null),

@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::partner::{self, LinkCmd, PartnerConn};
+use crate::ratelimit::{RepeatLog, Verdict};
 use crate::store::Store;
 use crate::tls::{PartnerStream, TlsContext};
 use crate::trace::TraceWriter;
@@ -162,6 +163,10 @@ pub struct Driver {
     connecting: Option<u64>,
     shutting_down: bool,
     fatal: Option<String>,
+    /// Repeated connection rejections are logged once per window (§6.1: they repeat).
+    rejections_log: RepeatLog,
+    /// The core's refusal of the command being carried out (`CommandRefused`), if any.
+    refused: Option<String>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -224,6 +229,8 @@ impl Driver {
             connecting: None,
             shutting_down: false,
             fatal: None,
+            rejections_log: RepeatLog::default(),
+            refused: None,
         };
         if let (Some(t), Some(image)) = (d.trace.as_mut(), traced_image.as_ref()) {
             if let Err(e) = t.restore(now, image, &outputs) {
@@ -455,13 +462,43 @@ impl Driver {
                 tracing::info!(from = from.name(), to = to.name(), "state changed");
             }
             Event::PartnerState(s) => tracing::info!(partner = s.name(), "partner state"),
-            Event::Comms(ok) => tracing::info!(ok, "communications"),
+            Event::Comms(ok) => {
+                tracing::info!(ok, "communications");
+                if *ok {
+                    let now = self.clock.now();
+                    for (reason, held, over) in self.rejections_log.flush(now) {
+                        tracing::info!(
+                            reason,
+                            "{held} more partner connection rejection(s) in the last {over} s \
+                             before communications became OK"
+                        );
+                    }
+                }
+            }
             Event::LeaseGranted { resource, valid_lifetime } => {
                 tracing::debug!(%resource, valid_lifetime, "lease granted");
             }
             Event::PartnerRejected { reason } => {
                 tracing::warn!(%reason, "partner message rejected");
                 self.metrics.drop_reason("partner_rejected");
+            }
+            Event::ConnectionRejected { rejection, detail, retry_in } => {
+                let reason = rejection.label();
+                self.metrics.rejection(reason);
+                match self.rejections_log.occur(reason, self.clock.now()) {
+                    Verdict::Log { held: 0, .. } => {
+                        tracing::warn!(reason, %detail, ?retry_in, "partner connection rejected");
+                    }
+                    Verdict::Log { held, over } => tracing::warn!(
+                        reason,
+                        %detail,
+                        ?retry_in,
+                        "partner connection rejected ({held} more in the last {over} s)"
+                    ),
+                    Verdict::Hold => {
+                        tracing::debug!(reason, %detail, ?retry_in, "partner connection rejected");
+                    }
+                }
             }
             Event::UpdateRejected { resource, code } => {
                 tracing::warn!(%resource, code, "partner's update rejected");
@@ -475,6 +512,7 @@ impl Driver {
             Event::Alarm(a) => tracing::warn!(alarm = %a, "ALARM"),
             Event::CommandRefused { command, state, reason } => {
                 tracing::warn!(?command, state = state.name(), %reason, "command refused");
+                self.refused = Some(reason.clone());
             }
             other => tracing::debug!(?other, "event"),
         }
@@ -581,8 +619,13 @@ impl Driver {
     }
 
     /// Feeds an operator command.
-    pub fn command(&mut self, c: Command) {
+    ///
+    /// # Errors
+    /// The core refused it (`Event::CommandRefused`): its reason.
+    pub fn command(&mut self, c: Command) -> Result<(), String> {
+        self.refused = None;
         self.step(Input::Command(c));
+        self.refused.take().map_or(Ok(()), Err)
     }
 
     fn next_deadline(&self) -> Option<(Timer, Time)> {

@@ -22,6 +22,7 @@ pub mod driver;
 pub mod gate;
 pub mod metrics;
 pub mod partner;
+pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -63,6 +63,9 @@ pub struct Metrics {
     pub drops: Family<Labels, Counter>,
     /// Partner connections established.
     pub connections: Counter,
+    /// Partner connections rejected (RFC 8156 §6.1), by reason (`time_skew`,
+    /// `connect_refused`, `connectreply_refused`, `disconnect`).
+    pub rejections: Family<Labels, Counter>,
     /// Durable commit latency (s).
     pub commit_seconds: Histogram,
     /// Writes per commit.
@@ -104,6 +107,7 @@ impl Metrics {
             silences: Family::default(),
             drops: Family::default(),
             connections: Counter::default(),
+            rejections: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             commit_batch: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             registry: Registry::default(),
@@ -149,6 +153,11 @@ impl Metrics {
         r.register("client_silences", "Requests deliberately left unanswered", m.silences.clone());
         r.register("drops", "Packets, connections or outputs dropped", m.drops.clone());
         r.register("partner_connections", "Partner connections established", m.connections.clone());
+        r.register(
+            "connection_rejections",
+            "Partner connections rejected (RFC 8156 6.1), by either side, by reason",
+            m.rejections.clone(),
+        );
         r.register("commit_latency_seconds", "Durable commit latency", m.commit_seconds.clone());
         r.register("commit_batch_writes", "Writes per durable commit", m.commit_batch.clone());
         Metrics { registry: r, ..m }
@@ -157,6 +166,11 @@ impl Metrics {
     /// Counts a drop.
     pub fn drop_reason(&self, reason: &str) {
         self.drops.get_or_create(&label("reason", reason)).inc();
+    }
+
+    /// Counts a connection rejection.
+    pub fn rejection(&self, reason: &str) {
+        self.rejections.get_or_create(&label("reason", reason)).inc();
     }
 
     /// Counts a received failover message.

@@ -603,3 +603,164 @@ fn sigterm_sends_disconnect_before_exit() {
     });
     assert!(got_disconnect, "the secondary never received DISCONNECT");
 }
+
+fn start_with_env(node: &Node, log: &Path, env: &[(&str, &str)]) -> Proc {
+    let err = std::fs::File::create(log).expect("log file");
+    Proc(
+        Command::new(EXE)
+            .args(["run", "--config"])
+            .arg(&node.config)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn failoverd"),
+    )
+}
+
+fn metrics_of(n: &Node) -> String {
+    let m = ctl(&n.socket, "metrics", json!({})).unwrap_or_default();
+    m["arguments"]["text"].as_str().unwrap_or_default().to_owned()
+}
+
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// RFC 8156 §6.1 back-off, end to end: the secondary's clock is 10 s ahead (libfaketime), so it
+/// rejects every CONNECT for time skew. Over the first minute the primary (reconnect_interval
+/// 1 s) tries a handful of times, not about 60, and neither server logs a WARN line for every
+/// rejection (the first, then a summary at most once a minute).
+#[test]
+fn skewed_secondary_is_retried_with_back_off() {
+    if !Path::new(LIBFAKETIME).exists() {
+        // Debian: apt-get install libfaketime.
+        eprintln!("SKIPPED: {LIBFAKETIME} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start_with_env(
+        &sec,
+        &dir.path().join("secondary.log"),
+        &[("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", "+10s")],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&sec.socket, "status", json!({})).is_some()),
+        "secondary control socket never answered"
+    );
+    let _p = start(&prim, &dir.path().join("primary.log"));
+    let began = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(20), || ctl(&prim.socket, "status", json!({})).is_some()),
+        "primary control socket never answered"
+    );
+    // failoverd's own absolute time on the secondary is the faked one.
+    let now_of =
+        |n: &Node| ctl(&n.socket, "status", json!({})).and_then(|v| v["arguments"]["now"].as_i64());
+    let (p_now, s_now) = (now_of(&prim).expect("now"), now_of(&sec).expect("now"));
+    assert!(
+        (8..=12).contains(&(s_now - p_now)),
+        "secondary clock not 10 s ahead: {s_now} vs {p_now}"
+    );
+
+    // Watch the first minute of the primary's life.
+    while began.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let pm = metrics_of(&prim);
+    let sm = metrics_of(&sec);
+    let connects = metric(&pm, "failoverd_partner_messages_out_total{type=\"CONNECT\"}");
+    eprintln!("{connects} CONNECTs in the primary's first 60 s");
+    assert!(
+        (2.0..=8.0).contains(&connects),
+        "{connects} CONNECTs in 60 s at reconnect_interval 1 s; logs in {}",
+        dir.path().display()
+    );
+    for (who, m) in [("primary", &pm), ("secondary", &sm)] {
+        let skew = metric(m, "failoverd_connection_rejections_total{reason=\"time_skew\"}");
+        assert!(skew >= 2.0, "{who}: {skew} time-skew rejections counted\n{m}");
+    }
+    assert_ne!(state_of(&prim), "NORMAL");
+    // The repeated WARN line is rate-limited on both sides.
+    for role in ["primary", "secondary"] {
+        let log = std::fs::read_to_string(dir.path().join(format!("{role}.log"))).expect("log");
+        let warns: Vec<&str> =
+            log.lines().filter(|l| l.contains("WARN") && l.contains("rejected")).collect();
+        eprintln!("{role}: {} rejection WARN line(s): {warns:#?}", warns.len());
+        let warns = warns.len();
+        assert!(warns <= 3, "{role}: {warns} WARN lines about rejections:\n{log}");
+    }
+}
+
+/// `reset-abandoned` reports the core's verdict: result 0 only when an ABANDONED lease was
+/// reset; an address outside every pool and an ACTIVE lease are errors (1) with the reason, an
+/// address of the pools with no record is "nothing found" (3).
+#[test]
+fn reset_abandoned_reports_what_the_core_did() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    // Alone and commissioned: PARTNER-DOWN after STARTUP, so it grants leases.
+    let settings = format!("{TLS_OFF}\nstartup_partner_down_if_alone = true");
+    let node = write_config(dir.path(), "secondary", fo_port, "::", &settings);
+    let _p = start(&node, &dir.path().join("secondary.log"));
+    assert!(
+        wait_until(Duration::from_secs(20), || state_of(&node) == "PARTNER-DOWN"),
+        "the lone server did not reach PARTNER-DOWN ({})",
+        state_of(&node)
+    );
+    let reset = |what: &str, value: &str| {
+        ctl(&node.socket, "reset-abandoned", json!({ what: value })).expect("reset-abandoned")
+    };
+    let v = reset("address", "2001:db8:9::1");
+    assert_eq!(v["result"], 1, "{v}");
+    assert!(v["text"].as_str().is_some_and(|t| t.contains("no pool")), "{v}");
+    let v = reset("prefix", "2001:db8:999::/56");
+    assert_eq!(v["result"], 1, "{v}");
+    let v = reset("address", "2001:db8:1::1fe");
+    assert_eq!(v["result"], 3, "{v}");
+    assert!(v["text"].as_str().is_some_and(|t| t.contains("no lease record")), "{v}");
+
+    // An ACTIVE lease: a relayed rapid-commit SOLICIT.
+    let relay = UdpSocket::bind("[::1]:0").expect("udp");
+    relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let req = ClientRequest {
+        tag: 0,
+        kind: ClientMsgKind::Solicit,
+        client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 7])),
+        server_id: None,
+        rapid_commit: true,
+        ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
+        link_address: None,
+        unicast: false,
+    };
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
+    let mut leased = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let inner = encode_client_request(&req, [7, 7, 7]).expect("encode");
+            let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+            let _ = relay.send_to(&pkt, node.dhcp);
+            let mut buf = [0u8; 4096];
+            let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
+            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
+            let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
+            leased = reply
+                .ias
+                .iter()
+                .flat_map(|ia| ia.leases.iter())
+                .find(|l| l.valid_lifetime > 0)
+                .map(|l| l.resource);
+            leased.is_some()
+        }),
+        "no lease"
+    );
+    let Some(failover_model::Resource::Address(a)) = leased else { panic!("{leased:?}") };
+    let v = reset("address", &a.to_string());
+    assert_eq!(v["result"], 1, "{v}");
+    assert!(v["text"].as_str().is_some_and(|t| t.contains("ACTIVE")), "{v}");
+    let v = ctl(&node.socket, "lease-get", json!({"address": a.to_string()})).expect("lease-get");
+    assert_eq!(v["arguments"]["leases"][0]["status-name"], "ACTIVE", "{v}");
+}

@@ -43,6 +43,11 @@ pub struct Node {
     pub silences: usize,
     /// Messages sent to the partner (every one, for assertions).
     pub sent: Vec<Message>,
+    /// Connection attempts asked for (`Output::Connect`).
+    pub connects: usize,
+    /// Seconds this server's clock is ahead of the pair's (clock skew; may be changed at any
+    /// time, like a clock stepped by NTP).
+    pub ahead: u32,
 }
 
 impl Node {
@@ -101,6 +106,11 @@ pub struct Pair {
 impl Pair {
     /// Starts both endpoints with empty storage at `now`.
     pub fn new(p: Config, s: Config, now: u32) -> Pair {
+        Pair::new_skewed(p, s, now, 0)
+    }
+
+    /// As [`Pair::new`], with the secondary's clock `s_ahead` seconds ahead of the primary's.
+    pub fn new_skewed(p: Config, s: Config, now: u32, s_ahead: u32) -> Pair {
         let now = Time(now);
         let mut pair = Pair {
             now,
@@ -112,6 +122,8 @@ impl Pair {
                 replies: vec![],
                 silences: 0,
                 sent: vec![],
+                connects: 0,
+                ahead: 0,
             },
             s: Node {
                 config: s,
@@ -121,6 +133,8 @@ impl Pair {
                 replies: vec![],
                 silences: 0,
                 sent: vec![],
+                connects: 0,
+                ahead: 0,
             },
             link_ok: true,
             connected: false,
@@ -129,6 +143,7 @@ impl Pair {
             connect_pending: false,
             next_tag: 1,
         };
+        pair.s.ahead = s_ahead;
         pair.start(Side::S);
         pair.start(Side::P);
         pair
@@ -156,9 +171,14 @@ impl Pair {
         self.node(side).state()
     }
 
+    /// The time on `side`'s clock (the pair's time plus its skew).
+    pub fn now_of(&self, side: Side) -> Time {
+        self.now.plus(self.node(side).ahead)
+    }
+
     /// Starts (or restarts) an endpoint from its durable image.
     pub fn start(&mut self, side: Side) {
-        let now = self.now;
+        let now = self.now_of(side);
         let node = self.node_mut(side);
         let (ep, outs) = Endpoint::restore(node.config.clone(), &node.image, now);
         node.ep = Some(ep);
@@ -167,7 +187,7 @@ impl Pair {
 
     /// Feeds one input and carries out its outputs.
     pub fn input(&mut self, side: Side, input: Input) -> Vec<Output> {
-        let now = self.now;
+        let now = self.now_of(side);
         let Some(ep) = self.node_mut(side).ep.as_mut() else { return vec![] };
         let outs = ep.handle(now, input);
         if let Err(e) = ep.check_invariants() {
@@ -192,12 +212,28 @@ impl Pair {
                         }
                     }
                 }
-                Output::Connect => self.connect_pending = true,
+                Output::Connect => {
+                    self.node_mut(side).connects += 1;
+                    self.connect_pending = true;
+                }
                 Output::Disconnect if self.connected => {
                     self.connected = false;
-                    self.to_p.clear();
-                    self.to_s.clear();
-                    // The partner sees the TCP connection close.
+                    // TCP: what the closing side sent before closing still arrives (a rejecting
+                    // CONNECTREPLY, a DISCONNECT), then the partner sees the close; what was on
+                    // its way to the closing side is lost.
+                    let sent: Vec<Message> = match side {
+                        Side::P => {
+                            self.to_p.clear();
+                            self.to_s.drain(..).collect()
+                        }
+                        Side::S => {
+                            self.to_s.clear();
+                            self.to_p.drain(..).collect()
+                        }
+                    };
+                    for m in sent {
+                        self.input(side.other(), Input::Partner(m));
+                    }
                     self.input(side.other(), Input::ConnectionDown);
                 }
                 Output::Event(e) => self.node_mut(side).events.push(e),
@@ -256,9 +292,12 @@ impl Pair {
         let mut best: Option<(Time, Side, failover_model::Timer)> = None;
         for side in [Side::P, Side::S] {
             if let Some(ep) = &self.node(side).ep {
+                let ahead = self.node(side).ahead;
                 for (t, at) in ep.timers() {
-                    if *at <= limit && best.is_none_or(|b| *at < b.0) {
-                        best = Some((*at, side, *t));
+                    // The deadline on the pair's clock.
+                    let at = at.minus(ahead);
+                    if at <= limit && best.is_none_or(|b| at < b.0) {
+                        best = Some((at, side, *t));
                     }
                 }
             }
