@@ -328,21 +328,28 @@ mod endpoint_steps {
         assert!(out.iter().any(|o| matches!(o, Output::Event(failover_model::Event::Alarm(_)))));
     }
 
-    /// RFC 7653 §9.1: a secondary without TLS answers STARTTLS with TLSConnectionRefused.
+    /// RFC 7653 §9.1: a secondary without TLS answers STARTTLS with a REPLY carrying
+    /// TLSConnectionRefused and the STARTTLS's transaction-id, and closes. The STARTTLS of the
+    /// 4-octet framing has no sent-time (decoded as 0): no skew is measured on it.
     #[test]
     fn starttls_refused_without_tls() {
         use failover_model::message::{DisconnectOptions, Message, MessageBody, StatusCode};
         let now = Time(1000);
-        let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);
-        s.handle(now, Input::ConnectionUp);
-        let body = MessageBody::StartTls(DisconnectOptions::default());
-        let out = s.handle(now, Input::Partner(Message { xid: 7, sent_time: now, body }));
-        let refused = out.iter().any(|o| {
-            matches!(o, Output::Send(Message { xid: 7, body: MessageBody::StartTls(d), .. })
-            if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED))
-        });
-        assert!(refused, "{out:?}");
-        assert!(out.contains(&Output::Disconnect));
+        for sent_time in [Time(0), now] {
+            let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);
+            s.handle(now, Input::ConnectionUp);
+            let body = MessageBody::StartTls(DisconnectOptions::default());
+            let out = s.handle(now, Input::Partner(Message { xid: 0x0a_0b0c, sent_time, body }));
+            let refused = out.iter().any(|o| {
+                matches!(o, Output::Send(Message { xid: 0x0a_0b0c, body: MessageBody::StartTlsReply(d), .. })
+                if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED))
+            });
+            assert!(refused, "{out:?}");
+            assert!(out.contains(&Output::Disconnect));
+            assert!(!out
+                .iter()
+                .any(|o| matches!(o, Output::Event(failover_model::Event::Skew(_)))));
+        }
     }
 
     /// §8.3.2 steps 3 and 4: the STARTUP timer is armed; the primary asks to connect, the
