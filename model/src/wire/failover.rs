@@ -1032,6 +1032,21 @@ mod tests {
     }
 
     #[test]
+    fn restamp_rewrites_only_the_sent_time() {
+        let mut f = encode_frame(&contact(vec![])).unwrap_or_default();
+        assert!(restamp(&mut f, Time(0x0102_0304)));
+        let back = decode_message(f.get(FRAME_PREFIX_LEN..).unwrap_or_default());
+        assert_eq!(back, Ok(Message { sent_time: Time(0x0102_0304), ..contact(vec![]) }));
+        // STARTTLS / REPLY have no sent-time; short frames are left alone.
+        let mut s = encode_frame(&crate::secure::starttls_request(9)).unwrap_or_default();
+        let before = s.clone();
+        assert!(!restamp(&mut s, Time(1)));
+        assert_eq!(s, before);
+        assert!(!restamp(&mut [0, 3, 24, 0, 0], Time(1)));
+        assert!(!restamp(&mut [], Time(1)));
+    }
+
+    #[test]
     fn frame_decoder_compacts_and_reports_buffered() {
         let one = encode_frame(&contact(vec![])).unwrap_or_default();
         let mut fd = FrameDecoder::new();
