@@ -31,6 +31,7 @@ use crate::driver::DriverMsg;
 use crate::metrics::Metrics;
 use crate::tls::{PartnerStream, TlsContext};
 use failover_model::wire::failover::{decode_message, restamp, FrameDecoder};
+use failover_model::wire::tlv::MAX_MESSAGE_SIZE;
 use failover_model::Message;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -181,8 +182,18 @@ async fn prove(
     };
     let mut dec = FrameDecoder::new();
     let mut buf = vec![0u8; 4096];
+    let mut head = Vec::with_capacity(2);
     loop {
-        let mut peek = dec.clone();
+        // Peek (on a copy) only once the first frame can be complete: a peer that trickles
+        // octets costs no copies.
+        let ready = match head.as_slice() {
+            [a, b] => {
+                let len = usize::from(u16::from_be_bytes([*a, *b]));
+                len == 0 || len > MAX_MESSAGE_SIZE || dec.buffered() >= 2 + len
+            }
+            _ => false,
+        };
+        let mut peek = if ready { dec.clone() } else { FrameDecoder::new() };
         match peek.next_frame() {
             Ok(Some(frame)) => {
                 let first = decode_message(&frame).map_err(|e| e.to_string());
@@ -197,7 +208,11 @@ async fn prove(
                 return Err(("partner_candidate_closed", "closed before its first message".into()))
             }
             Ok(Err(e)) => return Err(("partner_candidate_closed", e.to_string())),
-            Ok(Ok(n)) => dec.push(buf.get(..n).unwrap_or_default()),
+            Ok(Ok(n)) => {
+                let got = buf.get(..n).unwrap_or_default();
+                head.extend(got.iter().take(2 - head.len()));
+                dec.push(got);
+            }
         }
     }
 }
@@ -398,6 +413,47 @@ pub fn spawn_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A candidate's first frame, trickled one octet at a time, is decoded and stays in the
+    /// decoder for the reader; one that closes or says nothing is refused with its reason.
+    #[tokio::test]
+    async fn a_candidate_proves_itself_with_its_first_frame() {
+        use failover_model::message::{MessageBody, NoOptions};
+        let listener = TcpListener::bind("[::1]:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let contact = Message {
+            xid: 3,
+            sent_time: failover_model::Time(7),
+            body: MessageBody::Contact(NoOptions::default()),
+        };
+        let frame = failover_model::wire::encode_frame(&contact).expect("frame");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let writer = tokio::spawn(async move {
+            for b in frame {
+                client.write_all(&[b]).await.expect("write");
+                client.flush().await.expect("flush");
+                tokio::task::yield_now().await;
+            }
+            client
+        });
+        let proved = prove(server, None, Duration::from_secs(30)).await;
+        let (_stream, mut dec, first) = proved.expect("proved");
+        assert_eq!(first, Ok(contact.clone()));
+        assert_eq!(dec.next_message(), Ok(Some(contact)));
+        drop(writer.await);
+
+        let client = TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        drop(client);
+        let refused = prove(server, None, Duration::from_secs(30)).await.map(|_| ());
+        assert!(matches!(refused, Err(("partner_candidate_closed", _))), "{refused:?}");
+
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let refused = prove(server, None, Duration::from_millis(50)).await.map(|_| ());
+        assert!(matches!(refused, Err(("partner_candidate_timeout", _))), "{refused:?}");
+    }
 
     /// Everything queued before a close is written, then the connection ends (the urgent
     /// queue's sender disappearing with the handle must not cut the bulk queue short).
