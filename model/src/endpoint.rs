@@ -1039,10 +1039,13 @@ impl Endpoint {
         }
         // §6.6: every received message restarts FO_KEEPALIVE_TIMER.
         self.set_timer(Timer::Keepalive, now.plus(self.config.keepalive_time), out);
-        // §7.5.1 / §6.1.2: time skew.
+        // §7.5.1 / §6.1.2: time skew. STARTTLS and REPLY are DHCPv6 messages without a
+        // sent-time (RFC 7653 §6.2.2, RFC 8415 §8; docs/design.md "STARTTLS").
         let skew = i64::from(now.0) - i64::from(msg.sent_time.0);
-        self.skew = Some(skew);
-        if skew.unsigned_abs() > u64::from(SKEW_TOLERANCE) {
+        if msg.body.has_sent_time() {
+            self.skew = Some(skew);
+        }
+        if msg.body.has_sent_time() && skew.unsigned_abs() > u64::from(SKEW_TOLERANCE) {
             out.push(Output::Event(Event::Skew(skew)));
             if let (MessageBody::Connect(_), Role::Secondary) = (&msg.body, self.config.role) {
                 self.reject_connect(
@@ -1104,22 +1107,14 @@ impl Endpoint {
             (_, MessageBody::Contact(_)) => {}
             (ConnPhase::AwaitConnect, MessageBody::StartTls(_)) => {
                 // RFC 7653 §9.1 (via RFC 8156 §10): a server not configured for TLS on this
-                // connection answers STARTTLS with TLSConnectionRefused and closes. (A driver that
-                // negotiates TLS handles STARTTLS before reporting the connection up.)
+                // connection answers STARTTLS with a REPLY carrying TLSConnectionRefused and the
+                // STARTTLS's transaction-id, and closes. (A driver that negotiates TLS handles
+                // STARTTLS before reporting the connection up.)
                 out.push(Output::Event(Event::PartnerRejected {
                     reason: "STARTTLS without TLS configured".into(),
                 }));
-                let status =
-                    Status::new(StatusCode::TLS_CONNECTION_REFUSED, "TLS is not configured");
-                self.send_with(
-                    now,
-                    xid,
-                    MessageBody::StartTls(DisconnectOptions {
-                        status: Some(status),
-                        unknown: Vec::new(),
-                    }),
-                    out,
-                );
+                let refusal = crate::secure::starttls_refusal(xid, "TLS is not configured");
+                self.send_with(now, xid, refusal.body, out);
                 self.drop_connection(now, out);
             }
             (_, MessageBody::Disconnect(o)) => {
@@ -1184,52 +1179,62 @@ impl Endpoint {
         self.drop_connection(now, out);
     }
 
-    /// §6.1.2: the secondary's checks on CONNECT.
-    fn on_connect(&mut self, now: Time, xid: u32, o: ConnectOptions, out: &mut Vec<Output>) {
+    /// §6.1.2: the secondary's checks on a CONNECT's options (the sent-time is checked with
+    /// every message, [`Self::on_partner_message`]). `Err` carries the status and the reason.
+    fn connect_refusal(&self, o: &ConnectOptions) -> Result<u32, (StatusCode, &'static str)> {
         match o.protocol_version {
             Some((major, _)) if major == PROTOCOL_VERSION.0 => {}
-            _ => {
-                return self.reject_connect(
-                    now,
-                    xid,
-                    StatusCode::NOT_SUPPORTED,
-                    "unsupported protocol version",
-                    out,
-                )
-            }
+            _ => return Err((StatusCode::NOT_SUPPORTED, "unsupported protocol version")),
         }
         let Some(mclt) = o.mclt.filter(|m| *m >= crate::config::MIN_LEASE_TIME) else {
-            return self.reject_connect(
-                now,
-                xid,
-                StatusCode::UNSPEC_FAIL,
-                "missing or invalid MCLT",
-                out,
-            );
+            return Err((StatusCode::UNSPEC_FAIL, "missing or invalid MCLT"));
         };
         if let Some(name) = &o.relationship_name {
             if !self.config.relationship.is_empty() && *name != self.config.relationship {
-                return self.reject_connect(
-                    now,
-                    xid,
-                    StatusCode::CONFIGURATION_CONFLICT,
-                    "unknown relationship",
-                    out,
-                );
+                return Err((StatusCode::CONFIGURATION_CONFLICT, "unknown relationship"));
             }
         }
         // §6.1.2: we delegate fixed-length prefixes only; a primary with variable lengths is
         // incompatible. The RFC names no code; ConfigurationConflict (digest §11.3 item 11).
         let fixed = o.connect_flags.unwrap_or(0) & CONNECT_FLAG_FIXED_PD_LENGTH != 0;
         if !fixed && !self.config.prefix_pools.is_empty() {
-            return self.reject_connect(
-                now,
-                xid,
-                StatusCode::CONFIGURATION_CONFLICT,
-                "variable prefix lengths",
-                out,
-            );
+            return Err((StatusCode::CONFIGURATION_CONFLICT, "variable prefix lengths"));
         }
+        Ok(mclt)
+    }
+
+    /// (Secondary) whether a new connection from the partner's address, whose first message
+    /// (after TLS, if configured) is `first`, received at `now`, may replace the connection
+    /// that is up. Only a CONNECT this endpoint would accept may (§6.1.2 checks, sent-time
+    /// within 5 s, §7.1): the primary opens a new connection only when it has lost the old
+    /// one (§6.1), so such a CONNECT says the old connection is dead on its side, and it must
+    /// win. Anything else (no message, garbage, STARTTLS, another message, a CONNECT this
+    /// endpoint would reject) is not the primary reconnecting and must not disturb the live
+    /// connection (RFC 8156 §10: limit accepted connections; docs/design.md "A second
+    /// connection"). With no connection up the driver hands every new connection to the core.
+    ///
+    /// # Errors
+    /// Why the new connection is refused (for the log).
+    pub fn may_replace_connection(&self, now: Time, first: &Message) -> Result<(), String> {
+        if self.config.role != Role::Secondary {
+            return Err("a primary accepts no connection".into());
+        }
+        let MessageBody::Connect(o) = &first.body else {
+            return Err(format!("first message is {}, not CONNECT", first.body.name()));
+        };
+        let skew = i64::from(now.0) - i64::from(first.sent_time.0);
+        if skew.unsigned_abs() > u64::from(SKEW_TOLERANCE) {
+            return Err(format!("CONNECT with time skew {skew} s"));
+        }
+        self.connect_refusal(o).map(|_| ()).map_err(|(_, why)| format!("CONNECT refused: {why}"))
+    }
+
+    /// §6.1.2: the secondary's checks on CONNECT.
+    fn on_connect(&mut self, now: Time, xid: u32, o: ConnectOptions, out: &mut Vec<Output>) {
+        let mclt = match self.connect_refusal(&o) {
+            Ok(mclt) => mclt,
+            Err((code, why)) => return self.reject_connect(now, xid, code, why, out),
+        };
         // Adopt the primary's MCLT and remember it (§6.1.2).
         if self.record.mclt != mclt {
             self.record.mclt = mclt;

@@ -39,6 +39,7 @@ pub mod message;
 pub mod mutation;
 pub mod pool;
 pub mod resource;
+pub mod secure;
 pub mod server;
 pub mod state;
 pub mod time;

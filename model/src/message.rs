@@ -43,8 +43,10 @@ pub mod msg_type {
     pub const STATE: u8 = 34;
     /// CONTACT.
     pub const CONTACT: u8 = 35;
-    /// STARTTLS (RFC 7653 §5.1), used for the secure mode (§10).
+    /// STARTTLS (RFC 7653 §6.2.2), used for the secure mode (§10).
     pub const STARTTLS: u8 = 23;
+    /// REPLY (RFC 8415 §7.3): on the partner link only the answer to STARTTLS (RFC 7653 §9.1).
+    pub const REPLY: u8 = 7;
 }
 
 /// Status codes used on the partner link (RFC 8415 §21.13, RFC 7653 §6, RFC 8156 §5.6).
@@ -365,8 +367,13 @@ pub enum MessageBody {
     State(StateOptions),
     /// 35 CONTACT.
     Contact(NoOptions),
-    /// 23 STARTTLS (RFC 7653 §5.1): request (no status) or reply (status only on refusal).
+    /// 23 STARTTLS (RFC 7653 §6.2.2): the primary's request for TLS, the first message on a new
+    /// connection. Sent without options; options received in it are ignored.
     StartTls(DisconnectOptions),
+    /// 7 REPLY (RFC 8415 §7.3), the answer to STARTTLS (RFC 7653 §8.2, §9.1): without a status
+    /// code it says "go ahead with TLS"; with TLSConnectionRefused it refuses. It carries the
+    /// STARTTLS's transaction-id.
+    StartTlsReply(DisconnectOptions),
 }
 
 impl MessageBody {
@@ -387,6 +394,7 @@ impl MessageBody {
             MessageBody::State(_) => msg_type::STATE,
             MessageBody::Contact(_) => msg_type::CONTACT,
             MessageBody::StartTls(_) => msg_type::STARTTLS,
+            MessageBody::StartTlsReply(_) => msg_type::REPLY,
         }
     }
 
@@ -407,7 +415,16 @@ impl MessageBody {
             MessageBody::State(_) => "STATE",
             MessageBody::Contact(_) => "CONTACT",
             MessageBody::StartTls(_) => "STARTTLS",
+            MessageBody::StartTlsReply(_) => "REPLY",
         }
+    }
+
+    /// Whether this is a failover message of RFC 8156 §5.3 (the 8-octet §5.2 header with
+    /// sent-time), as opposed to STARTTLS and its REPLY, which are DHCPv6 messages of RFC 7653
+    /// and RFC 8415 with the 4-octet header and no sent-time (docs/design.md, "STARTTLS").
+    #[must_use]
+    pub fn has_sent_time(&self) -> bool {
+        !matches!(self, MessageBody::StartTls(_) | MessageBody::StartTlsReply(_))
     }
 }
 
@@ -416,7 +433,9 @@ impl MessageBody {
 pub struct Message {
     /// Transaction id (24 bits, §5.4).
     pub xid: u32,
-    /// sent-time (§5.2), absolute.
+    /// sent-time (§5.2), absolute. STARTTLS and REPLY have none (see
+    /// [`MessageBody::has_sent_time`]): ignored when they are encoded, 0 when they were
+    /// received in the 4-octet framing.
     pub sent_time: Time,
     /// The body.
     pub body: MessageBody,

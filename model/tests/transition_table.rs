@@ -328,21 +328,71 @@ mod endpoint_steps {
         assert!(out.iter().any(|o| matches!(o, Output::Event(failover_model::Event::Alarm(_)))));
     }
 
-    /// RFC 7653 §9.1: a secondary without TLS answers STARTTLS with TLSConnectionRefused.
+    /// A new connection replaces the live one only with a CONNECT this secondary would accept
+    /// (docs/design.md "A second connection"); a primary accepts none.
+    #[test]
+    fn only_an_acceptable_connect_replaces_the_live_connection() {
+        use failover_model::message::{
+            ConnectOptions, DisconnectOptions, Message, MessageBody, NoOptions,
+            CONNECT_FLAG_FIXED_PD_LENGTH,
+        };
+        let now = Time(1000);
+        let (s, _) = Endpoint::new(Config::example(Role::Secondary), now);
+        let good = ConnectOptions {
+            protocol_version: Some((1, 0)),
+            mclt: Some(3600),
+            keepalive_time: Some(60),
+            max_unacked_bndupd: Some(10),
+            connect_flags: Some(CONNECT_FLAG_FIXED_PD_LENGTH),
+            ..ConnectOptions::default()
+        };
+        let m = |sent_time, body| Message { xid: 1, sent_time, body };
+        assert_eq!(
+            s.may_replace_connection(now, &m(now, MessageBody::Connect(good.clone()))),
+            Ok(())
+        );
+        for bad in [
+            m(now, MessageBody::Contact(NoOptions::default())),
+            m(now, MessageBody::StartTls(DisconnectOptions::default())),
+            m(Time(990), MessageBody::Connect(good.clone())),
+            m(now, MessageBody::Connect(ConnectOptions { mclt: None, ..good.clone() })),
+            m(
+                now,
+                MessageBody::Connect(ConnectOptions {
+                    protocol_version: Some((2, 0)),
+                    ..good.clone()
+                }),
+            ),
+            m(now, MessageBody::Connect(ConnectOptions { connect_flags: None, ..good.clone() })),
+        ] {
+            assert!(s.may_replace_connection(now, &bad).is_err(), "{bad:?}");
+        }
+        let (p, _) = Endpoint::new(Config::example(Role::Primary), now);
+        assert!(p.may_replace_connection(now, &m(now, MessageBody::Connect(good))).is_err());
+    }
+
+    /// RFC 7653 §9.1: a secondary without TLS answers STARTTLS with a REPLY carrying
+    /// TLSConnectionRefused and the STARTTLS's transaction-id, and closes. The STARTTLS of the
+    /// 4-octet framing has no sent-time (decoded as 0): no skew is measured on it.
     #[test]
     fn starttls_refused_without_tls() {
         use failover_model::message::{DisconnectOptions, Message, MessageBody, StatusCode};
         let now = Time(1000);
-        let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);
-        s.handle(now, Input::ConnectionUp);
-        let body = MessageBody::StartTls(DisconnectOptions::default());
-        let out = s.handle(now, Input::Partner(Message { xid: 7, sent_time: now, body }));
-        let refused = out.iter().any(|o| {
-            matches!(o, Output::Send(Message { xid: 7, body: MessageBody::StartTls(d), .. })
-            if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED))
-        });
-        assert!(refused, "{out:?}");
-        assert!(out.contains(&Output::Disconnect));
+        for sent_time in [Time(0), now] {
+            let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);
+            s.handle(now, Input::ConnectionUp);
+            let body = MessageBody::StartTls(DisconnectOptions::default());
+            let out = s.handle(now, Input::Partner(Message { xid: 0x0a_0b0c, sent_time, body }));
+            let refused = out.iter().any(|o| {
+                matches!(o, Output::Send(Message { xid: 0x0a_0b0c, body: MessageBody::StartTlsReply(d), .. })
+                if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED))
+            });
+            assert!(refused, "{out:?}");
+            assert!(out.contains(&Output::Disconnect));
+            assert!(!out
+                .iter()
+                .any(|o| matches!(o, Output::Event(failover_model::Event::Skew(_)))));
+        }
     }
 
     /// §8.3.2 steps 3 and 4: the STARTUP timer is armed; the primary asks to connect, the

@@ -251,13 +251,15 @@ fn body() -> impl Strategy<Value = MessageBody> {
         state().prop_map(MessageBody::State),
         no_options().prop_map(MessageBody::Contact),
         disconnect().prop_map(MessageBody::StartTls),
+        disconnect().prop_map(MessageBody::StartTlsReply),
     ]
 }
 
 fn message() -> impl Strategy<Value = Message> {
     (0u32..=0x00ff_ffff, time(), body()).prop_map(|(xid, sent_time, body)| Message {
         xid,
-        sent_time,
+        // STARTTLS and REPLY have no sent-time on the wire (4-octet header).
+        sent_time: if body.has_sent_time() { sent_time } else { Time(0) },
         body,
     })
 }

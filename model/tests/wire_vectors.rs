@@ -105,22 +105,95 @@ fn contact_35() {
     check(&bytes, &m);
 }
 
-#[test]
-fn starttls_23() {
-    // RFC 7653 §6.2.2: STARTTLS SHOULD be sent without options.
-    let bytes = [23, 0x0a, 0x0b, 0x0c, 0x2a, 0x2b, 0x2c, 0x2d];
-    check(&bytes, &msg(MessageBody::StartTls(DisconnectOptions::default())));
+// STARTTLS and REPLY are DHCPv6 messages, not failover messages: RFC 7653 §6.2.2 defines
+// STARTTLS (type 23) "without any options", RFC 8415 §8 gives both the 4-octet header
+// (msg-type | transaction-id) and §7.3 numbers REPLY 7; RFC 7653 §9.1: the answer to STARTTLS
+// is a REPLY without a status code (go ahead) or with TLSConnectionRefused (15, §11).
+// RFC 8415 §21.13: STATUS_CODE is option 13, status-code (2) then a UTF-8 message.
+
+fn dhcp(body: MessageBody) -> Message {
+    Message { xid: XID, sent_time: Time(0), body }
 }
 
 #[test]
-fn starttls_reply_7_decodes_as_starttls() {
-    // RFC 7653 §8.2 item 3: a REPLY with status TLSConnectionRefused (15), message "no".
+fn starttls_23_primary_sends_the_4_octet_header() {
+    let bytes = [23, 0x0a, 0x0b, 0x0c];
+    check(&bytes, &dhcp(MessageBody::StartTls(DisconnectOptions::default())));
+    // The sent-time of the value is not on the wire.
+    assert_eq!(
+        encode_message(&msg(MessageBody::StartTls(DisconnectOptions::default()))).as_deref(),
+        Ok(&bytes[..])
+    );
+}
+
+#[test]
+fn reply_7_secondary_goes_ahead_with_the_request_xid_and_no_status() {
+    let bytes = [7, 0x0a, 0x0b, 0x0c];
+    let go = dhcp(MessageBody::StartTlsReply(DisconnectOptions::default()));
+    check(&bytes, &go);
+    // The secondary's answer to the primary's STARTTLS, as the secure module builds them.
+    let req = failover_model::secure::starttls_request(XID);
+    assert_eq!(encode_message(&req).as_deref(), Ok(&[23, 0x0a, 0x0b, 0x0c][..]));
+    let answer = failover_model::secure::starttls_go_ahead(&req);
+    assert_eq!(encode_message(&answer).as_deref(), Ok(&bytes[..]));
+    // The primary accepts exactly this REPLY.
+    assert_eq!(failover_model::secure::judge_starttls_answer(XID, &go), Ok(()));
+}
+
+#[test]
+fn reply_7_refusal_tls_connection_refused() {
+    // RFC 7653 §8.2 possibility 3 / §9.1: REPLY with status TLSConnectionRefused, message "no".
+    let bytes = [7, 0x0a, 0x0b, 0x0c, 0, 13, 0, 4, 0, 15, b'n', b'o'];
+    let refused = dhcp(MessageBody::StartTlsReply(DisconnectOptions {
+        status: Some(Status::new(StatusCode::TLS_CONNECTION_REFUSED, "no")),
+        unknown: vec![],
+    }));
+    check(&bytes, &refused);
+    assert_eq!(
+        encode_message(&failover_model::secure::starttls_refusal(XID, "no")).as_deref(),
+        Ok(&bytes[..])
+    );
+    // The primary closes on it.
+    assert!(failover_model::secure::judge_starttls_answer(XID, &refused).is_err());
+}
+
+#[test]
+fn starttls_and_reply_in_the_8_octet_framing_are_accepted() {
+    // What failoverd sent before, and what a reader of RFC 8156 §5.2 alone may send.
+    let bytes = [23, 0x0a, 0x0b, 0x0c, 0x2a, 0x2b, 0x2c, 0x2d];
+    assert_eq!(
+        decode_message(&bytes),
+        Ok(msg(MessageBody::StartTls(DisconnectOptions::default())))
+    );
     let bytes = [7, 0x0a, 0x0b, 0x0c, 0x2a, 0x2b, 0x2c, 0x2d, 0, 13, 0, 4, 0, 15, b'n', b'o'];
-    let expected = msg(MessageBody::StartTls(DisconnectOptions {
+    let expected = msg(MessageBody::StartTlsReply(DisconnectOptions {
         status: Some(Status::new(StatusCode::TLS_CONNECTION_REFUSED, "no")),
         unknown: vec![],
     }));
     assert_eq!(decode_message(&bytes), Ok(expected));
+    // A sent-time whose octets read as an option header covering the rest (code 0x2a2b,
+    // length 6) is ambiguous: the reading that finds the status code wins.
+    let bytes = [7, 0x0a, 0x0b, 0x0c, 0x2a, 0x2b, 0, 6, 0, 13, 0, 2, 0, 15];
+    let got = decode_message(&bytes);
+    assert!(
+        matches!(&got, Ok(Message { body: MessageBody::StartTlsReply(d), .. })
+            if d.status.as_ref().map(|s| s.code) == Some(StatusCode::TLS_CONNECTION_REFUSED)),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn starttls_answered_with_starttls_is_not_the_reply() {
+    // failoverd used to answer STARTTLS with a STARTTLS with transaction-id 0.
+    let old = Message {
+        xid: 0,
+        sent_time: SENT,
+        body: MessageBody::StartTls(DisconnectOptions::default()),
+    };
+    assert!(failover_model::secure::judge_starttls_answer(XID, &old).is_err());
+    let wrong_xid =
+        Message { xid: 0, ..dhcp(MessageBody::StartTlsReply(DisconnectOptions::default())) };
+    assert!(failover_model::secure::judge_starttls_answer(XID, &wrong_xid).is_err());
 }
 
 // ---- CONNECT / CONNECTREPLY (§5.3.8, §5.3.9, §6.1.1, §6.1.2) ------------------------------

@@ -29,7 +29,7 @@ use crate::store::Store;
 use crate::tls::{PartnerStream, TlsContext};
 use crate::trace::TraceWriter;
 use failover_model::wire::client::{encode_client_reply, ReplyContext};
-use failover_model::wire::failover::encode_frame;
+use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use failover_model::{
     client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
     Input, Message, MessageBody, Output, Role, Time, Timer,
@@ -80,12 +80,17 @@ pub enum DriverMsg {
         /// The stream.
         stream: PartnerStream,
     },
-    /// (Secondary) the partner connected to us.
+    /// (Secondary) a new connection from the partner's address that completed TLS (if
+    /// configured) and sent a first frame.
     Accepted {
         /// The stream (after STARTTLS and TLS, if configured).
         stream: PartnerStream,
         /// Its address.
         peer: SocketAddr,
+        /// The first frame, decoded (or why it did not decode). It is still in `decoder`.
+        first: Result<Message, String>,
+        /// What was read so far, starting with the first frame.
+        decoder: FrameDecoder,
     },
     /// A message from the partner on connection `id`.
     PartnerMsg {
@@ -93,6 +98,8 @@ pub enum DriverMsg {
         id: u64,
         /// The message.
         msg: Message,
+        /// When its bytes came off the socket (RFC 8156 §7.1).
+        received: Time,
     },
     /// Bytes from the partner on connection `id` that failed validation.
     PartnerMalformed {
@@ -161,6 +168,10 @@ pub struct Driver {
     closing: Vec<tokio::task::JoinHandle<()>>,
     next_conn_id: u64,
     connecting: Option<u64>,
+    /// Rate limit for the log line of a refused replacement connection.
+    refused_log: partner::LogLimit,
+    /// The `now` of the last step (steps never go back in time).
+    last_now: Time,
     shutting_down: bool,
     fatal: Option<String>,
     /// Repeated connection rejections are logged once per window (§6.1: they repeat).
@@ -180,7 +191,7 @@ fn message_name(m: &Message) -> &'static str {
 }
 
 /// Messages that may jump ahead of queued traffic: CONTACT (liveness only), CONNECT /
-/// CONNECTREPLY and STARTTLS (sent when nothing else is queued) and DISCONNECT (the connection
+/// CONNECTREPLY, STARTTLS and its REPLY (sent when nothing else is queued) and DISCONNECT (the connection
 /// ends anyway). Everything else, STATE included, keeps its order: the core and the formal
 /// model (`specs/`) assume a FIFO link, and a STATE overtaking the BNDUPDs or UPDDONE that
 /// preceded it would break that. The bulk backlog a STATE can wait behind is bounded by the
@@ -193,6 +204,7 @@ fn is_urgent(m: &Message) -> bool {
             | MessageBody::ConnectReply(_)
             | MessageBody::Disconnect(_)
             | MessageBody::StartTls(_)
+            | MessageBody::StartTlsReply(_)
     )
 }
 
@@ -227,6 +239,8 @@ impl Driver {
             closing: Vec::new(),
             next_conn_id: 1,
             connecting: None,
+            refused_log: partner::LogLimit::default(),
+            last_now: now,
             shutting_down: false,
             fatal: None,
             rejections_log: RepeatLog::default(),
@@ -271,6 +285,12 @@ impl Driver {
     /// Feeds one input now and carries out the outputs.
     pub fn step(&mut self, input: Input) {
         let now = self.clock.now();
+        self.step_at(now, input);
+    }
+
+    /// Feeds one input at `now` and carries out the outputs.
+    fn step_at(&mut self, now: Time, input: Input) {
+        self.last_now = now;
         let client_tag = match &input {
             Input::Client(r) => Some(r.tag),
             _ => None,
@@ -443,8 +463,8 @@ impl Driver {
                     id,
                     self.partner_addr,
                     self.tls.clone(),
-                    self.clock.now(),
                     self.tx.clone(),
+                    self.metrics.clone(),
                 );
             }
             Outgoing::Disconnect => {
@@ -539,9 +559,16 @@ impl Driver {
         self.closing.push(link.close());
     }
 
-    fn new_link(&mut self, id: u64, stream: PartnerStream) {
+    fn new_link(&mut self, id: u64, stream: PartnerStream, decoder: FrameDecoder) {
         self.metrics.connections.inc();
-        let conn = partner::spawn_connection(id, stream, self.tx.clone(), self.metrics.clone());
+        let conn = partner::spawn_connection(
+            id,
+            stream,
+            decoder,
+            self.tx.clone(),
+            self.metrics.clone(),
+            self.clock.clone(),
+        );
         self.link = Some(conn);
         self.step(Input::ConnectionUp);
     }
@@ -557,30 +584,52 @@ impl Driver {
                 if self.connecting == Some(id) && self.link.is_none() {
                     self.connecting = None;
                     tracing::info!(partner = %self.partner_addr, "connected to partner");
-                    self.new_link(id, stream);
+                    self.new_link(id, stream, FrameDecoder::new());
                 } else {
                     drop(stream);
                 }
             }
-            DriverMsg::Accepted { stream, peer } => {
+            DriverMsg::Accepted { stream, peer, first, decoder } => {
                 if self.ep.config().role != Role::Secondary {
                     self.metrics.drop_reason("unexpected_inbound_connection");
                     return;
                 }
-                if let Some(old) = self.link.take() {
-                    tracing::info!("partner reconnected; dropping the previous connection");
-                    self.close_link(old);
-                    self.step(Input::ConnectionDown);
+                if self.link.is_some() {
+                    // The core decides whether this connection may replace the live one (a
+                    // CONNECT it would accept); anything else leaves the live one alone.
+                    let verdict = match &first {
+                        Ok(m) => self.ep.may_replace_connection(self.clock.now(), m),
+                        Err(e) => Err(format!("first frame does not decode: {e}")),
+                    };
+                    if let Err(why) = verdict {
+                        self.metrics.drop_reason("partner_candidate_refused");
+                        if let Some(suppressed) = self.refused_log.allow() {
+                            tracing::warn!(
+                                %peer,
+                                suppressed,
+                                "new partner connection refused, the live one kept: {why}"
+                            );
+                        }
+                        return;
+                    }
+                    if let Some(old) = self.link.take() {
+                        tracing::info!("partner reconnected; dropping the previous connection");
+                        self.close_link(old);
+                        self.step(Input::ConnectionDown);
+                    }
                 }
                 tracing::info!(%peer, "partner connected");
                 let id = self.next_conn_id;
                 self.next_conn_id += 1;
-                self.new_link(id, stream);
+                self.new_link(id, stream, decoder);
             }
-            DriverMsg::PartnerMsg { id, msg } => {
+            DriverMsg::PartnerMsg { id, msg, received } => {
                 if self.link.as_ref().is_some_and(|l| l.id == id) {
                     self.metrics.partner_received(message_name(&msg));
-                    self.step(Input::Partner(msg));
+                    // §7.1: the skew is measured against the reception time, not the time
+                    // the driver got to the message; steps never go back in time.
+                    let now = received.max(self.last_now).min(self.clock.now());
+                    self.step_at(now, Input::Partner(msg));
                 }
             }
             DriverMsg::PartnerMalformed { id, reason } => {

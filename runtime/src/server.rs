@@ -52,7 +52,6 @@ pub async fn run(cfg: RuntimeConfig) -> anyhow::Result<()> {
             cfg.failover_listen,
             cfg.partner.ip(),
             tls.clone(),
-            clock.clone(),
             tx.clone(),
             metrics.clone(),
         )

@@ -294,6 +294,7 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
+        test_commit_stall();
         let tx = self.db.begin_write().map_err(db_err)?;
         {
             let mut state = tx.open_table(STATE).map_err(db_err)?;
@@ -319,5 +320,19 @@ impl Store {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// **Test only.** The environment variable naming a file; while that file exists and holds a
+/// number of milliseconds, every durable commit first sleeps that long (a slow disk, for the
+/// tests of RFC 8156 §7.1 time stamps). Unset in production: nothing happens.
+pub const TEST_COMMIT_STALL_ENV: &str = "FAILOVERD_TEST_COMMIT_STALL_FILE";
+
+fn test_commit_stall() {
+    let Some(path) = std::env::var_os(TEST_COMMIT_STALL_ENV) else { return };
+    let Ok(text) = std::fs::read_to_string(path) else { return };
+    if let Ok(ms) = text.trim().parse::<u64>() {
+        tracing::warn!(ms, "test-only commit stall ({TEST_COMMIT_STALL_ENV})");
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
     }
 }

@@ -1,19 +1,22 @@
 //! The secure mode of the partner link (RFC 8156 §10, RFC 7653 §8.2 and §9.1).
 //!
-//! The first message on a new TCP connection is STARTTLS (type 23). The secondary answers with
-//! a STARTTLS without a status code (go ahead) and both sides run a TLS handshake (rustls,
-//! TLS 1.2/1.3, ring) with **mutual authentication**: each presents a certificate signed by
-//! the configured CA, and the primary also checks that the secondary's certificate names the
-//! address (or the `tls_server_name`) it connected to. Only then does the driver report
-//! `ConnectionUp` and the core's CONNECT exchange begins, inside TLS.
+//! The first message on a new TCP connection is STARTTLS (type 23, RFC 7653 §6.2.2, with the
+//! 4-octet DHCPv6 header). The secondary answers with a REPLY (type 7) without a status code
+//! and with the STARTTLS's transaction-id (go ahead, RFC 7653 §9.1), and both sides run a TLS
+//! handshake (rustls, TLS 1.2/1.3, ring) with **mutual authentication**: each presents a
+//! certificate signed by the configured CA, and the primary also checks that the secondary's
+//! certificate names the address (or the `tls_server_name`) it connected to. Only then does the
+//! driver report `ConnectionUp` and the core's CONNECT exchange begins, inside TLS. The primary
+//! goes ahead only on exactly that REPLY and closes on anything else
+//! (`failover_model::secure::judge_starttls_answer`, RFC 7653 §8.2).
 //!
 //! STARTTLS is a transport step below the core's CONNECT: the core never sees it. A secondary
 //! configured for TLS closes (and counts) any connection whose first message is not STARTTLS
 //! or whose handshake fails.
 
-use failover_model::message::{DisconnectOptions, Message, MessageBody};
+use failover_model::message::{Message, MessageBody};
+use failover_model::secure::{judge_starttls_answer, starttls_go_ahead, starttls_request};
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
-use failover_model::Time;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -111,81 +114,94 @@ impl TlsContext {
     }
 }
 
-fn starttls(now: Time) -> Result<Vec<u8>, String> {
-    let m = Message {
-        xid: 0,
-        sent_time: now,
-        body: MessageBody::StartTls(DisconnectOptions { status: None, unknown: Vec::new() }),
-    };
-    encode_frame(&m).map_err(|e| e.to_string())
+/// A failed STARTTLS exchange or handshake: a metrics label and a message for the log.
+#[derive(Debug)]
+pub struct TlsError {
+    /// The `drops_total` reason.
+    pub reason: &'static str,
+    /// What happened.
+    pub message: String,
 }
 
-/// Reads exactly one frame (the STARTTLS exchange) without reading past it.
-async fn read_one_message(s: &mut TcpStream) -> Result<Message, String> {
-    let mut prefix = [0u8; 2];
-    s.read_exact(&mut prefix).await.map_err(|e| e.to_string())?;
-    let len = usize::from(u16::from_be_bytes(prefix));
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-    let mut dec = FrameDecoder::new();
-    dec.push(&prefix);
-    dec.push(&body);
-    dec.next_message().map_err(|e| e.to_string())?.ok_or_else(|| "incomplete frame".to_owned())
-}
-
-fn is_go_ahead(m: &Message) -> Result<(), String> {
-    match &m.body {
-        MessageBody::StartTls(o) => match &o.status {
-            None => Ok(()),
-            Some(s) if s.code.0 == 0 => Ok(()),
-            Some(s) => Err(format!("STARTTLS refused: status {} {}", s.code.0, s.message)),
-        },
-        other => Err(format!("expected STARTTLS, got {}", other.name())),
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
-/// (Primary) STARTTLS, then the TLS client handshake.
+fn failed(message: impl Into<String>) -> TlsError {
+    TlsError { reason: "tls_failed", message: message.into() }
+}
+
+fn frame(m: &Message) -> Result<Vec<u8>, TlsError> {
+    encode_frame(m).map_err(|e| failed(e.to_string()))
+}
+
+/// Reads exactly one frame (the STARTTLS exchange) without reading past it.
+async fn read_one_message(s: &mut TcpStream) -> Result<Message, TlsError> {
+    let mut prefix = [0u8; 2];
+    s.read_exact(&mut prefix).await.map_err(|e| failed(e.to_string()))?;
+    let len = usize::from(u16::from_be_bytes(prefix));
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.map_err(|e| failed(e.to_string()))?;
+    let mut dec = FrameDecoder::new();
+    dec.push(&prefix);
+    dec.push(&body);
+    dec.next_message().map_err(|e| failed(e.to_string()))?.ok_or_else(|| failed("incomplete frame"))
+}
+
+/// (Primary) STARTTLS with transaction-id `xid`, then the TLS client handshake.
 ///
 /// # Errors
-/// Refused, timed out, or the handshake failed (the message says which).
+/// Refused, not answered with the REPLY, timed out, or the handshake failed (the message says
+/// which; the reason is a metrics label).
 pub async fn connect(
     ctx: &TlsContext,
     mut tcp: TcpStream,
-    now: Time,
-) -> Result<PartnerStream, String> {
+    xid: u32,
+) -> Result<PartnerStream, TlsError> {
     let fut = async {
-        tcp.write_all(&starttls(now)?).await.map_err(|e| e.to_string())?;
-        is_go_ahead(&read_one_message(&mut tcp).await?)?;
+        let request = starttls_request(xid);
+        tcp.write_all(&frame(&request)?).await.map_err(|e| failed(e.to_string()))?;
+        let answer = read_one_message(&mut tcp).await?;
+        judge_starttls_answer(request.xid, &answer)
+            .map_err(|e| TlsError { reason: e.label(), message: e.to_string() })?;
         let tls = TlsConnector::from(ctx.client.clone())
             .connect(ctx.server_name.clone(), tcp)
             .await
-            .map_err(|e| format!("TLS handshake: {e}"))?;
-        Ok::<PartnerStream, String>(Box::new(tls))
+            .map_err(|e| failed(format!("TLS handshake: {e}")))?;
+        Ok::<PartnerStream, TlsError>(Box::new(tls))
     };
     tokio::time::timeout(HANDSHAKE_TIMEOUT, fut)
         .await
-        .map_err(|_| "STARTTLS timed out".to_owned())?
+        .map_err(|_| TlsError { reason: "tls_timeout", message: "STARTTLS timed out".into() })?
 }
 
-/// (Secondary) waits for STARTTLS, answers it, then the TLS server handshake.
+/// (Secondary) waits for STARTTLS, answers it with a REPLY (its transaction-id, no status),
+/// then the TLS server handshake. `limit` bounds the whole exchange.
 ///
 /// # Errors
 /// The first message was not STARTTLS, timed out, or the handshake failed.
 pub async fn accept(
     ctx: &TlsContext,
     mut tcp: TcpStream,
-    now: Time,
-) -> Result<PartnerStream, String> {
+    limit: Duration,
+) -> Result<PartnerStream, TlsError> {
     let fut = async {
-        is_go_ahead(&read_one_message(&mut tcp).await?)?;
-        tcp.write_all(&starttls(now)?).await.map_err(|e| e.to_string())?;
+        let request = read_one_message(&mut tcp).await?;
+        if !matches!(request.body, MessageBody::StartTls(_)) {
+            return Err(failed(format!("expected STARTTLS, got {}", request.body.name())));
+        }
+        tcp.write_all(&frame(&starttls_go_ahead(&request))?)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let tls = TlsAcceptor::from(ctx.server.clone())
             .accept(tcp)
             .await
-            .map_err(|e| format!("TLS handshake: {e}"))?;
-        Ok::<PartnerStream, String>(Box::new(tls))
+            .map_err(|e| failed(format!("TLS handshake: {e}")))?;
+        Ok::<PartnerStream, TlsError>(Box::new(tls))
     };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, fut)
+    tokio::time::timeout(limit, fut)
         .await
-        .map_err(|_| "STARTTLS timed out".to_owned())?
+        .map_err(|_| TlsError { reason: "tls_timeout", message: "STARTTLS timed out".into() })?
 }

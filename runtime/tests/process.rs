@@ -764,3 +764,169 @@ fn reset_abandoned_reports_what_the_core_did() {
     let v = ctl(&node.socket, "lease-get", json!({"address": a.to_string()})).expect("lease-get");
     assert_eq!(v["arguments"]["leases"][0]["status-name"], "ACTIVE", "{v}");
 }
+
+/// Issue 11 item 2: new TCP connections from the primary's address (a port scan or health
+/// check: `connect(); close()`, one that sends a frame that is not CONNECT, one that sends
+/// garbage, one that stays idle) must not replace the live partner connection. The pair stays
+/// in NORMAL on both sides, the secondary keeps its one connection, and the refusals are
+/// counted. (Before: each one replaced the live connection, both servers went to
+/// COMMUNICATIONS-INTERRUPTED and back.)
+#[test]
+fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let _p = start(&prim, &dir.path().join("primary.log"));
+    let both_normal = || state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL";
+    assert!(wait_until(Duration::from_secs(40), both_normal), "pair did not reach NORMAL");
+    let connections = |n: &Node| metric(&metrics_of(n), "failoverd_partner_connections_total");
+    assert_eq!(connections(&sec), 1.0, "{}", metrics_of(&sec));
+
+    let refused = |text: &str, reason: &str| {
+        metric(text, &format!("failoverd_drops_total{{reason=\"partner_candidate_{reason}\"}}"))
+    };
+    // From 127.0.0.1, the primary's address: ten connect(); close() (beyond the four that may
+    // wait at once, refused as "limit").
+    for _ in 0..10 {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", fo_port)).expect("connect");
+        drop(tcp);
+    }
+    // Both states are watched all along (polling): the first time either leaves NORMAL.
+    let mut left_normal = None;
+    let mut watch = || {
+        if !both_normal() {
+            left_normal.get_or_insert((state_of(&prim), state_of(&sec)));
+        }
+    };
+    let strays = wait_until(Duration::from_secs(30), || {
+        watch();
+        let t = metrics_of(&sec);
+        refused(&t, "closed") + refused(&t, "limit") >= 10.0
+    });
+    // A complete frame that is not CONNECT (unknown type 255), and a frame of garbage.
+    for bytes in [&[0u8, 8, 255, 0, 0, 1, 0, 0, 0, 0][..], &[0u8, 5, 0xde, 0xad, 0xbe, 0xef, 1][..]]
+    {
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", fo_port)).expect("connect");
+        tcp.write_all(bytes).expect("write");
+        tcp.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One that says nothing and stays open: the secondary closes it after its deadline.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", fo_port)).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+
+    let counted = wait_until(Duration::from_secs(30), || {
+        watch();
+        let t = metrics_of(&sec);
+        refused(&t, "refused") >= 2.0 && refused(&t, "timeout") >= 1.0
+    });
+    let mut buf = [0u8; 16];
+    let idle_closed = matches!(std::io::Read::read(&mut idle, &mut buf), Ok(0));
+    watch();
+    assert_eq!(left_normal, None, "left NORMAL (primary, secondary)");
+    assert_eq!(connections(&sec), 1.0, "the live connection was replaced");
+    assert_eq!(connections(&prim), 1.0, "the primary reconnected");
+    assert!(strays && counted, "refusals not counted: {}", metrics_of(&sec));
+    assert!(idle_closed, "the idle connection was not closed");
+}
+
+/// Issue 11 item 5 (RFC 8156 §7.1): with durable commits stalled for 7 s (a slow disk), frames
+/// wait in the gate behind the commit, but their sent-time is set when they are written, so
+/// the partner measures no skew and the pair stays in NORMAL. (Before: the sent-time was the
+/// step's time, a frame written 7 s later looked 7 s skewed, and the connection was dropped.)
+#[test]
+fn stalled_commits_do_not_look_like_clock_skew() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    // A keepalive long enough that a 7 s stall cannot expire it: only the skew check is tested.
+    for n in [&prim, &sec] {
+        let text = std::fs::read_to_string(&n.config).expect("read config");
+        std::fs::write(&n.config, text.replace("keepalive_time = 6", "keepalive_time = 40"))
+            .expect("write config");
+    }
+    let stall = dir.path().join("stall-ms");
+    let start_stallable = |n: &Node, log: &str| {
+        let err = std::fs::File::create(dir.path().join(log)).expect("log file");
+        Proc(
+            Command::new(EXE)
+                .args(["run", "--config"])
+                .arg(&n.config)
+                .env(failover_runtime::store::TEST_COMMIT_STALL_ENV, &stall)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err)
+                .spawn()
+                .expect("spawn failoverd"),
+        )
+    };
+    let _s = start_stallable(&sec, "secondary.log");
+    let _p = start_stallable(&prim, "primary.log");
+    let both_normal = || state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL";
+    assert!(wait_until(Duration::from_secs(40), both_normal), "pair did not reach NORMAL");
+
+    std::fs::write(&stall, "7000").expect("stall on");
+    // Clients: each lease is a commit on the primary, a BNDUPD that waits for it, a commit on
+    // the secondary and a BNDREPLY that waits for that.
+    let relay = UdpSocket::bind("[::1]:0").expect("udp");
+    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let mut left_normal = None;
+    for i in 0..5u8 {
+        let req = ClientRequest {
+            tag: 0,
+            kind: ClientMsgKind::Solicit,
+            client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 7, i])),
+            server_id: None,
+            rapid_commit: true,
+            ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
+            link_address: None,
+            unicast: false,
+        };
+        let inner = encode_client_request(&req, [7, 7, i]).expect("encode");
+        let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+        let _ = relay.send_to(&pkt, prim.dhcp);
+        // Watch the states for a while (polling, no timed assertion).
+        wait_until(Duration::from_secs(6), || {
+            if !both_normal() {
+                left_normal.get_or_insert((state_of(&prim), state_of(&sec)));
+            }
+            false
+        });
+    }
+    // Commits really were stalled (at least one took 7 s).
+    let stalled = metric(&metrics_of(&prim), "failoverd_commit_latency_seconds_sum") >= 6.0
+        && metric(&metrics_of(&sec), "failoverd_commit_latency_seconds_sum") >= 6.0;
+    let _ = std::fs::remove_file(&stall);
+    assert_eq!(left_normal, None, "the pair left NORMAL while commits were stalled");
+    assert!(stalled, "commits were not stalled:\n{}", metrics_of(&prim));
+    for n in [&prim, &sec] {
+        let t = metrics_of(n);
+        assert_eq!(metric(&t, "failoverd_partner_connections_total"), 1.0, "reconnected:\n{t}");
+    }
+}
+
+/// Issue 11 item 1 (RFC 7653 §8.2, §9.1): a primary configured for TLS meets a secondary that
+/// is not. The secondary's core answers the STARTTLS with a REPLY carrying
+/// TLSConnectionRefused and the STARTTLS's transaction-id; the primary closes, and counts
+/// and logs the refusal.
+#[test]
+fn tls_primary_counts_the_insecure_secondarys_refusal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, "::1", &tls_settings("primary"));
+    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let _s = start(&sec, &dir.path().join("secondary.log"));
+    let _p = start(&prim, &dir.path().join("primary.log"));
+    let refused = wait_until(Duration::from_secs(30), || {
+        metric(&metrics_of(&prim), "failoverd_drops_total{reason=\"starttls_refused\"}") >= 1.0
+    });
+    assert!(refused, "refusal not counted:\n{}", metrics_of(&prim));
+    let log = std::fs::read_to_string(dir.path().join("primary.log")).unwrap_or_default();
+    assert!(log.contains("TLSConnectionRefused"), "{log}");
+    assert_ne!(state_of(&prim), "NORMAL");
+}

