@@ -14,6 +14,7 @@ use failover_viewer::{render_html, ArrowKind, Behaviour, MarkKind};
 use stateright::Path;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -35,7 +36,10 @@ fn target_dir() -> PathBuf {
 
 /// Runs chromium headless with `args` on `page`, killing it after 120 s; returns stdout.
 fn chromium(args: &[&str], page: &FsPath) -> String {
-    let profile = std::env::temp_dir().join(format!("viewer-chromium-{}", std::process::id()));
+    // One profile per run: the tests of this binary run chromium in parallel.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("viewer-chromium-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
     std::fs::create_dir_all(&profile).expect("a profile directory");
     let mut cmd = Command::new(CHROMIUM);
@@ -148,7 +152,8 @@ fn check_against_path(path: &Path<World, Action>, b: &Behaviour) {
 #[test]
 fn the_a1_counterexample_renders_in_headless_chromium() {
     let (model, path) = a1_counterexample();
-    let b = behaviour(&model, "S1: counterexample, config a1+A1-off", &path, Some("0"));
+    let encoded = path.encode(&model);
+    let b = behaviour(&model, "S1: counterexample, config a1+A1-off", &path, Some(&encoded));
     check_against_path(&path, &b);
     let html = render_html(&b).expect("renders");
     let dir = target_dir().join("trace-viewer");
@@ -156,6 +161,9 @@ fn the_a1_counterexample_renders_in_headless_chromium() {
     let page = dir.join("a1-S1.html");
     std::fs::write(&page, &html).expect("page written");
     println!("page: {}", page.display());
+    // No screenshot from an earlier run may stand in for this one.
+    let shot = target_dir().join("artifacts").join("trace-viewer.png");
+    let _ = std::fs::remove_file(&shot);
 
     if !FsPath::new(CHROMIUM).exists() {
         println!("SKIPPED: chromium not installed (apt-get install chromium)");
@@ -181,9 +189,7 @@ fn the_a1_counterexample_renders_in_headless_chromium() {
     assert!(dom.contains("S (secondary): "), "the secondary's bindings are shown");
     assert!(dom.contains("2001:db8:100:100::/56"), "the duplicated prefix is in a table");
 
-    let shot = target_dir().join("artifacts").join("trace-viewer.png");
     std::fs::create_dir_all(shot.parent().expect("parent")).expect("artifacts directory");
-    let _ = std::fs::remove_file(&shot);
     chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1400,2000"], &page);
     let png = std::fs::read(&shot).expect("a screenshot was written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");

@@ -66,7 +66,7 @@
     var laneIndex = {};
     lanes.forEach(function (l, i) { laneIndex[l.id] = i; });
     var width = Math.max(900, (window.innerWidth || 1400) - 20);
-    var laneW = Math.max(170, Math.min(360, (width - TIMEW - 30) / Math.max(1, lanes.length)));
+    var laneW = Math.max(170, Math.min(lanes.length <= 3 ? 520 : 380, (width - TIMEW - 30) / Math.max(1, lanes.length)));
     function laneX(id) { return TIMEW + laneW * (laneIndex[id] + 0.5); }
     var serverLanes = lanes.filter(function (l) { return l.kind !== 'Client'; });
 
@@ -160,7 +160,10 @@
         if (fill) { r.setAttribute('fill', fill); }
         if (l.kind === 'Partner') { r.setAttribute('fill-opacity', '0.55'); }
         r.style.pointerEvents = 'none';
-        text(gBands, x - BAND / 2 - 3, y1 + 12, label, 'band-label').style.pointerEvents = 'none';
+        // Left of the band, or right of it on the last lane (clear of the arrows).
+        var right = laneIndex[l.id] === lanes.length - 1;
+        var bl = text(gBands, right ? x + BAND / 2 + 3 : x - BAND / 2 - 3, y1 + 12, label, 'band-label', right ? 'start' : 'end');
+        bl.style.pointerEvents = 'none';
       }
       for (var k = 0; k < steps.length; k++) {
         var sn = snapOf(k);
