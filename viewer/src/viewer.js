@@ -217,8 +217,11 @@
       var full = a.name + (a.fields.length ? ' ' + fieldsText(a) : '') + (lost ? ' \u2014 lost: ' + (a.lost || '?') : '');
       var span = Math.abs(ex - sx);
       var chars = Math.max(16, Math.floor(span / 6.0) + (lost ? 8 : 0));
-      var lx = (sx + ex) / 2, ly = (y1 + y2) / 2 - 4;
-      var t = text(g, lx, ly, clip(full, chars), null, 'middle');
+      // A label sits on its sending row (each row has one arrow end, so labels never share a
+      // row): centred on a level arrow, starting at the sender on a slanted one.
+      var level = y1 === y2;
+      var lx = level ? (sx + ex) / 2 : sx + dir * 10, ly = y1 - 4;
+      var t = text(g, lx, ly, clip(full, chars), null, level ? 'middle' : (dir > 0 ? 'start' : 'end'));
       t.setAttribute('font-weight', 'normal');
       el('title', {}, g).textContent = full + '  (sent at #' + a.sent + (lost ? ', never received' + (recvSlot[i] ? ', lost at #' + recvSlot[i].k : '') : ', received at #' + a.received) + ')';
     });
@@ -268,6 +271,9 @@
         break;
       case 'Break':
         el('path', { d: 'M' + (x - 6) + ',' + (y - 6) + ' l8,5 l-5,2 l8,5', stroke: '#e65100', 'stroke-width': 2.5, fill: 'none' }, g);
+        break;
+      case 'Note':
+        el('rect', { x: x - 3.5, y: y - 3.5, width: 7, height: 7, fill: '#90a4ae' }, g);
         break;
       default:
         el('circle', { cx: x, cy: y, r: 4, fill: '#607d8b' }, g);
