@@ -7,6 +7,7 @@
 #   dhcpcd-base      dhcpcd (IA_NA and IA_PD in one client)
 #   procps           sysctl (keep_addr_on_down on the failover link)
 #   libfaketime      a partner whose clock is ahead (runtime/tests/process.rs, §6.1 back-off)
+#   chromium         headless, renders the trace viewer's page (specs/tests/viewer.rs)
 set -eu
 if [ "$(id -u)" != 0 ]; then
     echo "ci-setup.sh: must run as root" >&2
@@ -14,12 +15,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin procps libfaketime
+apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin procps libfaketime chromium
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(find /usr/lib -name libfaketime.so.1 2>/dev/null | head -1)" ] || {
     echo "ci-setup.sh: libfaketime still missing" >&2
     exit 1
 }
-for tool in ip dhclient dhcpcd perfdhcp sysctl mount; do
+for tool in ip dhclient dhcpcd perfdhcp sysctl mount chromium; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || {
         echo "ci-setup.sh: $tool still missing" >&2
         exit 1

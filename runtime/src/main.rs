@@ -57,6 +57,15 @@ enum Cmd {
         /// The configuration the trace was recorded with.
         #[arg(long)]
         config: PathBuf,
+        /// Also draw the trace as a sequence chart: one self-contained HTML file.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// With --html: the first step drawn (0 = the restore).
+        #[arg(long, requires = "html")]
+        from: Option<usize>,
+        /// With --html: the last step drawn (default: 399 steps after --from).
+        #[arg(long, requires = "html")]
+        to: Option<usize>,
     },
 }
 
@@ -93,6 +102,29 @@ fn check(file: &Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `replay --html`: the trace (a window of it) as a sequence chart.
+fn write_html(
+    trace: &Path,
+    model: &failover_model::Config,
+    out: &Path,
+    from: Option<usize>,
+    to: Option<usize>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let window = failover_runtime::trace::Window::default_for(from, to);
+    let (b, total) = failover_runtime::trace::behaviour(trace, model, window)?;
+    let page = failover_viewer::render_html(&b)?;
+    std::fs::write(out, page).with_context(|| format!("writing {}", out.display()))?;
+    let last = window.from + b.steps.len().saturating_sub(1);
+    println!(
+        "sequence chart of steps {}..{last} (of {total}) in {}{}",
+        window.from,
+        out.display(),
+        if last < total { "; --from/--to draw another window" } else { "" }
+    );
+    Ok(())
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -166,7 +198,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Replay { trace, config } => {
+        Cmd::Replay { trace, config, html, from, to } => {
             let cfg = match RuntimeConfig::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -174,6 +206,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if let Some(out) = &html {
+                if let Err(e) = write_html(&trace, &cfg.model, out, from, to) {
+                    eprintln!("{e:#}");
+                    return ExitCode::from(2);
+                }
+            }
             match failover_runtime::trace::replay(&trace, &cfg.model) {
                 Ok(failover_runtime::trace::ReplayOutcome::NoDivergence { steps }) => {
                     println!("no divergence ({steps} steps replayed)");

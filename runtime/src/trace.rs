@@ -5,7 +5,9 @@
 //! `{"outputs": [...]}`. Replaying it through `failover-model` with the same configuration
 //! must give the same outputs; [`replay`] reports the first step where it does not.
 
-use failover_model::{Binding, Config, DurableImage, Endpoint, Input, Output, StateRecord, Time};
+use failover_model::{
+    Binding, Config, DurableImage, DurableWrite, Endpoint, Input, Output, StateRecord, Time,
+};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
@@ -147,18 +149,7 @@ pub enum ReplayOutcome {
 /// # Errors
 /// The file cannot be read or is not a trace (the message says which line).
 pub fn replay(path: &Path, config: &Config) -> anyhow::Result<ReplayOutcome> {
-    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let mut lines = Vec::new();
-    for (i, l) in std::io::BufReader::new(f).lines().enumerate() {
-        let l = l?;
-        if l.trim().is_empty() {
-            continue;
-        }
-        let parsed: TraceLine = serde_json::from_str(&l)
-            .map_err(|e| anyhow::anyhow!("{}:{}: not a trace line: {e}", path.display(), i + 1))?;
-        lines.push((i + 1, parsed));
-    }
-    let mut it = lines.into_iter();
+    let mut it = read_trace(path)?.into_iter();
     let Some((_, TraceLine::Restore { restore })) = it.next() else {
         anyhow::bail!("{}: the first line must be the restore record", path.display());
     };
@@ -194,4 +185,547 @@ pub fn replay(path: &Path, config: &Config) -> anyhow::Result<ReplayOutcome> {
         }
     }
     Ok(ReplayOutcome::NoDivergence { steps: step })
+}
+
+fn read_trace(path: &Path) -> anyhow::Result<Vec<(usize, TraceLine)>> {
+    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut lines = Vec::new();
+    for (i, l) in std::io::BufReader::new(f).lines().enumerate() {
+        let l = l?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let parsed: TraceLine = serde_json::from_str(&l)
+            .map_err(|e| anyhow::anyhow!("{}:{}: not a trace line: {e}", path.display(), i + 1))?;
+        lines.push((i + 1, parsed));
+    }
+    Ok(lines)
+}
+
+/// The steps of a trace [`behaviour`] draws: from `from` to `to` inclusive (step 0 is the
+/// restore, step `n` the `n`-th input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The first step drawn.
+    pub from: usize,
+    /// The last step drawn.
+    pub to: usize,
+}
+
+/// How many steps [`Window::default_for`] draws.
+pub const DEFAULT_WINDOW: usize = 400;
+
+impl Window {
+    /// `from` (default 0) and `to` (default `from` + [`DEFAULT_WINDOW`] − 1).
+    #[must_use]
+    pub fn default_for(from: Option<usize>, to: Option<usize>) -> Window {
+        let from = from.unwrap_or(0);
+        Window { from, to: to.unwrap_or(from + DEFAULT_WINDOW - 1).max(from) }
+    }
+}
+
+/// RFC 8156 absolute time as UTC `HH:MM:SS` (and the day offset from `base` when it differs).
+fn clock_text(t: Time, base: Time) -> String {
+    if t.is_zero() {
+        return "-".into();
+    }
+    let secs = t.0 % 86_400;
+    let day = i64::from(t.0 / 86_400) - i64::from(base.0 / 86_400);
+    let hms = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    if day == 0 {
+        hms
+    } else {
+        format!("{hms} (day {day:+})")
+    }
+}
+
+/// The date of an RFC 8156 absolute time (proleptic Gregorian, UTC).
+fn date_text(t: Time) -> String {
+    // Days since 2000-01-01, then the civil-from-days algorithm (H. Hinnant).
+    let z = i64::from(t.0 / 86_400) + 10_957 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A runtime trace as a sequence chart (one server's view): lanes for each client seen in the
+/// window, this server, and its partner (its state as it announced it in STATE messages); one
+/// step per input (step 0 is the restore), drawn from `window.from` to `window.to`. The
+/// outputs drawn are the recorded ones; the bindings are those of the trace replayed through
+/// the core with `config` (the replay's own check reports any divergence). Arrows to and from
+/// the partner are drawn at the step this server sent or received them: one trace cannot say
+/// when the other side received or sent them. The clock going backwards between two inputs is
+/// marked as a clock step.
+///
+/// Returns the behaviour and the number of steps in the whole trace.
+///
+/// # Errors
+/// The file cannot be read or is not a trace.
+#[allow(clippy::too_many_lines)]
+pub fn behaviour(
+    path: &Path,
+    config: &Config,
+    window: Window,
+) -> anyhow::Result<(failover_viewer::Behaviour, usize)> {
+    use failover_model::client::ClientMsgKind;
+    use failover_model::{Event, Role};
+    use failover_viewer::{
+        label, Arrow, ArrowKind, Behaviour, Lane, LaneKind, Mark, MarkKind, ServerSnapshot, Step,
+    };
+
+    let lines = read_trace(path)?;
+    let mut it = lines.into_iter().peekable();
+    let Some((_, TraceLine::Restore { restore })) = it.next() else {
+        anyhow::bail!("{}: the first line must be the restore record", path.display());
+    };
+    let base = restore.now;
+    let t = move |x: Time| clock_text(x, base);
+    let me = "server".to_string();
+    let partner = "partner".to_string();
+    let role_text = match config.role {
+        Role::Primary => "primary",
+        Role::Secondary => "secondary",
+    };
+    let image: DurableImage = restore.image.into();
+    let empty = image.state.is_none() && image.bindings.is_empty();
+    let nbindings = image.bindings.len();
+    let (mut ep, restore_outs) = Endpoint::restore_owned(config.clone(), image, restore.now);
+
+    let mut steps: Vec<Step> = Vec::new();
+    let mut arrows: Vec<Arrow> = Vec::new();
+    let mut clients: Vec<(String, String)> = Vec::new(); // (lane id, label), first seen first
+    let mut tags: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut partner_state: Option<String> = None;
+    let mut prev_now = restore.now;
+    let mut total = 0usize;
+    let client_lane = |duid: &failover_model::Duid, clients: &mut Vec<(String, String)>| {
+        let id = format!("client-{duid}");
+        if !clients.iter().any(|(c, _)| *c == id) {
+            clients.push((id.clone(), format!("client {}", label::short_duid(&duid.0))));
+        }
+        id
+    };
+
+    // (step number, now, input or None for the restore, outputs)
+    let mut pending: Option<(usize, Time, Option<Input>)> = Some((0, restore.now, None));
+    let mut recorded_restore = Some(restore_outs);
+    loop {
+        let next = it.next();
+        let outputs = match (&next, pending.is_some()) {
+            (Some((_, TraceLine::Outputs { outputs })), true) => Some(outputs.clone()),
+            (Some((line, TraceLine::Outputs { .. })), false) if total <= window.to => {
+                anyhow::bail!("{}:{line}: outputs without an input", path.display())
+            }
+            (Some((line, TraceLine::Restore { .. })), _) => {
+                anyhow::bail!("{}:{line}: a second restore record", path.display())
+            }
+            _ => None,
+        };
+        if let Some((step, now, input)) = pending.take().filter(|p| p.0 <= window.to) {
+            // An input whose outputs line is missing (the trace ends mid-step) uses the replay's.
+            let replayed = match &input {
+                None => recorded_restore.take().unwrap_or_default(),
+                Some(i) => ep.handle(now, i.clone()),
+            };
+            let outs = outputs.clone().unwrap_or(replayed);
+            if step >= window.from {
+                let k = steps.len();
+                let mut marks = Vec::new();
+                let mut notes = Vec::new();
+                let label_text = match &input {
+                    None => {
+                        marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Restart,
+                            label: if empty {
+                                "start with an empty store".into()
+                            } else {
+                                format!("restore ({nbindings} bindings)")
+                            },
+                        });
+                        "restore from the durable image".to_string()
+                    }
+                    Some(Input::Client(req)) => {
+                        let who = req
+                            .client_id
+                            .as_ref()
+                            .map_or_else(|| "?".to_string(), |d| label::short_duid(&d.0));
+                        format!("{} from client {who}", req.kind.name())
+                    }
+                    Some(Input::Partner(m)) => format!("receive {}", m.body.name()),
+                    Some(Input::PartnerMalformed { reason }) => {
+                        marks.push(Mark {
+                            lane: Some(partner.clone()),
+                            kind: MarkKind::Note,
+                            label: "malformed".into(),
+                        });
+                        format!("malformed partner bytes: {reason}")
+                    }
+                    Some(Input::ConnectionUp) => {
+                        marks.push(Mark {
+                            lane: None,
+                            kind: MarkKind::Connection,
+                            label: "connection up".into(),
+                        });
+                        "connection up".into()
+                    }
+                    Some(Input::ConnectionDown) => {
+                        marks.push(Mark {
+                            lane: None,
+                            kind: MarkKind::Connection,
+                            label: "connection down".into(),
+                        });
+                        "connection down".into()
+                    }
+                    Some(Input::Timer(tm)) => {
+                        marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Timer,
+                            label: format!("{tm:?} timer"),
+                        });
+                        format!("timer {tm:?}")
+                    }
+                    Some(Input::Command(c)) => {
+                        marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Command,
+                            label: format!("operator: {c:?}"),
+                        });
+                        format!("operator: {c:?}")
+                    }
+                    Some(other) => format!("{other:?}"),
+                };
+                if now < prev_now {
+                    marks.insert(
+                        0,
+                        Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::ClockStep,
+                            label: format!("clock stepped back {} s", prev_now.since(now)),
+                        },
+                    );
+                }
+                let mut from_client = None;
+                match &input {
+                    Some(Input::Client(req)) => {
+                        if let Some(d) = &req.client_id {
+                            let lane = client_lane(d, &mut clients);
+                            tags.insert(req.tag, lane.clone());
+                            let (name, fields) = label::request(req);
+                            arrows.push(Arrow {
+                                from: lane.clone(),
+                                to: me.clone(),
+                                sent: k,
+                                received: Some(k),
+                                kind: ArrowKind::Request,
+                                name,
+                                fields,
+                                lost: None,
+                                lost_at: None,
+                            });
+                            from_client = Some(lane);
+                        } else if req.kind == ClientMsgKind::InformationRequest {
+                            notes.push("INFORMATION-REQUEST without a client id".into());
+                        }
+                    }
+                    Some(Input::Partner(m)) => {
+                        let (name, fields) = label::message(m, &t);
+                        arrows.push(Arrow {
+                            from: partner.clone(),
+                            to: me.clone(),
+                            sent: k,
+                            received: Some(k),
+                            kind: ArrowKind::Partner,
+                            name,
+                            fields,
+                            lost: None,
+                            lost_at: None,
+                        });
+                    }
+                    _ => {}
+                }
+                for o in &outs {
+                    match o {
+                        Output::Reply(r) => {
+                            let to = r
+                                .client_id
+                                .as_ref()
+                                .map(|d| client_lane(d, &mut clients))
+                                .or_else(|| tags.get(&r.tag).cloned())
+                                .or_else(|| from_client.clone());
+                            if let Some(to) = to {
+                                let (name, fields) = label::reply(r);
+                                arrows.push(Arrow {
+                                    from: me.clone(),
+                                    to,
+                                    sent: k,
+                                    received: Some(k),
+                                    kind: ArrowKind::Reply,
+                                    name,
+                                    fields,
+                                    lost: None,
+                                    lost_at: None,
+                                });
+                            }
+                        }
+                        Output::Send(m) => {
+                            let (name, fields) = label::message(m, &t);
+                            arrows.push(Arrow {
+                                from: me.clone(),
+                                to: partner.clone(),
+                                sent: k,
+                                received: Some(k),
+                                kind: ArrowKind::Partner,
+                                name,
+                                fields,
+                                lost: None,
+                                lost_at: None,
+                            });
+                        }
+                        Output::Silence { reason, .. } => marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Note,
+                            label: format!("silent ({reason:?})"),
+                        }),
+                        Output::Connect => marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Connection,
+                            label: "connect".into(),
+                        }),
+                        Output::Disconnect => marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Connection,
+                            label: "close the connection".into(),
+                        }),
+                        Output::Event(Event::StateChanged { from, to }) => {
+                            notes.push(format!("{} -> {}", from.name(), to.name()));
+                        }
+                        Output::Event(Event::PartnerState(s)) => {
+                            partner_state = Some(s.name().to_string());
+                            notes.push(format!("the partner announced {}", s.name()));
+                        }
+                        Output::Event(e) => notes.push(format!("{e:?}")),
+                        _ => {}
+                    }
+                }
+                notes.extend(outs.iter().filter_map(|o| match o {
+                    Output::SetTimer(tm, at) => Some(format!("set {tm:?} for {}", t(*at))),
+                    Output::CancelTimer(tm) => Some(format!("cancel {tm:?}")),
+                    Output::Persist(DurableWrite::Binding(b)) => {
+                        Some(format!("persist {} {}", b.resource, b.status.name()))
+                    }
+                    Output::Persist(DurableWrite::State(r)) => {
+                        Some(format!("persist state {}", r.state.name()))
+                    }
+                    _ => None,
+                }));
+                steps.push(Step {
+                    time: i64::from(now.0),
+                    time_label: t(now),
+                    label: label_text,
+                    actor: Some(match &input {
+                        Some(Input::Client(_)) => from_client.unwrap_or_else(|| me.clone()),
+                        Some(Input::Partner(_)) => partner.clone(),
+                        _ => me.clone(),
+                    }),
+                    marks,
+                    servers: vec![
+                        ServerSnapshot {
+                            lane: me.clone(),
+                            state: Some(ep.state().name().to_string()),
+                            detail: String::new(),
+                            bindings: ep.bindings().map(|b| label::binding(b, &t)).collect(),
+                            timers: ep
+                                .timers()
+                                .iter()
+                                .map(|(tm, at)| format!("{tm:?}@{}", t(*at)))
+                                .collect(),
+                        },
+                        ServerSnapshot {
+                            lane: partner.clone(),
+                            state: partner_state.clone(),
+                            detail: if partner_state.is_some() {
+                                "as announced".into()
+                            } else {
+                                "unknown".into()
+                            },
+                            bindings: Vec::new(),
+                            timers: Vec::new(),
+                        },
+                    ],
+                    notes,
+                });
+            } else {
+                // Outside the window: only what later steps need.
+                for o in &outs {
+                    if let Output::Event(Event::PartnerState(s)) = o {
+                        partner_state = Some(s.name().to_string());
+                    }
+                }
+            }
+            prev_now = now;
+        }
+        match next {
+            None => break,
+            Some((_, TraceLine::Step { now, input })) => {
+                // Steps after the window are only counted.
+                total += 1;
+                pending = Some((total, now, Some(input)));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut lanes: Vec<Lane> =
+        clients.into_iter().map(|(id, label)| Lane { id, label, kind: LaneKind::Client }).collect();
+    lanes.push(Lane {
+        id: me,
+        label: format!("this server ({role_text})"),
+        kind: LaneKind::Server,
+    });
+    lanes.push(Lane {
+        id: partner,
+        label: format!(
+            "partner ({})",
+            match config.role {
+                Role::Primary => "secondary",
+                Role::Secondary => "primary",
+            }
+        ),
+        kind: LaneKind::Partner,
+    });
+    let shown = steps.len();
+    let b = Behaviour {
+        title: format!("failoverd trace {}", path.display()),
+        context: vec![
+            format!(
+                "{role_text} of relationship {:?}; trace started {} UTC; steps {}..{} of {} \
+                 (step 0 is the restore; --from/--to choose the window)",
+                config.relationship,
+                date_text(base),
+                window.from,
+                window.from + shown.saturating_sub(1),
+                total
+            ),
+            "One server's view: arrows to and from the partner are drawn when this server sent \
+             or received them; the partner's state is what it announced. The clock is UTC."
+                .into(),
+        ],
+        links: Vec::new(),
+        lanes,
+        selected: shown.saturating_sub(1),
+        steps,
+        arrows,
+    };
+    Ok((b, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
+    use failover_model::{Duid, IaKind, Role, Timer};
+    use failover_viewer::{ArrowKind, MarkKind};
+
+    fn solicit(tag: u64, client: u8) -> Input {
+        Input::Client(ClientRequest {
+            tag,
+            kind: ClientMsgKind::Solicit,
+            client_id: Some(Duid::new(vec![0, 3, 0, 1, 0xc0 | client])),
+            server_id: None,
+            rapid_commit: false,
+            ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: Vec::new() }],
+            link_address: None,
+            unicast: false,
+        })
+    }
+
+    /// Writes a trace of a primary that starts alone, hears two clients, loses its connection
+    /// and sees its clock go back; returns the path and every step's outputs (0 = restore).
+    fn sample(dir: &Path) -> (std::path::PathBuf, Vec<Vec<Output>>) {
+        let config = Config::example(Role::Primary);
+        let path = dir.join("trace.jsonl");
+        let mut w = TraceWriter::create(&path).expect("trace file");
+        let image = DurableImage::default();
+        let t0 = Time(800_000_000);
+        let (mut ep, outs) = Endpoint::restore(config, &image, t0);
+        w.restore(t0, &image, &outs).expect("write");
+        let mut all = vec![outs];
+        let startup = ep.timers().get(&Timer::Startup).copied().unwrap_or(t0.plus(1));
+        let inputs = vec![
+            (t0.plus(1), solicit(1, 0)),
+            (startup, Input::Timer(Timer::Startup)),
+            (startup.plus(1), solicit(2, 1)),
+            (startup.plus(2), Input::ConnectionUp),
+            (startup.plus(3), Input::ConnectionDown),
+            // The clock steps back.
+            (startup.minus(30), solicit(3, 0)),
+        ];
+        for (now, input) in inputs {
+            w.input(now, &input).expect("write");
+            let outs = ep.handle(now, input);
+            w.outputs(&outs).expect("write");
+            all.push(outs);
+        }
+        (path, all)
+    }
+
+    #[test]
+    fn a_trace_becomes_a_behaviour() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, outs) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        assert_eq!(
+            replay(&path, &config).expect("replays"),
+            ReplayOutcome::NoDivergence { steps: 6 }
+        );
+        let (b, total) = behaviour(&path, &config, Window::default_for(None, None)).expect("ok");
+        b.validate().expect("consistent");
+        assert_eq!(total, 6);
+        assert_eq!(b.steps.len(), 7, "the restore and six inputs");
+        // Lanes: the two clients, this server, the partner.
+        assert_eq!(b.lanes.len(), 4);
+        // Arrows, counted from the recorded outputs: three requests, every reply and every
+        // partner message sent.
+        let count = |f: fn(&Output) -> bool| outs.iter().flatten().filter(|o| f(o)).count();
+        let replies = count(|o| matches!(o, Output::Reply(_)));
+        let sends = count(|o| matches!(o, Output::Send(_)));
+        assert!(sends > 0, "the connection up made the primary send CONNECT");
+        let kinds = |k| b.arrows.iter().filter(|a| a.kind == k).count();
+        assert_eq!(kinds(ArrowKind::Request), 3);
+        assert_eq!(kinds(ArrowKind::Reply), replies);
+        assert_eq!(kinds(ArrowKind::Partner), sends);
+        assert_eq!(b.arrows.len(), 3 + replies + sends);
+        // The clock step is a fault mark at the last step, and only there.
+        let steps_marked: Vec<usize> = (0..b.steps.len())
+            .filter(|&k| b.steps[k].marks.iter().any(|m| m.kind == MarkKind::ClockStep))
+            .collect();
+        assert_eq!(steps_marked, vec![6]);
+        assert!(b.steps[0].marks.iter().any(|m| m.kind == MarkKind::Restart));
+        let page = failover_viewer::render_html(&b).expect("renders");
+        assert!(page.contains("viewer-status"));
+    }
+
+    #[test]
+    fn a_window_draws_only_its_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let (b, total) =
+            behaviour(&path, &config, Window::default_for(Some(2), Some(3))).expect("a window");
+        b.validate().expect("consistent");
+        assert_eq!(total, 6, "the whole trace is counted");
+        assert_eq!(b.steps.len(), 2);
+        assert_eq!(b.steps[0].label, "timer Startup");
+        // Only the client of step 3 appears.
+        assert_eq!(b.lanes.len(), 3);
+        assert!(b.arrows.iter().all(|a| a.sent < 2));
+        // The state at the window's first step is the replayed one, not a fresh start.
+        assert!(b.steps[1].servers[0].state.is_some());
+    }
 }

@@ -239,6 +239,24 @@ fn single_server_control_and_drops() {
         .expect("replay");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no divergence"));
+    // ... and draws as a sequence chart, a window of it at a time.
+    let page = dir.path().join("secondary.html");
+    let out = Command::new(EXE)
+        .args(["replay", "--trace"])
+        .arg(dir.path().join("secondary.trace.jsonl"))
+        .arg("--config")
+        .arg(&node.config)
+        .arg("--html")
+        .arg(&page)
+        .args(["--from", "0", "--to", "1"])
+        .output()
+        .expect("replay --html");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("sequence chart of steps 0..1 (of "), "{stdout}");
+    assert!(stdout.contains("no divergence"), "{stdout}");
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"viewer-status\""));
 }
 
 /// A pair (failover link on 127.0.0.1) reaches NORMAL and a relayed client gets a lease.

@@ -19,12 +19,64 @@ use failover_model::client::{
     ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind, RequestedLease,
 };
 use failover_model::message::{BindingMessage, BindingPayload, MessageBody};
+use failover_model::Message;
 use failover_model::{
     Command, Config, Duid, DurableImage, Endpoint, EndpointState, IaKind, Input, Output, Resource,
     Role, Time, Timer,
 };
 use serde::Serialize;
 use stateright::{Model, Property};
+use std::cell::RefCell;
+
+/// What happened inside one step, as the trace viewer needs it ([`FailoverModel::step_recorded`]).
+#[derive(Clone, Debug)]
+pub enum Happening {
+    /// An input fed to a server (at its local time) and the outputs of that step, in order.
+    Fed {
+        /// The server.
+        server: Role,
+        /// Its local time.
+        now: Time,
+        /// The input.
+        input: Input,
+        /// The outputs.
+        outputs: Vec<Output>,
+    },
+    /// Something went onto the partner connection towards `to` (a message or the end of the
+    /// stream).
+    Queued {
+        /// The receiving side.
+        to: Role,
+        /// What.
+        wire: Wire,
+    },
+    /// A message sent while the connection did not flow (closed, partitioned, cut): it never
+    /// leaves the sender.
+    Dropped {
+        /// The sender.
+        from: Role,
+        /// The message.
+        message: Message,
+    },
+}
+
+thread_local! {
+    /// Set only while [`FailoverModel::step_recorded`] runs on this thread; the checker's
+    /// threads never record.
+    static RECORDER: RefCell<Option<Vec<Happening>>> = const { RefCell::new(None) };
+}
+
+fn recording() -> bool {
+    RECORDER.with(|r| r.borrow().is_some())
+}
+
+fn record(h: Happening) {
+    RECORDER.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut() {
+            v.push(h);
+        }
+    });
+}
 
 /// What a client does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -235,7 +287,11 @@ impl FailoverModel {
         let pre = ep.state();
         let check = StepInput::of(&input);
         let settled_live = settled_live_leases(ep, &input, now);
+        let recorded_input = recording().then(|| input.clone());
         let outputs = ep.handle(now, input);
+        if let Some(input) = recorded_input {
+            record(Happening::Fed { server: role, now, input, outputs: outputs.clone() });
+        }
         let post = ep.state();
         // S32 (§7.5.4, Figure 4, under the project's causal reading: docs/design.md): an update
         // is taken without Figure 4's time comparisons only over a record with no change of
@@ -342,7 +398,15 @@ impl FailoverModel {
                         }
                     }
                     if w.link.flowing() {
+                        if recording() {
+                            record(Happening::Queued {
+                                to: role_at(j),
+                                wire: Wire::Msg(Box::new(m.clone())),
+                            });
+                        }
                         w.link.fifo[j].push_back(Wire::Msg(Box::new(m)));
+                    } else if recording() {
+                        record(Happening::Dropped { from: role, message: m });
                     }
                 }
                 Output::Connect if role == Role::Primary => w.link.connect_pending = true,
@@ -902,6 +966,17 @@ impl FailoverModel {
         None
     }
 
+    /// [`Model::next_state`], also returning what happened inside the step in order: every
+    /// input fed to a server with its outputs, every message put on or dropped from the partner
+    /// connection. For the trace viewer; the checker never records.
+    #[must_use]
+    pub fn step_recorded(&self, w: &World, action: Action) -> (Option<World>, Vec<Happening>) {
+        RECORDER.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        let next = self.next_state(w, action);
+        let happened = RECORDER.with(|r| r.borrow_mut().take()).unwrap_or_default();
+        (next, happened)
+    }
+
     fn process_init(&self, w: &mut World, role: Role, outputs: Vec<Output>) {
         self.carry_out(w, role, outputs);
     }
@@ -1031,6 +1106,7 @@ fn close_side(w: &mut World, role: Role) {
     w.link.open[i] = false;
     w.link.fifo[i].clear();
     if flowing {
+        record(Happening::Queued { to: role_at(1 - i), wire: Wire::Fin });
         w.link.fifo[1 - i].push_back(Wire::Fin);
     }
 }

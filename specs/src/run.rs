@@ -206,6 +206,10 @@ pub fn trace_text(model: &FailoverModel, property: &str, path: &Path<World, Acti
     let _ = writeln!(s, "Property: {property}");
     let _ = writeln!(s, "{}", model.describe());
     let _ = writeln!(s, "Explorer path: #/steps/{}", path.encode(model));
+    let _ = writeln!(
+        s,
+        "Sequence chart: the .html file of the same name beside this one (open it in a browser)"
+    );
     let steps = path.clone().into_vec();
     let _ = writeln!(s, "initial state:");
     if let Some((w, _)) = steps.first() {

@@ -7,11 +7,12 @@
 //! failover-check check --mutation ack-before-persist   (feature `mutations`)
 //! failover-check --list-mutations                      (feature `mutations`)
 //! failover-check explore 127.0.0.1:3000
+//! failover-check view --config tiny '#/steps/0/3/1' --out path.html
 //! ```
 //!
 //! Exits 0 when every `always` property holds on the explored space, 1 on a violation (the
-//! counterexample is written as `<out>/<property>.json` and `<out>/<property>.txt`), 2 on a
-//! usage error.
+//! counterexample is written as `<out>/<property>.json`, `<out>/<property>.txt` and, as a
+//! sequence chart, `<out>/<property>.html`), 2 on a usage error.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -84,6 +85,26 @@ enum Cmd {
         /// Seed a protocol bug (feature `mutations`).
         #[arg(long)]
         mutation: Option<String>,
+    },
+    /// Draw a path of the Explorer as a sequence chart (one self-contained HTML file).
+    View {
+        /// The path: the Explorer address or its `#/steps/0/3/1/...` part.
+        path: String,
+        /// The configuration the Explorer runs.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Switch an environment assumption off (as given to `explore`); repeatable.
+        #[arg(long = "assume-off")]
+        assume_off: Vec<String>,
+        /// Seed a protocol bug (feature `mutations`).
+        #[arg(long)]
+        mutation: Option<String>,
+        /// Override one bound of the configuration; repeatable.
+        #[arg(long = "set", value_name = "BOUND=VALUE")]
+        set: Vec<String>,
+        /// Where the page is written.
+        #[arg(long, default_value = "target/failover-check/path.html")]
+        out: PathBuf,
     },
 }
 
@@ -218,14 +239,19 @@ fn run() -> Result<i32> {
                     name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 let json = out.join(format!("{stem}.json"));
                 let txt = out.join(format!("{stem}.txt"));
+                let html = out.join(format!("{stem}.html"));
                 std::fs::write(&txt, trace_text(&outcome.model, name, path))?;
                 std::fs::write(&json, trace_json(&outcome.model, name, path)?)?;
+                let title = format!("{name}: counterexample, config {}", outcome.model.name);
+                std::fs::write(&html, failover_specs::viewer::html(&outcome.model, &title, path)?)?;
                 println!(
-                    "VIOLATED {name}: {} steps; counterexample in {} and {}",
+                    "VIOLATED {name}: {} steps; counterexample in {} and {}; sequence chart {}",
                     path.clone().into_actions().len(),
                     txt.display(),
-                    json.display()
+                    json.display(),
+                    html.display()
                 );
+                println!("  Explorer path: #/steps/{}", path.encode(&outcome.model));
             }
             Ok(1)
         }
@@ -233,8 +259,27 @@ fn run() -> Result<i32> {
             let model = build(&config, &assume_off, mutation.as_deref(), &[])?;
             println!("{}", model.describe());
             println!("Explorer on http://{addr}/");
+            println!(
+                "To draw the path you are on as a sequence chart: failover-check view --config \
+                 {config}{} '<the #/steps/... part of the address>' --out path.html",
+                assume_off.iter().map(|a| format!(" --assume-off {a}")).collect::<String>()
+            );
             // `serve` blocks for as long as the web server runs.
             failover_specs::run::explore(model, &addr);
+            Ok(0)
+        }
+        Cmd::View { path, config, assume_off, mutation, set, out } => {
+            let model = build(&config, &assume_off, mutation.as_deref(), &set)?;
+            let p = failover_specs::viewer::path_from_explorer(&model, &path)
+                .map_err(anyhow::Error::msg)?;
+            let title = format!("Explorer path, config {}", model.name);
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&out, failover_specs::viewer::html(&model, &title, &p)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("{} steps drawn in {}", p.clone().into_actions().len(), out.display());
             Ok(0)
         }
     }
