@@ -111,6 +111,20 @@ pub enum DhcpStatus {
 }
 
 impl DhcpStatus {
+    /// The name RFC 8415 §21.13 gives the code (also the status message we send).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            DhcpStatus::Success => "Success",
+            DhcpStatus::UnspecFail => "UnspecFail",
+            DhcpStatus::NoAddrsAvail => "NoAddrsAvail",
+            DhcpStatus::NoBinding => "NoBinding",
+            DhcpStatus::NotOnLink => "NotOnLink",
+            DhcpStatus::UseMulticast => "UseMulticast",
+            DhcpStatus::NoPrefixAvail => "NoPrefixAvail",
+        }
+    }
+
     /// The numeric code.
     #[must_use]
     pub fn code(self) -> u16 {

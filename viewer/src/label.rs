@@ -5,7 +5,7 @@
 
 use crate::BindingRow;
 use failover_model::binding::Binding;
-use failover_model::client::{ClientReply, ClientRequest, DhcpStatus};
+use failover_model::client::{ClientReply, ClientRequest};
 use failover_model::message::{BindingPayload, LeaseData, Message, MessageBody, Status};
 use failover_model::Time;
 
@@ -164,29 +164,17 @@ pub fn request(r: &ClientRequest) -> (String, Vec<(String, String)>) {
     (r.kind.name().to_string(), f)
 }
 
-fn dhcp_status(s: DhcpStatus) -> &'static str {
-    match s {
-        DhcpStatus::Success => "Success",
-        DhcpStatus::UnspecFail => "UnspecFail",
-        DhcpStatus::NoAddrsAvail => "NoAddrsAvail",
-        DhcpStatus::NoBinding => "NoBinding",
-        DhcpStatus::NotOnLink => "NotOnLink",
-        DhcpStatus::UseMulticast => "UseMulticast",
-        DhcpStatus::NoPrefixAvail => "NoPrefixAvail",
-    }
-}
-
 /// The message type and essential fields of a reply: status, and per IA the leases with their
 /// valid and preferred lifetimes, T1, or the IA's status.
 #[must_use]
 pub fn reply(r: &ClientReply) -> (String, Vec<(String, String)>) {
     let mut f = Vec::new();
     if let Some(s) = r.status {
-        f.push(kv("", dhcp_status(s)));
+        f.push(kv("", s.name()));
     }
     for ia in &r.ias {
         if let Some(s) = ia.status {
-            f.push(kv("", dhcp_status(s)));
+            f.push(kv("", s.name()));
         }
         for l in &ia.leases {
             f.push(kv(

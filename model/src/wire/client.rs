@@ -480,22 +480,10 @@ fn dec_ia_request(kind: IaKind, iaid: u32, t: &Tlv<'_>) -> Result<IaRequest, Wir
 // Encoding replies
 // ------------------------------------------------------------------------------------------
 
-fn status_text(s: DhcpStatus) -> &'static str {
-    match s {
-        DhcpStatus::Success => "Success",
-        DhcpStatus::UnspecFail => "UnspecFail",
-        DhcpStatus::NoAddrsAvail => "NoAddrsAvail",
-        DhcpStatus::NoBinding => "NoBinding",
-        DhcpStatus::NotOnLink => "NotOnLink",
-        DhcpStatus::UseMulticast => "UseMulticast",
-        DhcpStatus::NoPrefixAvail => "NoPrefixAvail",
-    }
-}
-
 fn d6_status(s: DhcpStatus) -> DhcpOption {
     DhcpOption::StatusCode(d6::StatusCode {
         status: d6::Status::from(s.code()),
-        msg: status_text(s).to_string(),
+        msg: s.name().to_string(),
     })
 }
 
@@ -585,7 +573,7 @@ fn d6_ia(
         opts.push(o);
     }
     if let Some(s) = status {
-        size = size.saturating_add(6 + status_text(s).len());
+        size = size.saturating_add(6 + s.name().len());
         opts.push(d6_status(s));
     }
     let opts = in_order(opts);
@@ -652,7 +640,7 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
         opts.push(DhcpOption::Preference(p));
     }
     if let Some(s) = reply.status {
-        size += 6 + status_text(s).len();
+        size += 6 + s.name().len();
         opts.push(d6_status(s));
     }
     if reply.rapid_commit {
