@@ -158,7 +158,7 @@ fn metric(text: &str, needle: &str) -> f64 {
 #[test]
 fn check_config_accepts_examples_and_names_bad_fields() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for f in ["examples/primary.toml", "examples/secondary.toml"] {
+    for f in ["examples/primary.toml", "examples/secondary.toml", "packaging/failoverd.toml"] {
         let out = Command::new(EXE).arg("--check-config").arg(root.join(f)).output().expect("run");
         assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
         let out = Command::new(EXE).arg("check-config").arg(root.join(f)).output().expect("run");
