@@ -49,7 +49,9 @@ skipped=$(grep '^SKIPPED ' "$log" | sort -u)
 nskipped=$(grep -c . <<<"$skipped")
 
 echo
-echo "== summary: $((passed - nskipped)) tests ran and passed, $nskipped SKIPPED (cargo counts them as passed; they checked nothing), $failed failed"
+note=""
+[ "$nskipped" -gt 0 ] && note=" (cargo counts them as passed; they checked nothing)"
+echo "== summary: $((passed - nskipped)) tests ran and passed, $nskipped SKIPPED$note, $failed failed"
 if [ "$nskipped" -gt 0 ]; then
     echo "== SKIPPED, not run:"
     sed 's/^SKIPPED \([^ ]*\): .*/   \1/' <<<"$skipped"

@@ -71,6 +71,7 @@ trap cleanup EXIT
 step "building the package (packaging/build-deb.sh)"
 deb=$(bash packaging/build-deb.sh | tail -1)
 [ -f "$deb" ] || fail "no package built"
+deb=$(realpath "$deb") # apt-get takes a path only if it contains a slash
 ok "built $deb ($(du -h "$deb" | cut -f1))"
 
 step "installing it with apt-get (pulls its dependencies)"
