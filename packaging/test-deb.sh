@@ -171,8 +171,8 @@ step "configurations: the installed $conf as the primary, the installed example 
 # conffile itself, adapted (restored by the purge): the RFC's ports, a multicast interface.
 adapt() { # file port-of-partner-or-listen interface
     sed -e 's/^partner_port = .*/partner_port = 647/' \
-        -e 's/^port = 16470 .*/port = 647/' \
-        -e 's/^port = 1547[01] .*/port = 547/' "$1"
+        -e 's/^port = 16470\b.*/port = 647/' \
+        -e 's/^port = 1547[01]\b.*/port = 547/' "$1"
     printf '\n[[dhcp.interfaces]]\nname = "%s"\n' "$2"
 }
 adapt "$conf" fo-pkg0 >"$work/primary.toml"
@@ -186,7 +186,9 @@ chmod 755 "$work"
 for f in "$conf" "$work/secondary.toml"; do
     /usr/bin/failoverd check-config "$f" >/dev/null || fail "$f does not validate"
 done
-grep -q '^port = 547' "$conf" && grep -q '^partner_port = 647' "$conf" || fail "adapting $conf"
+[ "$(grep -c '^port = 547$' "$conf")" = 1 ] && grep -q '^partner_port = 647$' "$conf" &&
+    [ "$(grep -c '^port = 547$' "$work/secondary.toml")" = 1 ] && grep -q '^port = 647$' "$work/secondary.toml" ||
+    fail "adapting the configurations to ports 547/647"
 ok "primary: DHCP 547 on fo-pkg0 and ::1, partner [::1]:647; secondary: DHCP 547 on fo-pkg1, listens on [::1]:647"
 
 # What systemd does before ExecStart: RuntimeDirectory=failoverd (StateDirectory exists).
@@ -234,15 +236,17 @@ capeff=$(sed -n 's/^CapEff:\s*//p' "/proc/$prim_pid/status")
 store=/var/lib/failoverd/leases.redb
 [ "$(stat -c %U /var/lib/failoverd/leases.redb)" = failoverd ] || fail "$store is not failoverd's"
 ss_out=$(ip netns exec "$ns" ss -H -lnup; ip netns exec "$ns" ss -H -lntp)
-grep -q ':547 .*pid=' <<<"$ss_out" || fail "nothing listens on UDP 547"
-grep -q ':647 .*pid=' <<<"$ss_out" || fail "nothing listens on TCP 647"
+for pid in "$prim_pid" "$sec_pid"; do
+    grep -q ":547 .*pid=$pid," <<<"$ss_out" || fail "PID $pid does not listen on UDP 547"
+done
+grep -q ":647 .*pid=$sec_pid," <<<"$ss_out" || fail "the secondary does not listen on TCP 647"
 for dev in fo-pkg0 fo-pkg1; do
     ip -n "$ns" -6 maddr show dev "$dev" | grep -q 'ff02::1:2$' || fail "ff02::1:2 not joined on $dev"
 done
 unpriv=$(ip netns exec "$ns" sysctl -n net.ipv4.ip_unprivileged_port_start)
 [ "$unpriv" -gt 647 ] || fail "ip_unprivileged_port_start is $unpriv in $ns: the capability would not be tested"
 ok "PID $prim_pid: /usr/bin/failoverd as user failoverd, CapEff $capeff (CAP_NET_BIND_SERVICE only)"
-ok "UDP 547 and TCP 647 bound in $ns (unprivileged ports start at $unpriv there), ff02::1:2 joined on fo-pkg0/fo-pkg1; store $store and socket (600) are failoverd's"
+ok "both bound UDP 547, the secondary TCP 647 in $ns (unprivileged ports start at $unpriv there), ff02::1:2 joined on fo-pkg0/fo-pkg1; store $store and socket (600) are failoverd's"
 
 step "waiting (up to 90 s) for the pair to reach NORMAL over the partner link [::1]:647"
 for _ in $(seq 450); do
