@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what the end-to-end tests (crate failover-tests) need, on Debian, as root.
-# Idempotent and non-interactive. Called from .ci/run before `cargo test -p failover-tests`.
+# Idempotent and non-interactive. Run by ./test.sh (the README's test command) when root;
+# .ci/run runs ./test.sh.
 #   iproute2         ip netns / ip link (veth, bridge)
 #   isc-dhcp-client  dhclient -6 (IA_NA with -N, IA_PD with -P)
 #   kea-admin        perfdhcp (Kea's load generator)

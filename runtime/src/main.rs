@@ -1,7 +1,7 @@
 //! `failoverd`: the DHCPv6 failover server (RFC 8156).
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use failover_runtime::config::{LogFormat, RuntimeConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +15,25 @@ struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
+
+/// The FILES section of `failoverd(1)`: where the Debian package puts things (roff).
+const MAN_FILES: &str = r".SH FILES
+.TP
+\fI/etc/failoverd/failoverd.toml\fR
+The configuration that failoverd.service runs with (a conffile; the package's copy is the
+example primary on loopback: edit it, then \fBsystemctl enable \-\-now failoverd\fR).
+.TP
+\fI/var/lib/failoverd/\fR
+\fBdata_dir\fR: the lease store \fIleases.redb\fR (the unit's StateDirectory, owned by the
+user failoverd). Never delete it while the partner may serve: see docs/operations.md.
+.TP
+\fI/run/failoverd/failoverd.sock\fR
+\fBcontrol_socket\fR (the unit's RuntimeDirectory), mode 0600:
+\fBfailoverd ctl \-\-socket /run/failoverd/failoverd.sock status\fR as root or failoverd.
+.TP
+\fI/usr/share/doc/failoverd/examples/\fR
+A primary and a secondary of one pair on loopback, unprivileged ports.
+";
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -48,6 +67,13 @@ enum Cmd {
         command: String,
         /// Arguments as JSON, e.g. '{"address": "2001:db8:1::101"}'.
         arguments: Option<String>,
+    },
+    /// Write the man pages (`man/failoverd*.1`) and the bash, zsh and fish completions
+    /// (`completions/`) generated from this command-line definition into DIR (packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// The output directory (created if missing).
+        dir: PathBuf,
     },
     /// Replay a trace through the model and report the first divergence.
     Replay {
@@ -127,6 +153,37 @@ fn write_html(
     Ok(())
 }
 
+/// `generate-assets DIR`: the packaged man pages and completions, from the clap definition.
+fn generate_assets(dir: &Path) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    std::fs::create_dir_all(&man)?;
+    std::fs::create_dir_all(&completions)?;
+    // One page per subcommand (failoverd-run.1, ...), then failoverd.1 again with FILES.
+    clap_mangen::generate_to(Cli::command(), &man)?;
+    let top = clap_mangen::Man::new(Cli::command().disable_help_subcommand(true));
+    let mut page = Vec::new();
+    top.render_title(&mut page)?;
+    top.render_name_section(&mut page)?;
+    top.render_synopsis_section(&mut page)?;
+    top.render_description_section(&mut page)?;
+    top.render_options_section(&mut page)?;
+    top.render_subcommands_section(&mut page)?;
+    page.extend_from_slice(MAN_FILES.as_bytes());
+    top.render_version_section(&mut page)?;
+    std::fs::write(man.join(top.get_filename()), page)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let path =
+            clap_complete::generate_to(shell, &mut Cli::command(), "failoverd", &completions)?;
+        println!("{}", path.display());
+    }
+    for entry in std::fs::read_dir(&man)? {
+        println!("{}", entry?.path().display());
+    }
+    Ok(())
+}
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
@@ -142,6 +199,13 @@ fn main() -> ExitCode {
     };
     match cmd {
         Cmd::CheckConfig { file } => check(&file),
+        Cmd::GenerateAssets { dir } => match generate_assets(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("generate-assets {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Run { config } => {
             let cfg = match RuntimeConfig::load(&config) {
                 Ok(c) => c,

@@ -7,7 +7,12 @@ use std::time::Duration;
 #[test]
 fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
     let _g = serial();
-    require(&["ip", "dhclient"]);
+    if !require(
+        "failover-tests::basic::dhclient_address_and_prefix_from_the_primary_and_renewed",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
     let topo = Topology::new(2);
     let (mut p, mut s) = pair_in_normal(&topo);
 
@@ -60,7 +65,12 @@ fn dhclient_address_and_prefix_from_the_primary_and_renewed() {
 #[test]
 fn perfdhcp_load_of_clients_from_the_primary() {
     let _g = serial();
-    require(&["ip", "perfdhcp"]);
+    if !require(
+        "failover-tests::basic::perfdhcp_load_of_clients_from_the_primary",
+        &["ip", "perfdhcp"],
+    ) {
+        return;
+    }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
 
@@ -78,7 +88,12 @@ fn perfdhcp_load_of_clients_from_the_primary() {
 #[test]
 fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
     let _g = serial();
-    require(&["ip", "dhcpcd"]);
+    if !require(
+        "failover-tests::basic::dhcpcd_address_and_prefix_from_the_primary_and_renewed",
+        &["ip", "dhcpcd"],
+    ) {
+        return;
+    }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
     let mut c = Dhcpcd::start(&topo, 0);
@@ -124,7 +139,12 @@ fn dhcpcd_address_and_prefix_from_the_primary_and_renewed() {
 #[test]
 fn dhclient_restart_confirms_then_releases() {
     let _g = serial();
-    require(&["ip", "dhclient"]);
+    if !require(
+        "failover-tests::basic::dhclient_restart_confirms_then_releases",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
     // The pool hand-off (FREE-BACKUP prefixes for the secondary) is done once in NORMAL; what
@@ -190,7 +210,12 @@ fn dhclient_restart_confirms_then_releases() {
 #[test]
 fn perfdhcp_relayed_clients_from_the_primary() {
     let _g = serial();
-    require(&["ip", "perfdhcp"]);
+    if !require(
+        "failover-tests::basic::perfdhcp_relayed_clients_from_the_primary",
+        &["ip", "perfdhcp"],
+    ) {
+        return;
+    }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
     let before = metric(&p.metrics(), "failoverd_active_leases");
@@ -220,7 +245,10 @@ fn direct_unicast_solicit_dropped_multicast_answered() {
     use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 
     let _g = serial();
-    require(&["ip"]);
+    if !require("failover-tests::basic::direct_unicast_solicit_dropped_multicast_answered", &["ip"])
+    {
+        return;
+    }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
     let silenced = "failoverd_client_silences_total{reason=\"Unicast\"}";

@@ -25,7 +25,12 @@ fn pair(topo: &Topology, t: &Timers) -> (Server, Server) {
 #[test]
 fn primary_crash_partner_down_and_recovery() {
     let _g = serial();
-    require(&["ip", "dhclient"]);
+    if !require(
+        "failover-tests::failover::primary_crash_partner_down_and_recovery",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
     let topo = Topology::new(3);
     let t = Timers::default();
     let (mut p, mut s) = pair(&topo, &t);
@@ -91,7 +96,12 @@ fn primary_crash_partner_down_and_recovery() {
 #[test]
 fn partition_own_pools_no_duplicates_and_reintegration() {
     let _g = serial();
-    require(&["ip", "dhclient", "perfdhcp"]);
+    if !require(
+        "failover-tests::failover::partition_own_pools_no_duplicates_and_reintegration",
+        &["ip", "dhclient", "perfdhcp"],
+    ) {
+        return;
+    }
     let topo = Topology::new(5);
     let t = Timers { equal_preference: true, ..Timers::default() };
     let (mut p, mut s) = pair(&topo, &t);
@@ -168,7 +178,12 @@ fn partition_own_pools_no_duplicates_and_reintegration() {
 #[test]
 fn secondary_with_empty_store_recovers_with_updreqall() {
     let _g = serial();
-    require(&["ip", "dhclient"]);
+    if !require(
+        "failover-tests::failover::secondary_with_empty_store_recovers_with_updreqall",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
     let topo = Topology::new(2);
     let t = Timers::default();
     let (mut p, mut s) = pair(&topo, &t);
@@ -248,7 +263,12 @@ fn tls_files(
 #[test]
 fn tls_partner_link_reaches_normal_and_replicates_leases() {
     let _g = serial();
-    require(&["ip", "dhclient"]);
+    if !require(
+        "failover-tests::failover::tls_partner_link_reaches_normal_and_replicates_leases",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
     let topo = Topology::new(1);
     let t = Timers::default();
     let (ca, [(pc, pk), (sc, sk)]) = tls_files(&topo);
