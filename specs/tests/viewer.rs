@@ -12,6 +12,9 @@ use failover_specs::viewer::{behaviour, path_from_explorer};
 use failover_specs::{Action, FailoverModel, World};
 use failover_viewer::{render_html, ArrowKind, Behaviour, MarkKind};
 use stateright::Path;
+
+#[path = "../../tests/src/privileged.rs"]
+mod privileged;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -165,8 +168,12 @@ fn the_a1_counterexample_renders_in_headless_chromium() {
     let shot = target_dir().join("artifacts").join("trace-viewer.png");
     let _ = std::fs::remove_file(&shot);
 
-    if !FsPath::new(CHROMIUM).exists() {
-        println!("SKIPPED: chromium not installed (apt-get install chromium)");
+    if !privileged::can_run(
+        "viewer::the_a1_counterexample_renders_in_headless_chromium",
+        false,
+        &["chromium"],
+        &[],
+    ) {
         return;
     }
     let dom = chromium(&["--dump-dom"], &page);
@@ -211,8 +218,12 @@ fn a_broken_page_reports_its_script_error() {
     std::fs::create_dir_all(&dir).expect("output directory");
     let page = dir.join("broken.html");
     std::fs::write(&page, broken).expect("page written");
-    if !FsPath::new(CHROMIUM).exists() {
-        println!("SKIPPED: chromium not installed (apt-get install chromium)");
+    if !privileged::can_run(
+        "viewer::a_broken_page_reports_its_script_error",
+        false,
+        &["chromium"],
+        &[],
+    ) {
         return;
     }
     let attrs = status_attrs(&chromium(&["--dump-dom"], &page));
