@@ -15,6 +15,8 @@
 #            --bin-dir DIR (failoverd and failover-bench from DIR, e.g. a baseline's
 #            target/release; implies --no-build)
 #            --docs (replace the report in docs/performance.md, between its bench markers)
+#            --fo-window N (the pair's max_unacked_bndupd on both servers; default: the
+#            configuration's default)
 #
 # Needs root (network namespaces), perfdhcp and kea-dhcp6 (bench/ci-setup.sh installs them).
 # Everything it creates (namespaces, processes, files under the output directory) is its own;
@@ -35,6 +37,7 @@ DOCS=0
 MAX_LOSS=0.1
 LEASES_ONLY=0
 BIN_DIR=""
+FO_WINDOW=""
 CMDLINE="bench/run.sh $*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --no-checker) CHECKER=0 ;;
         --docs) DOCS=1 ;;
+        --fo-window) FO_WINDOW=$2; shift ;;
         --leases-only) LEASES_ONLY=1 ;;
         --bin-dir) BIN_DIR=$2; BUILD=0; shift ;;
         -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
@@ -194,6 +198,7 @@ keepalive_time = 10
 startup_time = 1
 reconnect_interval = 1
 tls = "off"
+${FO_WINDOW:+max_unacked_bndupd = $FO_WINDOW}
 $extra
 
 [dhcp]
@@ -223,6 +228,18 @@ wait_fo_state() { # socket state timeout-seconds
     done
     echo "run.sh: $1 did not reach $2 (state: $(fo_state "$1"))" >&2
     return 1
+}
+
+fo_metric() { # socket metric-line-prefix -> the value (0 if absent)
+    "$FOD" ctl --socket "$1" metrics 2>/dev/null \
+        | python3 -c 'import json,sys
+want=sys.argv[1]
+try:
+    text=json.load(sys.stdin)["arguments"]["text"]
+except Exception:
+    text=""
+v=[l.split()[-1] for l in text.splitlines() if l.startswith(want+" ")]
+print(v[0] if v else 0)' "$2" 2>/dev/null || echo 0
 }
 
 start_bg() { # ns logfile cmd...
@@ -349,22 +366,36 @@ startup_partner_down_if_alone = true'
 }
 
 # --- perfdhcp ----------------------------------------------------------------------------------
-echo "system,mode,offered,step_s,sa_sent,sa_recv,sa_drops,rr_sent,rr_recv,rr_drops,rejected,rate,sa_min_ms,sa_avg_ms,sa_max_ms,sa_std_ms,rr_min_ms,rr_avg_ms,rr_max_ms,rr_std_ms,loss_pct" > "$CSV"
+echo "system,mode,offered,step_s,sa_sent,sa_recv,sa_drops,rr_sent,rr_recv,rr_drops,rejected,rate,sa_min_ms,sa_avg_ms,sa_max_ms,sa_std_ms,rr_min_ms,rr_avg_ms,rr_max_ms,rr_std_ms,loss_pct,acked,backlog" > "$CSV"
 LAST_LOSS=100
 LAST_RR=0
 probe() { # system mode rate
     local sys=$1 mode=$2 rate=$3
     local f="$OUT/perfdhcp.$sys.$mode.$rate.txt"
     # -R: clients drawn from 10M DUIDs; -d 1: a 1 s drop time; -W: 1.5 s to collect stragglers.
+    # For the pair: the updates the partner acknowledged during the step (BNDREPLYs the
+    # primary received) and the primary's backlog (bindings not yet acked) when perfdhcp ends.
+    local acked0="" acked="" backlog=""
+    [ "$sys" = fo-pair ] && acked0=$(fo_metric "$W/fo-p.sock" 'failoverd_partner_messages_in_total{type="BNDREPLY"}')
     timeout $(( STEP + 20 )) ip netns exec "$NS_CL" perfdhcp -6 -l c0 -r "$rate" -R 10000000 \
         -p "$STEP" -d 1 -W 1500000 -e "$mode" >"$f" 2>&1 || true
+    if [ "$sys" = fo-pair ]; then
+        acked=$(( $(fo_metric "$W/fo-p.sock" 'failoverd_partner_messages_in_total{type="BNDREPLY"}') - acked0 ))
+        backlog=$(fo_metric "$W/fo-p.sock" failoverd_pending_updates)
+        # Let the backlog drain before the next step, so that each step starts level.
+        local i
+        for i in $(seq 100); do
+            [ "$(fo_metric "$W/fo-p.sock" failoverd_pending_updates)" = 0 ] && break
+            sleep 0.2
+        done
+    fi
     local row
     row=$(python3 "$ROOT/bench/report.py" parse "$f" "$STEP")
-    echo "$sys,$mode,$rate,$STEP,$row" >> "$CSV"
+    echo "$sys,$mode,$rate,$STEP,$row,$acked,$backlog" >> "$CSV"
     LAST_LOSS=$(echo "$row" | awk -F, '{print $NF}')
     LAST_RR=$(echo "$row" | awk -F, '{print $5}')
     local r; r=$(echo "$row" | awk -F, '{print $8}')
-    log "  $sys $mode offered $rate/s: $r exchanges/s, loss $LAST_LOSS%"
+    log "  $sys $mode offered $rate/s: $r exchanges/s, loss $LAST_LOSS%${acked:+, partner acked $acked updates, backlog $backlog}"
 }
 passes() { awk -v l="$LAST_LOSS" -v m="$MAX_LOSS" -v rr="$LAST_RR" 'BEGIN{exit !(l<=m && rr>0)}'; }
 
@@ -452,6 +483,7 @@ startup_partner_down_if_alone = true'
         echo "versions=$(perfdhcp -v 2>&1 | head -1 | sed 's/^/perfdhcp /'), kea-dhcp6 $(kea-dhcp6 -v 2>&1 | head -1), $("$FOD" --version)"
     fi
     echo "step_seconds=$STEP"
+    echo "fo_window=${FO_WINDOW:-default}"
     echo "max_loss_pct=$MAX_LOSS"
 } > "$META"
 START=$(date +%s)
