@@ -459,7 +459,7 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
                 });
                 let mut d = vec![0, 2, 0, 0, 0x09, 0xbf];
                 d.extend(name.bytes().take(120));
-                if !d64_has_server_id(d6) {
+                if !has_server_id(d6) {
                     w.note(
                         "Dhcp6.server-id",
                         "absent: failoverd's DUID is made from the server's name; give \
@@ -483,13 +483,20 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
         ));
     }
     // Lifetimes: the first subnet's (all subnets should agree; the others are listed).
-    let (preferred, valid) = match w.lifetimes.first() {
-        Some((_, p, v)) => (*p, *v),
+    let (scope, preferred, valid) = match w.lifetimes.first() {
+        Some((path, p, v)) => (path.clone(), *p, *v),
         None => (
+            "Dhcp6".to_owned(),
             global.preferred.unwrap_or(KEA_DEFAULT_PREFERRED),
             global.valid.unwrap_or(KEA_DEFAULT_VALID),
         ),
     };
+    if preferred > valid {
+        return err(
+            &scope,
+            format!("preferred lifetime {preferred} exceeds the valid lifetime {valid}"),
+        );
+    }
     let differing: Vec<String> = w
         .lifetimes
         .iter()
@@ -502,7 +509,6 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
         })
         .collect();
     w.notes.extend(differing);
-    let preferred = preferred.min(valid);
 
     let relationship = relationship.unwrap_or_else(|| "kea-migration".to_owned());
     let role_s = match role {
@@ -574,7 +580,7 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
     Ok(Translation { toml: t, untranslated: w.notes, config })
 }
 
-fn d64_has_server_id(d6: &Map<String, Value>) -> bool {
+fn has_server_id(d6: &Map<String, Value>) -> bool {
     d6.contains_key("server-id")
 }
 
@@ -1238,4 +1244,393 @@ fn verify_restore(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HA: &str = include_str!("../tests/fixtures/kea/ha-hot-standby.json");
+    const CSV: &str = include_str!("../tests/fixtures/kea/kea-leases6.csv");
+    const PRIMARY: &str = include_str!("../../examples/primary.toml");
+
+    fn translate(text: &str, opts: &ConfigOptions) -> Result<Translation, KeaError> {
+        translate_config(text, opts)
+    }
+
+    fn has_note(t: &Translation, path: &str, words: &str) -> bool {
+        t.untranslated.iter().any(|n| n.starts_with(&format!("{path}: ")) && n.contains(words))
+    }
+
+    /// A minimal Kea configuration without the HA hook, with `extra` keys in `Dhcp6`.
+    fn minimal(extra: &str) -> String {
+        let itf = if extra.contains("interfaces-config") {
+            ""
+        } else {
+            r#""interfaces-config": { "interfaces": [ "eth0" ] },"#
+        };
+        format!(
+            r#"{{ "Dhcp6": {{ {itf} {extra}
+                "subnet6": [ {{ "id": 1, "subnet": "2001:db8:1::/64",
+                  "pools": [ {{ "pool": "2001:db8:1::100-2001:db8:1::1ff" }} ] }} ] }} }}"#
+        )
+    }
+
+    fn with_role() -> ConfigOptions {
+        ConfigOptions {
+            role: Some(Role::Primary),
+            partner: Some("2001:db8:ff::2".parse().unwrap_or(IpAddr::V6(Ipv6Addr::LOCALHOST))),
+            ..ConfigOptions::default()
+        }
+    }
+
+    #[test]
+    fn ha_configuration_with_comments_translates_and_validates() {
+        let t = match translate(HA, &ConfigOptions::default()) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let m = &t.config.model;
+        assert_eq!(m.role, Role::Primary, "this-server-name server1 is the primary");
+        assert_eq!(m.relationship, "server1-server2");
+        assert_eq!(t.config.partner.to_string(), "[2001:db8:ff::2]:647");
+        assert_eq!(m.server_duid.to_string(), "00:02:00:00:09:bf:0a:0b:0c:0d", "server-id EN");
+        let ranges: Vec<(String, String)> =
+            m.address_pools.iter().map(|p| (p.first.to_string(), p.last.to_string())).collect();
+        assert_eq!(
+            ranges,
+            [
+                ("2001:db8:1::100".to_owned(), "2001:db8:1::1ff".to_owned()),
+                ("2001:db8:2::".to_owned(), "2001:db8:2::ffff".to_owned())
+            ]
+        );
+        let pfx: Vec<(String, u8, u8)> = m
+            .prefix_pools
+            .iter()
+            .map(|p| (p.prefix.to_string(), p.prefix_len, p.delegated_len))
+            .collect();
+        assert_eq!(
+            pfx,
+            [("2001:db8:100::".to_owned(), 48, 56), ("2001:db8:200::".to_owned(), 52, 60)]
+        );
+        assert_eq!((m.address_lifetimes.preferred, m.address_lifetimes.valid), (3000, 4000));
+        assert_eq!((m.prefix_lifetimes.preferred, m.prefix_lifetimes.valid), (3000, 4000));
+        assert_eq!(m.preference, Some(200), "option preference becomes dhcp.preference");
+        assert!(m.rapid_commit, "subnet 1 has rapid-commit");
+        let names: Vec<&str> = t.config.interfaces.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+        assert_eq!(
+            t.config.dhcp_listen,
+            ["2001:db8:2::1".parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::UNSPECIFIED)]
+        );
+        for (path, words) in [
+            ("Dhcp6.option-data[0]", "dns-servers"),
+            ("Dhcp6.client-classes", "classification"),
+            ("Dhcp6.hooks-libraries[0]", "libdhcp_lease_cmds.so"),
+            ("Dhcp6.subnet6[0].reservations", "reservations"),
+            ("Dhcp6.subnet6[1].pools[0].option-data", "options"),
+            ("Dhcp6.subnet6[1].pd-pools[0].excluded-prefix", "RFC 6603"),
+            ("Dhcp6.subnet6", "2 subnets"),
+            ("Dhcp6.subnet6", "one flat set of pools"),
+            ("Dhcp6.subnet6[1]", "valid 9000"),
+            ("Dhcp6.renew-timer", "T1"),
+            ("Dhcp6.hooks-libraries[1].parameters.high-availability[0].mode", "hot-standby"),
+            (
+                "Dhcp6.hooks-libraries[1].parameters.high-availability[0].max-unacked-clients",
+                "PARTNER-DOWN",
+            ),
+            ("Dhcp6.loggers", "[log]"),
+        ] {
+            assert!(
+                has_note(&t, path, words),
+                "no note {path}: ..{words}..: {:#?}",
+                t.untranslated
+            );
+        }
+        // Every note is also a comment at the top of the TOML, which validates as written.
+        let head: String =
+            t.toml.lines().take_while(|l| l.starts_with('#')).collect::<Vec<_>>().join("\n");
+        for n in &t.untranslated {
+            assert!(head.contains(&format!("#   {n}")), "{n} not in the TOML's comments");
+        }
+        assert!(RuntimeConfig::parse(&t.toml).is_ok());
+    }
+
+    #[test]
+    fn the_standby_peer_becomes_the_secondary() {
+        let opts = ConfigOptions { role: Some(Role::Secondary), ..ConfigOptions::default() };
+        let t = translate(HA, &opts).map_err(|e| e.to_string());
+        let Ok(t) = t else { panic!("{t:?}") };
+        assert_eq!(t.config.model.role, Role::Secondary);
+        assert_eq!(t.config.partner.ip().to_string(), "2001:db8:ff::1");
+        assert_eq!(t.config.failover_listen.port(), 647);
+        assert_eq!(t.config.model.relationship, "server1-server2", "the same on both sides");
+        // The HA hook's this-server-name picks the role when --role is absent.
+        let other =
+            HA.replace("\"this-server-name\": \"server1\"", "\"this-server-name\": \"server2\"");
+        let t = translate(&other, &ConfigOptions::default()).map_err(|e| e.to_string());
+        assert_eq!(t.map(|t| t.config.model.role), Ok(Role::Secondary));
+    }
+
+    #[test]
+    fn without_the_ha_hook_role_and_partner_are_asked_for() {
+        let text = minimal("");
+        let e = translate(&text, &ConfigOptions::default()).err();
+        assert!(e.as_ref().is_some_and(|e| e.reason.contains("--role")), "{e:?}");
+        let opts = ConfigOptions { role: Some(Role::Primary), ..ConfigOptions::default() };
+        let e = translate(&text, &opts).err();
+        assert!(e.as_ref().is_some_and(|e| e.reason.contains("--partner")), "{e:?}");
+        let t = translate(&text, &with_role()).map_err(|e| e.to_string());
+        let Ok(t) = t else { panic!("{t:?}") };
+        assert_eq!(t.config.model.address_lifetimes.valid, KEA_DEFAULT_VALID, "Kea's default");
+        assert!(has_note(&t, "Dhcp6.server-id", "--server-duid"), "{:?}", t.untranslated);
+        // Without an interface failoverd could reach no client: its own validation says so.
+        let none = minimal("\"interfaces-config\": { \"interfaces\": [] },");
+        let e = translate(&none, &with_role()).err();
+        assert!(
+            e.as_ref().is_some_and(|e| e.path == "(translated)" && e.reason.starts_with("dhcp:")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_input_names_the_json_path() {
+        let sub = |pool: &str| minimal("").replace("2001:db8:1::100-2001:db8:1::1ff", pool);
+        let cases: Vec<(String, &str)> = vec![
+            ("{ \"Dhcp6\": ".into(), "(file)"),
+            ("[1, 2]".into(), "(top level)"),
+            ("{ \"Dhcp4\": {} }".into(), "Dhcp6"),
+            ("{ \"Dhcp6\": { \"subnet6\": {} } }".into(), "Dhcp6.subnet6"),
+            (sub("2001:db8:1::zz-2001:db8:1::1ff"), "Dhcp6.subnet6[0].pools[0].pool"),
+            (sub("2001:db8:1::1ff-2001:db8:1::100"), "Dhcp6.subnet6[0].pools[0].pool"),
+            (sub("2001:db8:7::1-2001:db8:7::9"), "Dhcp6.subnet6[0].pools[0].pool"),
+            (minimal("\"valid-lifetime\": \"long\","), "Dhcp6.valid-lifetime"),
+            (
+                minimal("\"valid-lifetime\": 100, \"preferred-lifetime\": 200,"),
+                "Dhcp6.subnet6[0]",
+            ),
+            (minimal("\"interfaces-config\": { \"interfaces\": [ 7 ] },"), "Dhcp6.interfaces-config.interfaces[0]"),
+            (
+                "{ \"Dhcp6\": { \"subnet6\": [ { \"subnet\": \"2001:db8:1::/64\", \"pd-pools\": [ { \"prefix\": \"2001:db8:100::\", \"prefix-len\": 48 } ] } ] } }".into(),
+                "Dhcp6.subnet6[0].pd-pools[0].delegated-len",
+            ),
+            (
+                "{ \"Dhcp6\": { \"subnet6\": [ { \"subnet\": \"2001:db8:1::/64\", \"pd-pools\": [ { \"prefix\": \"2001:db8:100::\", \"prefix-len\": 48, \"delegated-len\": 40 } ] } ] } }".into(),
+                "Dhcp6.subnet6[0].pd-pools[0].delegated-len",
+            ),
+            ("{ \"Dhcp6\": { \"subnet6\": [ { \"subnet\": \"2001:db8:1::/64\" } ] } }".into(), "Dhcp6.subnet6"),
+            ("{ \"Dhcp6\": { \"subnet6\": [ { \"id\": 1 } ] } }".into(), "Dhcp6.subnet6[0].subnet"),
+        ];
+        for (text, path) in cases {
+            match translate(&text, &with_role()) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => assert_eq!(e.path, path, "{text}\n-> {e}"),
+            }
+        }
+        let ha = "Dhcp6.hooks-libraries[1].parameters.high-availability[0]";
+        for (from, to, path) in [
+            (
+                "http://[2001:db8:ff::2]:8000/",
+                "http://server2.example:8000/",
+                format!("{ha}.peers[1].url"),
+            ),
+            ("http://[2001:db8:ff::2]:8000/", "ftp://x/", format!("{ha}.peers[1].url")),
+            ("\"role\": \"standby\"", "\"role\": \"primary\"", format!("{ha}.peers")),
+            (
+                "\"this-server-name\": \"server1\"",
+                "\"this-server-name\": \"server9\"",
+                format!("{ha}.this-server-name"),
+            ),
+            ("\"mode\": \"hot-standby\"", "\"mode\": \"passive-backup\"", format!("{ha}.mode")),
+            ("\"type\": \"EN\"", "\"type\": \"UUID\"", "Dhcp6.server-id.type".to_owned()),
+        ] {
+            let text = HA.replacen(from, to, 1);
+            assert_ne!(text, HA, "{from}");
+            match translate(&text, &ConfigOptions::default()) {
+                Ok(_) => panic!("accepted with {to}"),
+                Err(e) => assert_eq!(e.path, path, "{to} -> {e}"),
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_input_makes_the_translation_panic(cut in 0usize..4000, junk in ".{0,40}") {
+            let mut text: String = HA.chars().take(cut).collect();
+            text.push_str(&junk);
+            let _ = translate(&text, &ConfigOptions::default());
+            let _ = translate(&junk, &with_role());
+        }
+
+        #[test]
+        fn no_lease_line_makes_the_parser_panic(line in "[0-9a-f:,.x-]{0,120}") {
+            let header = CSV.lines().next().unwrap_or("");
+            let _ = parse_leases(&format!("{header}\n{line}\n"), "t.csv");
+            let _ = parse_leases(&line, "t.csv");
+        }
+    }
+
+    fn primary() -> RuntimeConfig {
+        match RuntimeConfig::parse(PRIMARY) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn leases() -> Vec<KeaLease> {
+        match parse_leases(CSV, "kea-leases6.csv") {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn res(s: &str) -> Resource {
+        match s.split_once('/') {
+            Some((a, l)) => {
+                Resource::Prefix(a.parse().unwrap_or(Ipv6Addr::UNSPECIFIED), l.parse().unwrap_or(0))
+            }
+            None => Resource::Address(s.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)),
+        }
+    }
+
+    #[test]
+    fn the_last_line_of_a_lease_wins_and_the_unusable_are_counted() {
+        let cfg = primary();
+        let (bindings, report) =
+            plan_import(&leases(), &cfg.model, &BTreeMap::new(), Time::from_unix(NOW));
+        let got: Vec<String> = bindings.iter().map(|b| b.resource.to_string()).collect();
+        assert_eq!(got, ["2001:db8:1::101", "2001:db8:1::107", "2001:db8:100:100::/56"]);
+        assert_eq!((report.imported, report.addresses, report.prefixes), (3, 2, 1));
+        assert_eq!(report.superseded, 2);
+        let count = |s: Skip| report.skipped.get(&s).map_or(0, Vec::len);
+        assert_eq!(count(Skip::Released), 1, "{:?}", report.skipped);
+        assert_eq!(count(Skip::Declined), 1);
+        assert_eq!(count(Skip::Reclaimed), 1);
+        assert_eq!(count(Skip::Expired), 1);
+        assert_eq!(count(Skip::OutsidePools), 2, "2001:db8:9::1 and a /60 of a /56 pool");
+        assert_eq!(count(Skip::Temporary), 1);
+        // ::107's last line: its client, IAID 4, and the later expiry.
+        let b107 = &bindings[1];
+        let key = b107.client.clone().map(|k| (k.duid.to_string(), k.kind, k.iaid));
+        assert_eq!(
+            key,
+            Some(("00:01:00:01:2c:00:00:01:02:00:00:00:00:09".to_owned(), IaKind::Na, 4))
+        );
+        assert_eq!(b107.client_expiry, Time::from_unix(1_700_003_500));
+    }
+
+    #[test]
+    fn an_imported_lease_is_exactly_the_cores_grant_at_keas_cltt() {
+        let cfg = primary();
+        let now = Time::from_unix(NOW);
+        let (bindings, _) = plan_import(&leases(), &cfg.model, &BTreeMap::new(), now);
+        let l = leases().into_iter().find(|l| l.resource == res("2001:db8:100:100::/56"));
+        let Some(l) = l else { panic!("fixture") };
+        let cltt = Time::from_unix(l.expire - u64::from(l.valid_lifetime));
+        let mut want = Binding::free(l.resource, BindingStatus::Free, cltt);
+        want.grant(&l.client, cltt, 3000, 4000, cfg.model.prefix_lifetimes.valid);
+        let got = bindings.iter().find(|b| b.resource == l.resource);
+        assert_eq!(got, Some(&want));
+        let b = &want;
+        assert!(b.pending && b.status == BindingStatus::Active && b.is_held(now));
+        assert_eq!(b.client_expiry, Time::from_unix(l.expire), "Kea's expiry, not extended");
+        assert_eq!(b.acked_partner_lifetime, Time::ZERO, "the partner has acked nothing");
+    }
+
+    #[test]
+    fn import_writes_the_store_that_restores_and_refuses_a_second_time() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut cfg = primary();
+        cfg.data_dir = dir.path().join("data");
+        let csv = dir.path().join("kea-leases6.csv");
+        std::fs::write(&csv, CSV).unwrap_or_else(|e| panic!("{e}"));
+        let now = Time::from_unix(NOW);
+        let r = import_leases(std::slice::from_ref(&csv), &cfg, false, now);
+        assert_eq!(r.as_ref().map(|r| r.imported).map_err(ToString::to_string), Ok(3));
+        let id = StoreIdentity::new(&cfg.model.relationship, cfg.model.role);
+        let image = match Store::open(&cfg.store_path(), &id) {
+            Ok((_, image)) => image,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(image.bindings.len(), 3);
+        assert!(image.state.is_none(), "no endpoint state: the core starts as a new server");
+        let (ep, _) = Endpoint::restore(cfg.model.clone(), &image, now);
+        for r in ["2001:db8:1::101", "2001:db8:1::107", "2001:db8:100:100::/56"] {
+            let b = ep.binding(&res(r));
+            assert!(b.is_some_and(|b| b.is_held(now) && b.pending), "{r}: {b:?}");
+        }
+        // Not twice, unless forced; forced, the same leases are written again (a new version).
+        match import_leases(std::slice::from_ref(&csv), &cfg, false, now) {
+            Err(ImportError::NotEmpty(_, 3)) => {}
+            other => panic!("second import: {other:?}"),
+        }
+        let r = import_leases(std::slice::from_ref(&csv), &cfg, true, now);
+        assert_eq!(r.map(|r| r.imported).map_err(|e| e.to_string()), Ok(3));
+        // A store of another role is refused, not overwritten.
+        let mut other = cfg.clone();
+        other.model.role = Role::Secondary;
+        assert!(matches!(
+            import_leases(std::slice::from_ref(&csv), &other, true, now),
+            Err(ImportError::Store(_))
+        ));
+    }
+
+    #[test]
+    fn a_lease_held_by_another_client_in_the_store_is_not_taken_from_it() {
+        let cfg = primary();
+        let now = Time::from_unix(NOW);
+        let r = res("2001:db8:1::101");
+        let other = ClientKey { duid: Duid::new(vec![9, 9, 9]), kind: IaKind::Na, iaid: 1 };
+        let mut held = Binding::free(r, BindingStatus::Free, now);
+        held.grant(&other, now, 100, 200, 200);
+        let existing: BTreeMap<Resource, Binding> = [(r, held)].into_iter().collect();
+        let (bindings, report) = plan_import(&leases(), &cfg.model, &existing, now);
+        assert!(bindings.iter().all(|b| b.resource != r));
+        assert_eq!(report.skipped.get(&Skip::HeldByAnother).map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn malformed_lease_files_name_the_line_and_column() {
+        let header = CSV.lines().next().unwrap_or("");
+        let line = CSV.lines().nth(1).unwrap_or("");
+        for (text, path, words) in [
+            (String::new(), "f.csv:1", "empty"),
+            ("address,duid\n".to_owned(), "f.csv:1", "valid_lifetime"),
+            (
+                format!(
+                    "{header}\n{line}\n{}\n",
+                    line.replacen("2001:db8:1::101", "2001:zz::1", 1)
+                ),
+                "f.csv:3",
+                "column address",
+            ),
+            (
+                format!("{header}\n{}\n", line.replacen("00:01:00:01", "0g:01:00:01", 1)),
+                "f.csv:2",
+                "column duid",
+            ),
+            (
+                format!("{header}\n{}\n", line.replacen(",4000,", ",-5,", 1)),
+                "f.csv:2",
+                "column valid_lifetime",
+            ),
+            (
+                format!("{header}\n{}\n", line.replacen(",3000,0,1,", ",3000,5,1,", 1)),
+                "f.csv:2",
+                "column lease_type",
+            ),
+            (format!("{header}\n2001:db8:1::1,00:01\n"), "f.csv:2", "missing"),
+        ] {
+            match parse_leases(&text, "f.csv") {
+                Ok(l) => panic!("accepted {text:?}: {l:?}"),
+                Err(e) => {
+                    assert_eq!(e.path, path, "{e}");
+                    assert!(e.reason.contains(words), "{e}");
+                }
+            }
+        }
+    }
 }
