@@ -265,6 +265,7 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
     let mut ha: Option<(String, &Value)> = None;
     let mut duid: Option<Duid> = None;
     let mut preference: Option<u8> = None;
+    let mut lease_file: Option<String> = None;
     let global = scope_lifetimes(d6, "Dhcp6", None)?;
     for (k, v) in d6 {
         let path = format!("Dhcp6.{k}");
@@ -312,6 +313,9 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
                             kind.unwrap_or("(none)")
                         ),
                     );
+                }
+                if let Some(name) = db.get("name").and_then(Value::as_str) {
+                    lease_file = (kind == Some("memfile")).then(|| name.to_owned());
                 }
                 for dk in db.keys() {
                     if !matches!(dk.as_str(), "type" | "name" | "persist" | "lfc-interval") {
@@ -424,9 +428,9 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
     }
 
     // The HA relationship.
-    let (this_name, relationship, partner_from_ha, role_from_ha) = match ha {
+    let (this_name, relationship, partner_from_ha, role_from_ha, is_kea_server) = match ha {
         Some((path, rel)) => ha_relationship(&mut w, rel, &path, opts.role)?,
-        None => (None, None, None, None),
+        None => (None, None, None, None, opts.role != Some(Role::Secondary)),
     };
     let role = match (opts.role, role_from_ha) {
         (Some(r), _) | (None, Some(r)) => r,
@@ -449,9 +453,18 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
     let server_duid = match &opts.server_duid {
         Some(s) => crate::config::parse_duid("--server-duid", s)
             .or_else(|e| err("--server-duid", e.reason))?,
-        None => match duid {
+        None => match duid.clone().filter(|_| is_kea_server) {
             Some(d) => d,
             None => {
+                if duid.is_some() {
+                    // Two servers of one pair must not share a DUID: Kea's goes to the server
+                    // that took over its clients (its this-server-name; without HA the primary).
+                    w.note(
+                        "Dhcp6.server-id",
+                        "Kea's DUID belongs to the Kea server this file configures, which this \
+                         server is not: it gets a DUID of its own (--server-duid to choose it)",
+                    );
+                }
                 // DUID-EN (RFC 8415 §11.3) with ISC's enterprise number and this server's name.
                 let name = this_name.clone().unwrap_or_else(|| match role {
                     Role::Primary => "primary".into(),
@@ -459,7 +472,7 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
                 });
                 let mut d = vec![0, 2, 0, 0, 0x09, 0xbf];
                 d.extend(name.bytes().take(120));
-                if !has_server_id(d6) {
+                if !has_server_id(d6) && is_kea_server {
                     w.note(
                         "Dhcp6.server-id",
                         "absent: failoverd's DUID is made from the server's name; give \
@@ -529,6 +542,15 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
             let _ = writeln!(t, "#   {}", n.replace('\n', " "));
         }
     }
+    let _ = writeln!(
+        t,
+        "#\n# Kea's leases: stop Kea, then (docs/operations.md, \"Migrating from Kea\")"
+    );
+    let _ = writeln!(
+        t,
+        "#   failoverd import-kea leases {} --config THIS-FILE",
+        lease_file.as_deref().unwrap_or("/var/lib/kea/kea-leases6.csv").replace('\n', " ")
+    );
     let _ = writeln!(t);
     let _ = writeln!(t, "role = {}", toml_str(role_s));
     let _ = writeln!(t, "relationship = {}", toml_str(&relationship));
@@ -762,7 +784,9 @@ fn server_id(v: &Value, path: &str) -> Result<Option<Duid>, KeaError> {
 }
 
 /// The HA relationship: (this server's name, relationship name, partner address, role).
-type HaView = (Option<String>, Option<String>, Option<IpAddr>, Option<Role>);
+/// The HA relationship: (this server's name, relationship name, partner address, role, whether
+/// this server is the Kea server the file belongs to: its `this-server-name`).
+type HaView = (Option<String>, Option<String>, Option<IpAddr>, Option<Role>, bool);
 
 fn ha_relationship(
     w: &mut Walk,
@@ -885,7 +909,7 @@ fn ha_relationship(
     };
     let (me, other) = if me_role == Role::Primary { (prim, sec) } else { (sec, prim) };
     let relationship = format!("{}-{}", prim.0, sec.0);
-    Ok((Some(me.0.clone()), Some(relationship), Some(other.1), Some(me_role)))
+    Ok((Some(me.0.clone()), Some(relationship), Some(other.1), Some(me_role), me.0 == this))
 }
 
 /// The host of an HA peer URL (`http://[2001:db8::2]:8000/`, `https://192.0.2.2:8000/`).
@@ -1366,6 +1390,12 @@ mod tests {
         assert_eq!(t.config.partner.ip().to_string(), "2001:db8:ff::1");
         assert_eq!(t.config.failover_listen.port(), 647);
         assert_eq!(t.config.model.relationship, "server1-server2", "the same on both sides");
+        // Kea's server-id is server1's: the secondary (server2) gets a DUID of its own.
+        assert_eq!(
+            t.config.model.server_duid.to_string(),
+            "00:02:00:00:09:bf:73:65:72:76:65:72:32"
+        );
+        assert!(has_note(&t, "Dhcp6.server-id", "own"), "{:?}", t.untranslated);
         // The HA hook's this-server-name picks the role when --role is absent.
         let other =
             HA.replace("\"this-server-name\": \"server1\"", "\"this-server-name\": \"server2\"");
@@ -1385,6 +1415,15 @@ mod tests {
         let Ok(t) = t else { panic!("{t:?}") };
         assert_eq!(t.config.model.address_lifetimes.valid, KEA_DEFAULT_VALID, "Kea's default");
         assert!(has_note(&t, "Dhcp6.server-id", "--server-duid"), "{:?}", t.untranslated);
+        // Without HA, Kea's DUID goes to the primary (which answers Kea's clients in NORMAL),
+        // never to both servers of the pair.
+        let text =
+            minimal(r#""server-id": { "type": "LL", "htype": 1, "identifier": "0a0b0c0d0e0f" },"#);
+        let p = translate(&text, &with_role()).map(|t| t.config.model.server_duid.to_string());
+        assert_eq!(p, Ok("00:03:00:01:0a:0b:0c:0d:0e:0f".to_owned()));
+        let opts = ConfigOptions { role: Some(Role::Secondary), ..with_role() };
+        let s = translate(&text, &opts).map(|t| t.config.model.server_duid.to_string());
+        assert!(s.as_ref().is_ok_and(|s| s != "00:03:00:01:0a:0b:0c:0d:0e:0f"), "{s:?}");
         // Without an interface failoverd could reach no client: its own validation says so.
         let none = minimal("\"interfaces-config\": { \"interfaces\": [] },");
         let e = translate(&none, &with_role()).err();
