@@ -5,6 +5,7 @@
 #   iproute2         ip netns / ip link (veth, bridge)
 #   isc-dhcp-client  dhclient -6 (IA_NA with -N, IA_PD with -P)
 #   kea-admin        perfdhcp (Kea's load generator)
+#   kea-dhcp6-server kea-dhcp6, the server failoverd import-kea migrates from (tests/tests/kea.rs)
 #   dhcpcd-base      dhcpcd (IA_NA and IA_PD in one client)
 #   procps           sysctl (keep_addr_on_down on the failover link)
 #   libfaketime      a partner whose clock is ahead (runtime/tests/process.rs, §6.1 back-off)
@@ -16,12 +17,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin procps libfaketime chromium
+apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin kea-dhcp6-server procps libfaketime chromium
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(find /usr/lib -name libfaketime.so.1 2>/dev/null | head -1)" ] || {
     echo "ci-setup.sh: libfaketime still missing" >&2
     exit 1
 }
-for tool in ip dhclient dhcpcd perfdhcp sysctl mount chromium; do
+for tool in ip dhclient dhcpcd perfdhcp kea-dhcp6 sysctl mount chromium; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || {
         echo "ci-setup.sh: $tool still missing" >&2
         exit 1

@@ -180,6 +180,30 @@ impl Binding {
         self.mark_changed();
     }
 
+    /// Makes the lease `key`'s at `now` with these lifetimes: ACTIVE (a new status, or a
+    /// renewal of the same client's lease), the lifetimes, T1/T2 and CLTT as told to the
+    /// client, the client's expiry, and the partner lifetime to propose for `desired` seconds
+    /// (§4.4.1); the change is flagged for the partner (§4.3). This is the whole record of a
+    /// grant: the server decisions ([`crate::server`]) call it with lifetimes already cut to
+    /// the MCLT, and an import of leases granted by another server (`failoverd import-kea`)
+    /// calls it with the CLTT and lifetimes that server gave.
+    pub fn grant(&mut self, key: &ClientKey, now: Time, preferred: u32, valid: u32, desired: u32) {
+        if self.status != BindingStatus::Active || self.client.as_ref() != Some(key) {
+            self.set_status(BindingStatus::Active, now);
+        } else {
+            self.mark_changed();
+        }
+        self.client = Some(key.clone());
+        self.preferred_lifetime = preferred;
+        self.valid_lifetime = valid;
+        self.t1 = preferred / 2;
+        self.t2 = preferred.saturating_mul(4) / 5;
+        self.cltt = now;
+        self.client_expiry = now.plus(valid);
+        self.state_expiration_time = Some(self.client_expiry);
+        self.partner_lifetime = crate::mclt::partner_lifetime(now, valid, desired);
+    }
+
     /// Records a local change that the partner must learn about (§4.3).
     pub fn mark_changed(&mut self) {
         self.pending = true;

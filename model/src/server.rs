@@ -535,20 +535,7 @@ impl Endpoint {
         let (preferred, valid, desired) = self.lifetimes_for(now, &r);
         let mut b =
             self.db.get(&r).cloned().unwrap_or_else(|| Binding::free(r, BindingStatus::Free, now));
-        if b.status != BindingStatus::Active || b.client.as_ref() != Some(key) {
-            b.set_status(BindingStatus::Active, now);
-        } else {
-            b.mark_changed();
-        }
-        b.client = Some(key.clone());
-        b.preferred_lifetime = preferred;
-        b.valid_lifetime = valid;
-        b.t1 = preferred / 2;
-        b.t2 = preferred.saturating_mul(4) / 5;
-        b.cltt = now;
-        b.client_expiry = now.plus(valid);
-        b.state_expiration_time = Some(b.client_expiry);
-        b.partner_lifetime = crate::mclt::partner_lifetime(now, valid, desired);
+        b.grant(key, now, preferred, valid, desired);
         self.store(b, out);
         out.push(Output::Event(Event::LeaseGranted { resource: r, valid_lifetime: valid }));
         GrantedLease { resource: r, preferred_lifetime: preferred, valid_lifetime: valid }

@@ -11,6 +11,7 @@
 //! - [`dhcp`]: DHCPv6 over UDP. [`partner`]: the failover TCP link.
 //! - [`control`]: the JSON control socket. [`metrics`]: Prometheus metrics.
 //! - [`trace`]: recording and replaying model steps. [`demo`]: `failoverd demo`.
+//! - [`kea`]: `failoverd import-kea`, migration from ISC Kea (configuration and leases).
 #![forbid(unsafe_code)]
 
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod dhcp;
 pub mod driver;
 pub mod gate;
+pub mod kea;
 pub mod metrics;
 pub mod partner;
 pub mod ratelimit;

@@ -75,6 +75,9 @@ enum Cmd {
         /// The output directory (created if missing).
         dir: PathBuf,
     },
+    /// Migrate from ISC Kea: translate its DHCPv6 configuration, import its memfile leases.
+    #[command(subcommand)]
+    ImportKea(ImportKea),
     /// Replay a trace through the model and report the first divergence.
     Replay {
         /// The trace file (`trace_file` in the configuration).
@@ -93,6 +96,156 @@ enum Cmd {
         #[arg(long, requires = "html")]
         to: Option<usize>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportKea {
+    /// Translate a Kea DHCPv6 configuration (JSON with comments) into a failoverd TOML. What
+    /// cannot be translated is listed on stderr and at the top of the TOML. Exit 0 when
+    /// translated, 2 when the input is invalid.
+    Config {
+        /// Kea's configuration (`kea-dhcp6.conf`).
+        file: PathBuf,
+        /// This server's role (default: that of the HA hook's this-server-name).
+        #[arg(long, value_parser = ["primary", "secondary"])]
+        role: Option<String>,
+        /// The partner's address (default: the host of the other HA peer's URL).
+        #[arg(long)]
+        partner: Option<std::net::IpAddr>,
+        /// This server's DUID, hex (default: Kea's server-id if fully given). Give Kea's
+        /// (its kea-dhcp6-serverid file) so that clients' RENEWs naming it are answered.
+        #[arg(long)]
+        server_duid: Option<String>,
+        /// Maximum Client Lead Time, seconds (Kea's HA has none).
+        #[arg(long, default_value_t = failover_runtime::kea::DEFAULT_MCLT)]
+        mclt: u32,
+        /// `data_dir` of the written configuration.
+        #[arg(long, default_value = "/var/lib/failoverd")]
+        data_dir: PathBuf,
+        /// `control_socket` of the written configuration.
+        #[arg(long, default_value = "/run/failoverd/failoverd.sock")]
+        control_socket: PathBuf,
+        /// Write the TOML here (default: stdout).
+        #[arg(short, long, value_name = "OUT.toml")]
+        output: Option<PathBuf>,
+    },
+    /// Import Kea memfile leases (`kea-leases6.csv`; several files in order, the last line of
+    /// a lease wins) into the lease store of a failoverd configuration, as ACTIVE bindings
+    /// flagged for the partner. Exit 0 when imported, 2 on invalid input or a refused store.
+    Leases {
+        /// Kea's lease file(s), oldest first (e.g. kea-leases6.csv.2 then kea-leases6.csv).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The failoverd configuration whose store receives the leases.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Import into a store that already holds bindings.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn import_kea(cmd: ImportKea) -> ExitCode {
+    use failover_runtime::kea;
+    match cmd {
+        ImportKea::Config {
+            file,
+            role,
+            partner,
+            server_duid,
+            mclt,
+            data_dir,
+            control_socket,
+            output,
+        } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{}: cannot read: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = kea::ConfigOptions {
+                role: role.as_deref().map(|r| {
+                    if r == "primary" {
+                        failover_model::Role::Primary
+                    } else {
+                        failover_model::Role::Secondary
+                    }
+                }),
+                partner,
+                server_duid,
+                mclt,
+                data_dir,
+                control_socket,
+            };
+            let t = match kea::translate_config(&text, &opts) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            for n in &t.untranslated {
+                eprintln!("not translated: {n}");
+            }
+            match &output {
+                Some(out) => {
+                    if let Err(e) = std::fs::write(out, &t.toml) {
+                        eprintln!("{}: cannot write: {e}", out.display());
+                        return ExitCode::FAILURE;
+                    }
+                    eprintln!(
+                        "{}: written ({:?}, {} address pool(s), {} prefix pool(s), {} item(s) not \
+                         translated)",
+                        out.display(),
+                        t.config.model.role,
+                        t.config.model.address_pools.len(),
+                        t.config.model.prefix_pools.len(),
+                        t.untranslated.len()
+                    );
+                }
+                None => print!("{}", t.toml),
+            }
+            ExitCode::SUCCESS
+        }
+        ImportKea::Leases { files, config, force } => {
+            let cfg = match RuntimeConfig::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let now = failover_runtime::clock::Clock::now(&failover_runtime::clock::SystemClock);
+            match kea::import_leases(&files, &cfg, force, now) {
+                Ok(r) => {
+                    let skipped: usize = r.skipped.values().map(Vec::len).sum();
+                    println!(
+                        "imported {} lease(s) ({} address(es), {} prefix(es)) into {}; skipped {}; \
+                         {} older line(s) superseded",
+                        r.imported,
+                        r.addresses,
+                        r.prefixes,
+                        cfg.store_path().display(),
+                        skipped,
+                        r.superseded
+                    );
+                    for (why, list) in &r.skipped {
+                        println!("  skipped {}: {}", why.label(), list.len());
+                        for l in list {
+                            eprintln!("skipped ({}): {l}", why.label());
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("import-kea leases: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
 }
 
 fn init_logging(format: LogFormat, level: &str) {
@@ -194,11 +347,14 @@ fn main() -> ExitCode {
         return check(f);
     }
     let Some(cmd) = cli.cmd else {
-        eprintln!("failoverd: give a command (run, check-config, demo, ctl, replay); see --help");
+        eprintln!(
+            "failoverd: give a command (run, check-config, demo, ctl, replay, import-kea); see --help"
+        );
         return ExitCode::from(2);
     };
     match cmd {
         Cmd::CheckConfig { file } => check(&file),
+        Cmd::ImportKea(cmd) => import_kea(cmd),
         Cmd::GenerateAssets { dir } => match generate_assets(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
