@@ -35,25 +35,13 @@ pub fn partner_lifetime(now: Time, actual: u32, desired: u32) -> Time {
     now.plus(actual / 2).plus(desired.max(actual))
 }
 
-/// §4.2.2.1: the earliest time a server in PARTNER-DOWN may give `b`'s resource to a client
-/// other than the one that held it: the MCLT beyond the latest of the client's expiry, the
-/// partner lifetime sent, the acked partner lifetime, the expiration time acked to the partner,
-/// and the PARTNER-DOWN entry time. (§8.4.1's "if that would be earlier than now + MCLT use
-/// PD-entry + MCLT" is a v4 leftover; this max form is the safe reading of both, digest §11.3
-/// item 14.)
-#[must_use]
-pub fn partner_down_reuse_time(b: &Binding, pd_entry: Time, mclt: u32) -> Time {
-    b.client_expiry
-        .max(b.partner_lifetime)
-        .max(b.acked_partner_lifetime)
-        .max(b.expiration_time)
-        .max(pd_entry)
-        .plus(mclt)
-}
-
-/// §7.2 transition (4) in PARTNER-DOWN: an EXPIRED, RELEASED or RESET lease becomes
-/// PENDING-FREE once the MCLT has passed since it entered that status, with no ack; and it
-/// may not be reused before [`partner_down_reuse_time`] either. The later of the two.
+/// §7.2 transition (4) and §4.2.2.1 in PARTNER-DOWN: an EXPIRED, RELEASED or RESET lease
+/// becomes PENDING-FREE (and may go to another client) once the MCLT has passed since it
+/// entered that status, with no ack, and not before the MCLT beyond the latest of the
+/// client's expiry, the partner lifetime sent, the acked partner lifetime, the expiration time
+/// acked to the partner and the PARTNER-DOWN entry time. (§8.4.1's "if that would be earlier
+/// than now + MCLT use PD-entry + MCLT" is a v4 leftover; this max form is the safe reading of
+/// both, digest §11.3 item 14.)
 #[must_use]
 pub fn partner_down_free_time(b: &Binding, pd_entry: Time, mclt: u32) -> Time {
     partner_down_wait_base(b).max(pd_entry).plus(mclt)
@@ -131,10 +119,15 @@ mod tests {
         assert_eq!(partner_down_free_time(&b, Time(900), 30), Time(930));
         b.expiration_time = Time(0);
         assert_eq!(partner_down_free_time(&b, Time(100), 30), Time(530));
-        assert_eq!(
-            partner_down_free_time(&b, Time(100), 30),
-            b.start_time_of_state.plus(30).max(partner_down_reuse_time(&b, Time(100), 30))
-        );
+        // The MCLT beyond the latest of start, expiry, lifetimes and the PD entry.
+        let latest = b
+            .start_time_of_state
+            .max(b.client_expiry)
+            .max(b.partner_lifetime)
+            .max(b.acked_partner_lifetime)
+            .max(b.expiration_time)
+            .max(Time(100));
+        assert_eq!(partner_down_free_time(&b, Time(100), 30), latest.plus(30));
     }
 
     #[test]
