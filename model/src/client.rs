@@ -192,6 +192,17 @@ pub enum ReplyKind {
     Reply,
 }
 
+impl ReplyKind {
+    /// The RFC 8415 name (the `kind` label of `client_replies_total`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplyKind::Advertise => "ADVERTISE",
+            ReplyKind::Reply => "REPLY",
+        }
+    }
+}
+
 /// The core's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClientReply {
@@ -230,4 +241,44 @@ pub enum SilenceReason {
     /// A SOLICIT, CONFIRM, REBIND or INFORMATION-REQUEST sent to a unicast address without a
     /// relay: RFC 8415 §16 says discard it.
     Unicast,
+}
+
+impl SilenceReason {
+    /// A stable snake_case name (the `reason` label of `client_silences_total`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SilenceReason::Unresponsive => "unresponsive",
+            SilenceReason::NotAddressedToUs => "not_addressed_to_us",
+            SilenceReason::OtherServer => "other_server",
+            SilenceReason::Invalid => "invalid",
+            SilenceReason::NothingToSay => "nothing_to_say",
+            SilenceReason::Unicast => "unicast",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metric labels are written from these tables, not from `Debug` output, so renaming a
+    /// variant cannot change what an operator's dashboard matches.
+    #[test]
+    fn label_names_are_stable_and_distinct() {
+        let reasons = [
+            SilenceReason::Unresponsive,
+            SilenceReason::NotAddressedToUs,
+            SilenceReason::OtherServer,
+            SilenceReason::Invalid,
+            SilenceReason::NothingToSay,
+            SilenceReason::Unicast,
+        ];
+        let names: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), reasons.len());
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert_eq!(SilenceReason::Unicast.name(), "unicast");
+        assert_eq!(ReplyKind::Advertise.name(), "ADVERTISE");
+        assert_eq!(ReplyKind::Reply.name(), "REPLY");
+    }
 }

@@ -322,7 +322,7 @@ impl Driver {
                 }
                 Output::Silence { tag, reason } => {
                     self.routes.remove(&tag);
-                    self.metrics.silence(&format!("{reason:?}"));
+                    self.metrics.silence(reason.name());
                     tracing::debug!(tag, ?reason, "silence");
                 }
                 Output::Send(m) => self.outgoing(Outgoing::Send(m)),
@@ -410,9 +410,9 @@ impl Driver {
                 };
                 match encode_client_reply(&r, &route.context) {
                     Ok(bytes) => {
-                        let kind = format!("{:?}", r.kind);
+                        let kind = r.kind.name();
                         match route.socket.try_send_to(&bytes, route.dest) {
-                            Ok(_) => self.metrics.client_reply(&kind),
+                            Ok(_) => self.metrics.client_reply(kind),
                             Err(e) => {
                                 tracing::debug!(dest = %route.dest, "reply not sent: {e}");
                                 self.metrics.drop_reason("reply_send_failed");

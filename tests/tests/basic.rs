@@ -234,7 +234,7 @@ fn perfdhcp_relayed_clients_from_the_primary() {
 }
 
 /// RFC 8415 §16 end to end: a SOLICIT sent from a client namespace straight to the primary's
-/// link-local unicast address is dropped (the primary's `client_silences_total{reason="Unicast"}`
+/// link-local unicast address is dropped (the primary's `client_silences_total{reason="unicast"}`
 /// counts it, no reply), the same SOLICIT sent to ff02::1:2 is answered with an ADVERTISE.
 /// The raw client socket is opened by a thread that entered the client's namespace.
 #[test]
@@ -251,7 +251,7 @@ fn direct_unicast_solicit_dropped_multicast_answered() {
     }
     let topo = Topology::new(1);
     let (mut p, mut s) = pair_in_normal(&topo);
-    let silenced = "failoverd_client_silences_total{reason=\"Unicast\"}";
+    let silenced = "failoverd_client_silences_total{reason=\"unicast\"}";
     assert_eq!(metric(&p.metrics(), silenced), 0.0);
 
     let netns = format!("/run/netns/{}", topo.ns("c0"));
