@@ -1,9 +1,11 @@
 //! `failoverd import-kea` as an operator runs it: exit statuses, what goes to stderr, the TOML
 //! that `--check-config` accepts, and the summary of a lease import.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
+use support::{ctl, free_tcp, free_udp, wait_until};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kea");
 
@@ -152,9 +154,9 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
         decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
     };
     use failover_model::{Duid, IaKind, Resource};
-    use serde_json::{json, Value};
+    use serde_json::json;
     use std::net::{Ipv6Addr, UdpSocket};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     struct Child(std::process::Child);
     impl Drop for Child {
@@ -163,46 +165,14 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
             let _ = self.0.wait();
         }
     }
-    fn port(udp: bool) -> u16 {
-        if udp {
-            UdpSocket::bind("[::1]:0").and_then(|s| s.local_addr()).map_or(0, |a| a.port())
-        } else {
-            std::net::TcpListener::bind("[::1]:0")
-                .and_then(|s| s.local_addr())
-                .map_or(0, |a| a.port())
-        }
-    }
-    fn ctl(socket: &Path, command: &str, args: Value) -> Option<Value> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(3),
-                failover_runtime::control::call(socket, command, args),
-            )
-            .await
-            .ok()?
-            .ok()
-        })
-    }
-    fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if f() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        f()
-    }
-
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = dir.path();
-    let fo = port(false);
+    let fo = free_tcp();
     let mut nodes = Vec::new();
     for (role, duid) in
         [("primary", "00:02:00:00:09:bf:ee:01"), ("secondary", "00:02:00:00:09:bf:ee:02")]
     {
-        let dhcp = port(true);
+        let dhcp = free_udp();
         let text = format!(
             "role = \"{role}\"\nrelationship = \"kea\"\nserver_duid = \"{duid}\"\n\
              data_dir = \"{dd}/{role}\"\ncontrol_socket = \"{dd}/{role}.sock\"\n\

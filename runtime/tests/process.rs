@@ -5,6 +5,8 @@
 
 #[path = "../../tests/src/privileged.rs"]
 mod privileged;
+mod support;
+use support::{ctl, free_tcp, free_udp, wait_until};
 
 use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
 use failover_model::wire::client::{
@@ -43,17 +45,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_udp() -> u16 {
-    UdpSocket::bind("[::1]:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("udp port")
-}
-
-fn free_tcp() -> u16 {
-    std::net::TcpListener::bind("[::1]:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("tcp port")
 }
 
 struct Node {
@@ -125,30 +116,6 @@ fn start(node: &Node, log: &Path) -> Proc {
             .spawn()
             .expect("spawn failoverd"),
     )
-}
-
-fn ctl(socket: &Path, command: &str, args: Value) -> Option<Value> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-    rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            failover_runtime::control::call(socket, command, args),
-        )
-        .await
-        .ok()?
-        .ok()
-    })
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 fn metric(text: &str, needle: &str) -> f64 {
