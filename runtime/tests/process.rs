@@ -104,6 +104,37 @@ prefix = {{ preferred = 300, valid = 600 }}
     }
 }
 
+/// A pair started on loopback (the failover link on `listen`, TLS off) and in NORMAL on both
+/// sides: its directory (configs, logs, stores), both nodes and both processes.
+struct Pair {
+    dir: tempfile::TempDir,
+    fo_port: u16,
+    prim: Node,
+    sec: Node,
+    p: Proc,
+    s: Proc,
+}
+
+fn normal_pair(listen: &str) -> Pair {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fo_port = free_tcp();
+    let prim = write_config(dir.path(), "primary", fo_port, listen, TLS_OFF);
+    let sec = write_config(dir.path(), "secondary", fo_port, listen, TLS_OFF);
+    let s = start(&sec, &dir.path().join("secondary.log"));
+    let p = start(&prim, &dir.path().join("primary.log"));
+    let normal = wait_until(Duration::from_secs(40), || {
+        state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
+    });
+    assert!(
+        normal,
+        "pair did not reach NORMAL (primary {}, secondary {}); logs in {}",
+        state_of(&prim),
+        state_of(&sec),
+        dir.path().display()
+    );
+    Pair { dir, fo_port, prim, sec, p, s }
+}
+
 fn start(node: &Node, log: &Path) -> Proc {
     let err = std::fs::File::create(log).expect("log file");
     Proc(
@@ -232,23 +263,8 @@ fn single_server_control_and_drops() {
 /// A pair (failover link on 127.0.0.1) reaches NORMAL and a relayed client gets a lease.
 #[test]
 fn pair_reaches_normal_and_serves_a_relayed_client() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
     // The failover link over IPv4 loopback (DHCPv6 itself is on ::1).
-    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
-    let _s = start(&sec, &dir.path().join("secondary.log"));
-    let _p = start(&prim, &dir.path().join("primary.log"));
-    let state = state_of;
-    let normal =
-        wait_until(Duration::from_secs(40), || state(&prim) == "NORMAL" && state(&sec) == "NORMAL");
-    assert!(
-        normal,
-        "pair did not reach NORMAL (primary {}, secondary {}); logs in {}",
-        state(&prim),
-        state(&sec),
-        dir.path().display()
-    );
+    let Pair { dir: _dir, prim, sec, p: _p, s: _s, .. } = normal_pair("127.0.0.1");
 
     let relay = UdpSocket::bind("[::1]:0").expect("udp");
     relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
@@ -429,17 +445,7 @@ fn malformed_partner_frames_reach_the_core() {
 #[test]
 fn hostile_input_does_not_stop_the_server() {
     use std::io::Write;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let mut s = start(&sec, &dir.path().join("secondary.log"));
-    let mut p = start(&prim, &dir.path().join("primary.log"));
-    assert!(
-        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
-            && state_of(&sec) == "NORMAL"),
-        "pair did not reach NORMAL"
-    );
+    let Pair { dir: _dir, fo_port, prim, sec, mut p, mut s } = normal_pair("::1");
 
     // A valid relayed SOLICIT, then thousands of mutations of it (deterministic xorshift).
     let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 9]);
@@ -527,17 +533,7 @@ fn hostile_input_does_not_stop_the_server() {
 /// COMMUNICATIONS-INTERRUPTED; `partner-down` on the control socket moves it to PARTNER-DOWN.
 #[test]
 fn partner_down_command_after_the_primary_dies() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let _s = start(&sec, &dir.path().join("secondary.log"));
-    let p = start(&prim, &dir.path().join("primary.log"));
-    assert!(
-        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
-            && state_of(&sec) == "NORMAL"),
-        "pair did not reach NORMAL"
-    );
+    let Pair { dir: _dir, prim: _prim, sec, p, s: _s, .. } = normal_pair("::1");
     drop(p); // SIGKILL by PID
     assert!(
         wait_until(Duration::from_secs(30), || state_of(&sec) == "COMMUNICATIONS-INTERRUPTED"),
@@ -559,17 +555,7 @@ fn partner_down_command_after_the_primary_dies() {
 /// receives it (it is in the partner's trace) and the primary exits by itself.
 #[test]
 fn sigterm_sends_disconnect_before_exit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let _s = start(&sec, &dir.path().join("secondary.log"));
-    let mut p = start(&prim, &dir.path().join("primary.log"));
-    assert!(
-        wait_until(Duration::from_secs(40), || state_of(&prim) == "NORMAL"
-            && state_of(&sec) == "NORMAL"),
-        "pair did not reach NORMAL"
-    );
+    let Pair { dir, prim: _prim, sec: _sec, mut p, s: _s, .. } = normal_pair("::1");
     let pid = p.0.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
     assert!(status.success());
@@ -763,14 +749,8 @@ fn reset_abandoned_reports_what_the_core_did() {
 #[test]
 fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
     use std::io::Write;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "127.0.0.1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "127.0.0.1", TLS_OFF);
-    let _s = start(&sec, &dir.path().join("secondary.log"));
-    let _p = start(&prim, &dir.path().join("primary.log"));
+    let Pair { dir: _dir, fo_port, prim, sec, p: _p, s: _s } = normal_pair("127.0.0.1");
     let both_normal = || state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL";
-    assert!(wait_until(Duration::from_secs(40), both_normal), "pair did not reach NORMAL");
     let connections = |n: &Node| metric(&metrics_of(n), "failoverd_partner_connections_total");
     assert_eq!(connections(&sec), 1.0, "{}", metrics_of(&sec));
 
