@@ -45,7 +45,10 @@ rc=${PIPESTATUS[0]}
 
 passed=$(sed -n 's/^test result: .* \([0-9][0-9]*\) passed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(sed -n 's/^test result: .* \([0-9][0-9]*\) failed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
-skipped=$(grep '^SKIPPED ' "$log" | sort -u)
+# The test names of the SKIPPED lines. A test writes its line to stderr in one write while the
+# harness may be half-way through a `test NAME ... ok` line on stdout, so the line need not
+# start at the beginning of a log line: take every `SKIPPED <name>: ` wherever it stands.
+skipped=$(grep -oE 'SKIPPED [^ ]+: ' "$log" | sed -E 's/^SKIPPED ([^ ]+): $/\1/' | sort -u)
 nskipped=$(grep -c . <<<"$skipped")
 
 echo
@@ -54,7 +57,7 @@ note=""
 echo "== summary: $((passed - nskipped)) tests ran and passed, $nskipped SKIPPED$note, $failed failed"
 if [ "$nskipped" -gt 0 ]; then
     echo "== SKIPPED, not run:"
-    sed 's/^SKIPPED \([^ ]*\): .*/   \1/' <<<"$skipped"
+    sed 's/^/   /' <<<"$skipped"
     echo "== they need root and the packages of tests/ci-setup.sh; run every suite with:"
     echo "   sudo ./test.sh"
     if [ -n "${CI:-}" ] && [ "$CI" != false ] && [ "$CI" != 0 ]; then
