@@ -5,7 +5,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::{ctl, free_tcp, free_udp, wait_until};
+use support::{ctl, free_tcp, free_udp, relay_exchange, wait_until};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kea");
 
@@ -150,9 +150,6 @@ fn leases_import_once_with_a_summary_then_refuse() {
 #[test]
 fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
     use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
-    use failover_model::wire::client::{
-        decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
-    };
     use failover_model::{Duid, IaKind, Resource};
     use serde_json::json;
     use std::net::{Ipv6Addr, UdpSocket};
@@ -265,26 +262,13 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
         link_address: None,
         unicast: false,
     };
-    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
     let primary_dhcp = std::net::SocketAddr::new(Ipv6Addr::LOCALHOST.into(), nodes[0].2);
     let mut granted = Vec::new();
     let answered = wait_until(Duration::from_secs(10), || {
-        let Ok(inner) = encode_client_request(&req, [7, 7, 7]) else { return false };
-        let Ok(pkt) = wrap_relay_forw(&inner, 0, link, peer, None) else { return false };
-        let _ = relay.send_to(&pkt, primary_dhcp);
-        let mut buf = [0u8; 4096];
-        let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
-        let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
-        let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
-        granted = reply
-            .ias
-            .iter()
-            .flat_map(|ia| ia.leases.iter())
-            .filter(|l| l.valid_lifetime > 0)
-            .map(|l| l.resource)
-            .collect();
-        true
+        relay_exchange(&relay, &req, [7, 7, 7], peer, &[primary_dhcp])
+            .map(|g| granted = g)
+            .is_some()
     });
     assert!(answered, "no reply to the RENEW:\n{}", log("primary.log"));
     assert_eq!(granted, [Resource::Address(addr)], "the RENEW did not keep the imported address");

@@ -6,7 +6,7 @@
 #[path = "../../tests/src/privileged.rs"]
 mod privileged;
 mod support;
-use support::{ctl, free_tcp, free_udp, wait_until};
+use support::{ctl, free_tcp, free_udp, relay_exchange, wait_until};
 
 use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
 use failover_model::wire::client::{
@@ -279,19 +279,10 @@ fn pair_reaches_normal_and_serves_a_relayed_client() {
         link_address: None,
         unicast: false,
     };
-    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
     let got = wait_until(Duration::from_secs(10), || {
-        let inner = encode_client_request(&req, [1, 2, 3]).expect("encode");
-        let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
-        for t in [prim.dhcp, sec.dhcp] {
-            let _ = relay.send_to(&pkt, t);
-        }
-        let mut buf = [0u8; 4096];
-        let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
-        let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
-        let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
-        reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
+        relay_exchange(&relay, &req, [1, 2, 3], peer, &[prim.dhcp, sec.dhcp])
+            .is_some_and(|granted| !granted.is_empty())
     });
     assert!(got, "no lease for the relayed client");
     let v = ctl(&prim.socket, "lease-get", json!({"duid": "00:03:00:01:02:00:00:00:00:01"}))
@@ -710,24 +701,12 @@ fn reset_abandoned_reports_what_the_core_did() {
         link_address: None,
         unicast: false,
     };
-    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
     let mut leased = None;
     assert!(
         wait_until(Duration::from_secs(10), || {
-            let inner = encode_client_request(&req, [7, 7, 7]).expect("encode");
-            let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
-            let _ = relay.send_to(&pkt, node.dhcp);
-            let mut buf = [0u8; 4096];
-            let Ok((n, _)) = relay.recv_from(&mut buf) else { return false };
-            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { return false };
-            let Ok((reply, _)) = decode_server_reply(&inner) else { return false };
-            leased = reply
-                .ias
-                .iter()
-                .flat_map(|ia| ia.leases.iter())
-                .find(|l| l.valid_lifetime > 0)
-                .map(|l| l.resource);
+            leased = relay_exchange(&relay, &req, [7, 7, 7], peer, &[node.dhcp])
+                .and_then(|granted| granted.first().copied());
             leased.is_some()
         }),
         "no lease"

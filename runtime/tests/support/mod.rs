@@ -44,3 +44,37 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// One relayed exchange: `req` in a RELAY-FORW from `peer` on link 2001:db8:1::1 (hop count
+/// 0) to each of `servers`, and the first answer's granted resources (valid lifetime > 0), or
+/// `None` if no answer came within the socket's read timeout.
+pub fn relay_exchange(
+    relay: &UdpSocket,
+    req: &failover_model::client::ClientRequest,
+    xid: [u8; 3],
+    peer: std::net::Ipv6Addr,
+    servers: &[std::net::SocketAddr],
+) -> Option<Vec<failover_model::Resource>> {
+    use failover_model::wire::client::{
+        decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
+    };
+    let link = std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let inner = encode_client_request(req, xid).expect("encode");
+    let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+    for s in servers {
+        let _ = relay.send_to(&pkt, s);
+    }
+    let mut buf = [0u8; 4096];
+    let (n, _) = relay.recv_from(&mut buf).ok()?;
+    let (inner, _) = unwrap_relay_repl(&buf[..n]).ok()?;
+    let (reply, _) = decode_server_reply(&inner).ok()?;
+    Some(
+        reply
+            .ias
+            .iter()
+            .flat_map(|ia| ia.leases.iter())
+            .filter(|l| l.valid_lifetime > 0)
+            .map(|l| l.resource)
+            .collect(),
+    )
+}
