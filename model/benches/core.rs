@@ -12,8 +12,8 @@ mod common;
 
 use common::{test_config, Pair, Side};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
 use failover_model::config::{AddressPool, PrefixPool};
+use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
 use failover_model::wire::client::{
     decode_client_packet, encode_client_reply, encode_client_request, ReplyContext,
 };
@@ -229,19 +229,19 @@ fn codecs(c: &mut Criterion, bndupd: &Message) {
     g.bench_function("client_packet_decode_request", |b| {
         b.iter(|| black_box(decode_client_packet(black_box(&packet), 1, false)));
     });
-    let reply = failover_model::client::ClientReply {
+    let reply = failover_model::dhcp::client::ClientReply {
         tag: 1,
-        kind: failover_model::client::ReplyKind::Reply,
+        kind: failover_model::dhcp::client::ReplyKind::Reply,
         client_id: Some(duid(7)),
         server_id: duid(99),
         rapid_commit: false,
         status: None,
-        ias: vec![failover_model::client::IaReply {
+        ias: vec![failover_model::dhcp::client::IaReply {
             kind: IaKind::Na,
             iaid: 1,
             t1: 1000,
             t2: 2000,
-            leases: vec![failover_model::client::GrantedLease {
+            leases: vec![failover_model::dhcp::client::GrantedLease {
                 resource: failover_model::Resource::Address(Ipv6Addr::LOCALHOST),
                 preferred_lifetime: 3000,
                 valid_lifetime: 4000,

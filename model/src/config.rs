@@ -1,7 +1,7 @@
 //! Endpoint configuration, as validated values. (The runtime's TOML layer maps onto this.)
 
+use crate::failover::state::Role;
 use crate::resource::Duid;
-use crate::state::Role;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;
 

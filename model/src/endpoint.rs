@@ -9,19 +9,19 @@
 //! carry out every returned [`Output`] in order before the next input (see [`crate::io`]).
 //! The endpoint never reads a clock, a socket or a disk, and never panics on any input.
 
-use crate::binding::{pending_free_resolves_to, Binding, BindingStatus};
 use crate::config::Config;
-use crate::db::BindingDb;
-use crate::io::{
-    Command, DurableImage, DurableWrite, Event, Input, Output, Rejection, StateRecord, Timer,
-};
-use crate::message::{
+use crate::failover::message::{
     ConnectOptions, DisconnectOptions, Message, MessageBody, NoOptions, ServerFlags, StateOptions,
     Status, StatusCode, CONNECT_FLAG_FIXED_PD_LENGTH, PROTOCOL_VERSION, XID_MAX,
 };
-use crate::pool::Pools;
+use crate::failover::state::{self, EndpointState, Role};
+use crate::io::{
+    Command, DurableImage, DurableWrite, Event, Input, Output, Rejection, StateRecord, Timer,
+};
+use crate::leases::binding::{pending_free_resolves_to, Binding, BindingStatus};
+use crate::leases::db::BindingDb;
+use crate::leases::pool::Pools;
 use crate::resource::{Duid, Resource};
-use crate::state::{self, EndpointState, Role};
 use crate::time::{Time, SKEW_TOLERANCE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -681,7 +681,7 @@ impl Endpoint {
         if self.pd_wait_mutated() {
             return b.start_time_of_state;
         }
-        crate::mclt::partner_down_free_time(b, pd, mclt)
+        crate::leases::mclt::partner_down_free_time(b, pd, mclt)
     }
 
     fn pd_wait_mutated(&self) -> bool {
@@ -1113,7 +1113,8 @@ impl Endpoint {
                 out.push(Output::Event(Event::PartnerRejected {
                     reason: "STARTTLS without TLS configured".into(),
                 }));
-                let refusal = crate::secure::starttls_refusal(xid, "TLS is not configured");
+                let refusal =
+                    crate::failover::secure::starttls_refusal(xid, "TLS is not configured");
                 self.send_with(now, xid, refusal.body, out);
                 self.drop_connection(now, out);
             }

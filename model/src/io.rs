@@ -14,11 +14,11 @@
 //! - the durable image is exactly the fold of the `Persist` outputs with
 //!   [`DurableImage::apply`]; [`crate::Endpoint::restore`] rebuilds an endpoint from it.
 
-use crate::binding::Binding;
-use crate::client::{ClientReply, ClientRequest, SilenceReason};
-use crate::message::Message;
+use crate::dhcp::client::{ClientReply, ClientRequest, SilenceReason};
+use crate::failover::message::Message;
+use crate::failover::state::EndpointState;
+use crate::leases::binding::Binding;
 use crate::resource::Resource;
-use crate::state::EndpointState;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -17,42 +17,35 @@
 //! runtime (`failover-runtime`), so a crash in the model and a crash of `failoverd` mean the
 //! same thing: [`Endpoint::restore`] rebuilds an endpoint from exactly its durable image.
 //!
-//! Modules follow the RFC's concepts: [`time`] (§3 absolute time), [`resource`] (addresses,
-//! prefixes, DUID/IAID), [`binding`] (§7.2 binding-status, §7.3 records), [`mclt`] (§4.4
-//! lifetimes), [`pool`] (§4.2 independent and proportional allocation), [`state`] (§8 endpoint
-//! states and transitions), [`message`] (§5 messages and options), [`conflict`] (§7.5.4
-//! conflict resolution), [`client`] and [`server`] (RFC 8415 server decisions),
-//! [`endpoint`] (the endpoint that ties them together), and [`wire`] (the octet codecs).
+//! The modules are layered. At the bottom: [`time`] (§3 absolute time), [`resource`]
+//! (addresses, prefixes, DUID/IAID), [`config`] and [`io`] (the driving contract). Then
+//! [`leases`] (§7.2 binding records, §4.2 pools, §4.4 MCLT lifetimes), [`failover`] (§5
+//! messages, §8 states, §6 STARTTLS, §7.5.4 conflict resolution) and [`dhcp`] (RFC 8415
+//! requests). On top, [`endpoint`] ties them together. [`wire`] holds the octet codecs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod binding;
-pub mod client;
 pub mod config;
-pub mod conflict;
-pub mod db;
+pub mod dhcp;
 pub mod endpoint;
+pub mod failover;
 pub mod io;
-pub mod mclt;
-pub mod message;
+pub mod leases;
 #[cfg(feature = "mutations")]
 pub mod mutation;
-pub mod pool;
 pub mod resource;
-pub mod secure;
 pub mod server;
-pub mod state;
 pub mod time;
 pub mod updates;
 pub mod wire;
 
-pub use binding::{Binding, BindingStatus};
 pub use config::Config;
 pub use endpoint::{Endpoint, StatusReport};
+pub use failover::message::{Message, MessageBody};
+pub use failover::state::{EndpointState, Responsiveness, Role};
 pub use io::{
     Command, DurableImage, DurableWrite, Event, Input, Output, Rejection, StateRecord, Timer,
 };
-pub use message::{Message, MessageBody};
+pub use leases::binding::{Binding, BindingStatus};
 pub use resource::{ClientKey, Duid, IaKind, Iaid, Resource};
-pub use state::{EndpointState, Responsiveness, Role};
 pub use time::Time;

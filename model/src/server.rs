@@ -2,15 +2,15 @@
 //! under the failover rules: responsiveness by state (RFC 8156 §8), pool ownership (§4.2),
 //! the MCLT (§4.4) and re-allocation waits (§4.2.2.1).
 
-use crate::binding::{Binding, BindingStatus};
-use crate::client::{
+use crate::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, GrantedLease, IaReply, ReplyKind,
     RequestedLease, SilenceReason,
 };
 use crate::endpoint::Endpoint;
+use crate::failover::state::{self, EndpointState, Responsiveness, Role};
 use crate::io::{Event, Output};
+use crate::leases::binding::{Binding, BindingStatus};
 use crate::resource::{ClientKey, Duid, IaKind, Resource};
-use crate::state::{self, EndpointState, Responsiveness, Role};
 use crate::time::Time;
 use std::net::Ipv6Addr;
 
@@ -426,7 +426,12 @@ impl Endpoint {
         if self.state != EndpointState::PartnerDown {
             return false;
         }
-        if now < crate::mclt::partner_pool_usable_from(self.record.partner_down_time, self.mclt()) {
+        if now
+            < crate::leases::mclt::partner_pool_usable_from(
+                self.record.partner_down_time,
+                self.mclt(),
+            )
+        {
             return false;
         }
         match self.config.role {
@@ -506,7 +511,7 @@ impl Endpoint {
             self.config.address_lifetimes
         };
         let acked = self.db.get(r).map_or(Time::ZERO, |b| b.acked_partner_lifetime);
-        let valid = crate::mclt::client_lifetime(
+        let valid = crate::leases::mclt::client_lifetime(
             l.valid,
             acked,
             now,

@@ -2,16 +2,16 @@
 //! conflict resolution (§7.5), acks (§7.6, §7.7), UPDREQ / UPDREQALL / UPDDONE (§5.3.5-§5.3.7)
 //! and proportional rebalancing of delegable prefixes (§4.2.2).
 
-use crate::binding::{pending_free_resolves_to, Binding, BindingStatus};
-use crate::conflict::{resolve, Resolution, UpdateTimes};
 use crate::endpoint::{Endpoint, Sent, MAX_REBALANCE_PER_PASS};
-use crate::io::{Event, Output, Timer};
-use crate::message::{
+use crate::failover::conflict::{resolve, Resolution, UpdateTimes};
+use crate::failover::message::{
     BindingMessage, BindingPayload, ClientData, IaData, LeaseData, LeaseOptions, MessageBody,
     NoOptions, PrefixData, Status, StatusCode,
 };
+use crate::failover::state::{EndpointState, Role};
+use crate::io::{Event, Output, Timer};
+use crate::leases::binding::{pending_free_resolves_to, Binding, BindingStatus};
 use crate::resource::{ClientKey, Duid, IaKind, Resource};
-use crate::state::{EndpointState, Role};
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -274,8 +274,8 @@ impl Endpoint {
             // The seeded bug: the ack goes out before the writes that precede it.
             let first_persist =
                 out.iter().position(|o| matches!(o, Output::Persist(_))).unwrap_or(out.len());
-            let msg = crate::message::Message {
-                xid: xid & crate::message::XID_MAX,
+            let msg = crate::failover::message::Message {
+                xid: xid & crate::failover::message::XID_MAX,
                 sent_time: now,
                 body,
             };

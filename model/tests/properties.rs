@@ -5,15 +5,15 @@
 mod common;
 
 use common::*;
-use failover_model::binding::BindingStatus;
-use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
-use failover_model::io::Command;
-use failover_model::message::{
+use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
+use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, IaData,
     LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, ServerFlags,
     StateOptions, Status, StatusCode,
 };
-use failover_model::state::{mclt_applies, ALL_STATES};
+use failover_model::failover::state::{mclt_applies, ALL_STATES};
+use failover_model::io::Command;
+use failover_model::leases::binding::BindingStatus;
 use failover_model::{
     Duid, Endpoint, EndpointState, IaKind, Input, Output, Resource, Role, Time, Timer,
 };
@@ -293,7 +293,7 @@ fn run_endpoint(role: Role, start: u8, steps: Vec<(u32, Input)>) -> Result<(), T
                     prop_assert_eq!(r.tag, req.tag);
                     // S13: unresponsive states stay silent.
                     prop_assert!(
-                        failover_model::state::responsiveness(before.state(), role)
+                        failover_model::failover::state::responsiveness(before.state(), role)
                             != failover_model::Responsiveness::Unresponsive
                     );
                     // S2: the MCLT bound at grant outside PARTNER-DOWN.

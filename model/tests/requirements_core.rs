@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Client, Pair, Side};
-use failover_model::client::{ClientMsgKind, RequestedLease};
-use failover_model::message::{
+use failover_model::dhcp::client::{ClientMsgKind, RequestedLease};
+use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, IaData, LeaseData, LeaseOptions, PrefixData,
     StatusCode, XID_MAX,
 };
@@ -125,15 +125,15 @@ fn primary_keeps_connecting_after_a_rejection() {
             .expect("a CONNECT on the new connection");
         attempts += 1;
         let refusal = if round % 2 == 0 {
-            MessageBody::ConnectReply(failover_model::message::ConnectOptions {
-                status: Some(failover_model::message::Status::new(
+            MessageBody::ConnectReply(failover_model::failover::message::ConnectOptions {
+                status: Some(failover_model::failover::message::Status::new(
                     StatusCode::CONFIGURATION_CONFLICT,
                     "no",
                 )),
                 ..Default::default()
             })
         } else {
-            MessageBody::Disconnect(failover_model::message::DisconnectOptions::default())
+            MessageBody::Disconnect(failover_model::failover::message::DisconnectOptions::default())
         };
         let out = ep.handle(
             now,
@@ -304,7 +304,7 @@ fn sent_time_is_the_time_of_sending_and_skew_the_time_of_reception() {
     let contact = |t: Time| Message {
         xid: 77,
         sent_time: t,
-        body: MessageBody::Contact(failover_model::message::NoOptions::default()),
+        body: MessageBody::Contact(failover_model::failover::message::NoOptions::default()),
     };
     let out = pair.input(Side::S, Input::Partner(contact(pair.now.minus(5))));
     assert!(!out.contains(&Output::Disconnect), "5 s is within tolerance: {out:?}");
@@ -450,7 +450,7 @@ fn poolresp_must_answer_the_poolreq() {
 #[test]
 fn every_rejection_backs_off_but_a_planned_shutdown_does_not() {
     use failover_model::endpoint::{reconnect_delay, REJECTED_RECONNECT_MAX_DELAY};
-    use failover_model::message::{ConnectOptions, DisconnectOptions, Status};
+    use failover_model::failover::message::{ConnectOptions, DisconnectOptions, Status};
     let config = common::test_config(Role::Primary);
     let interval = config.reconnect_interval;
     let mut now = Time(100_000);

@@ -4,9 +4,11 @@
 mod common;
 
 use common::*;
-use failover_model::client::{ClientMsgKind, DhcpStatus, ReplyKind, RequestedLease, SilenceReason};
+use failover_model::dhcp::client::{
+    ClientMsgKind, DhcpStatus, ReplyKind, RequestedLease, SilenceReason,
+};
+use failover_model::failover::message::{BindingPayload, MessageBody};
 use failover_model::io::{Command, Input, Output};
-use failover_model::message::{BindingPayload, MessageBody};
 use failover_model::{
     BindingStatus, EndpointState as St, Event, IaKind, Rejection, Resource, Role, Time,
 };
@@ -113,7 +115,7 @@ fn primary_crash_partner_down_and_recovery() {
     // Client b goes away; its address must not go to anyone else before the wait
     // (§4.2.2.1): MCLT beyond the latest of the expiry times and the PD entry.
     let b_rec = pair.s.ep().binding(&rb).cloned().expect("b's record");
-    let wait_until = failover_model::mclt::partner_down_free_time(&b_rec, pd_entry, 60);
+    let wait_until = failover_model::leases::mclt::partner_down_free_time(&b_rec, pd_entry, 60);
     b.lease = None;
     // Until then, the primary's half is never used for new clients.
     let mut fresh = Vec::new();

@@ -1,9 +1,9 @@
 //! The endpoint state machine of RFC 8156 §8 as a table: every (own state, partner state,
 //! role) for the comms-OK event, every own state for the comms-failed event, and the operator
 //! and timer events, each row citing its section. The test checks the table is complete (every
-//! triple is covered by exactly one row) and that `failover_model::state` agrees with it.
+//! triple is covered by exactly one row) and that `failover_model::failover::state` agrees with it.
 
-use failover_model::state::{
+use failover_model::failover::state::{
     on_comms_failed, on_partner_state, responsiveness, startup_apply_comms_failed,
     startup_on_comms_ok, startup_previous_state, Responsiveness, ALL_STATES,
 };
@@ -332,7 +332,7 @@ mod endpoint_steps {
     /// (docs/design.md "A second connection"); a primary accepts none.
     #[test]
     fn only_an_acceptable_connect_replaces_the_live_connection() {
-        use failover_model::message::{
+        use failover_model::failover::message::{
             ConnectOptions, DisconnectOptions, Message, MessageBody, NoOptions,
             CONNECT_FLAG_FIXED_PD_LENGTH,
         };
@@ -376,7 +376,9 @@ mod endpoint_steps {
     /// 4-octet framing has no sent-time (decoded as 0): no skew is measured on it.
     #[test]
     fn starttls_refused_without_tls() {
-        use failover_model::message::{DisconnectOptions, Message, MessageBody, StatusCode};
+        use failover_model::failover::message::{
+            DisconnectOptions, Message, MessageBody, StatusCode,
+        };
         let now = Time(1000);
         for sent_time in [Time(0), now] {
             let (mut s, _) = Endpoint::new(Config::example(Role::Secondary), now);

@@ -2,7 +2,9 @@
 //! nesting, huge counts. Each gives an error value: never a panic (the test profile has
 //! overflow checks on), never a silently shortened message.
 
-use failover_model::message::{ConnectOptions, Message, MessageBody, NoOptions, RawOption};
+use failover_model::failover::message::{
+    ConnectOptions, Message, MessageBody, NoOptions, RawOption,
+};
 use failover_model::time::Time;
 use failover_model::wire::tlv::{MAX_RELAY_DEPTH, MAX_UDP_MESSAGE_SIZE};
 use failover_model::wire::{

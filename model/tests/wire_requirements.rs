@@ -8,8 +8,8 @@
 mod common;
 
 use common::{Client, Pair, Side};
-use failover_model::client::{ClientMsgKind, IaRequest, RequestedLease};
-use failover_model::message::{
+use failover_model::dhcp::client::{ClientMsgKind, IaRequest, RequestedLease};
+use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, IaData, LeaseData, LeaseOptions, PrefixData,
     StatusCode,
 };
@@ -873,7 +873,7 @@ fn reconfigure_time_is_carried_as_absolute_time() {
         None,
     );
     if let Some(BindingPayload::Client(cd)) = &mut b.payload {
-        cd.reconfigure = Some(failover_model::message::ReconfigureData {
+        cd.reconfigure = Some(failover_model::failover::message::ReconfigureData {
             reconfigure_time: t,
             key: vec![1, 2, 3, 4],
         });

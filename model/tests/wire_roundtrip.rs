@@ -3,18 +3,18 @@
 //! (24-bit xids, DUIDs of 3..=130 octets, IA_TA without T1/T2, resources matching their IA,
 //! unknown options with codes nobody interprets).
 
-use failover_model::binding::BindingStatus;
-use failover_model::client::{
+use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, GrantedLease, IaReply, IaRequest,
     ReplyKind, RequestedLease,
 };
-use failover_model::message::{
+use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, DnsRemovalInfo,
     IaData, LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, RawOption,
     ReconfigureData, RelayData, ServerFlags, StateOptions, Status, StatusCode,
 };
+use failover_model::failover::state::ALL_STATES;
+use failover_model::leases::binding::BindingStatus;
 use failover_model::resource::{Duid, IaKind, Resource};
-use failover_model::state::ALL_STATES;
 use failover_model::time::Time;
 use failover_model::wire::{
     decode_client_packet, decode_message, decode_server_reply, encode_client_reply,

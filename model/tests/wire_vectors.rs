@@ -5,18 +5,18 @@
 //! Header (RFC 8156 §5.2 figure): msg-type (1) | transaction-id (3) | sent-time (4).
 //! Options (RFC 8415 §21.1): option-code (2) | option-len (2) | data.
 
-use failover_model::binding::BindingStatus;
-use failover_model::client::{
+use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, DhcpStatus, GrantedLease, IaReply, IaRequest, ReplyKind,
     RequestedLease,
 };
-use failover_model::message::{
+use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, DnsRemovalInfo,
     IaData, LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, ReconfigureData,
     RelayData, ServerFlags, StateOptions, Status, StatusCode,
 };
+use failover_model::failover::state::EndpointState;
+use failover_model::leases::binding::BindingStatus;
 use failover_model::resource::{Duid, IaKind, Resource};
-use failover_model::state::EndpointState;
 use failover_model::time::Time;
 use failover_model::wire::{
     decode_client_packet, decode_message, decode_server_reply, encode_client_reply,
@@ -132,12 +132,12 @@ fn reply_7_secondary_goes_ahead_with_the_request_xid_and_no_status() {
     let go = dhcp(MessageBody::StartTlsReply(DisconnectOptions::default()));
     check(&bytes, &go);
     // The secondary's answer to the primary's STARTTLS, as the secure module builds them.
-    let req = failover_model::secure::starttls_request(XID);
+    let req = failover_model::failover::secure::starttls_request(XID);
     assert_eq!(encode_message(&req).as_deref(), Ok(&[23, 0x0a, 0x0b, 0x0c][..]));
-    let answer = failover_model::secure::starttls_go_ahead(&req);
+    let answer = failover_model::failover::secure::starttls_go_ahead(&req);
     assert_eq!(encode_message(&answer).as_deref(), Ok(&bytes[..]));
     // The primary accepts exactly this REPLY.
-    assert_eq!(failover_model::secure::judge_starttls_answer(XID, &go), Ok(()));
+    assert_eq!(failover_model::failover::secure::judge_starttls_answer(XID, &go), Ok(()));
 }
 
 #[test]
@@ -150,11 +150,11 @@ fn reply_7_refusal_tls_connection_refused() {
     }));
     check(&bytes, &refused);
     assert_eq!(
-        encode_message(&failover_model::secure::starttls_refusal(XID, "no")).as_deref(),
+        encode_message(&failover_model::failover::secure::starttls_refusal(XID, "no")).as_deref(),
         Ok(&bytes[..])
     );
     // The primary closes on it.
-    assert!(failover_model::secure::judge_starttls_answer(XID, &refused).is_err());
+    assert!(failover_model::failover::secure::judge_starttls_answer(XID, &refused).is_err());
 }
 
 #[test]
@@ -190,10 +190,10 @@ fn starttls_answered_with_starttls_is_not_the_reply() {
         sent_time: SENT,
         body: MessageBody::StartTls(DisconnectOptions::default()),
     };
-    assert!(failover_model::secure::judge_starttls_answer(XID, &old).is_err());
+    assert!(failover_model::failover::secure::judge_starttls_answer(XID, &old).is_err());
     let wrong_xid =
         Message { xid: 0, ..dhcp(MessageBody::StartTlsReply(DisconnectOptions::default())) };
-    assert!(failover_model::secure::judge_starttls_answer(XID, &wrong_xid).is_err());
+    assert!(failover_model::failover::secure::judge_starttls_answer(XID, &wrong_xid).is_err());
 }
 
 // ---- CONNECT / CONNECTREPLY (§5.3.8, §5.3.9, §6.1.1, §6.1.2) ------------------------------

@@ -20,7 +20,7 @@
 //! children are killed by PID on every exit path.
 
 use crate::control;
-use failover_model::client::{
+use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
 };
 use failover_model::wire::client::{

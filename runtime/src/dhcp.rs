@@ -28,7 +28,7 @@
 //! the interface is looked up by the pktinfo index among `[[dhcp.interfaces]]`); relayed
 //! messages carry theirs.
 //!
-//! [`ClientRequest`]: failover_model::client::ClientRequest
+//! [`ClientRequest`]: failover_model::dhcp::client::ClientRequest
 
 use crate::config::Interface;
 use crate::driver::{DriverMsg, ReplyRoute};

@@ -31,7 +31,7 @@ use crate::trace::TraceWriter;
 use failover_model::wire::client::{encode_client_reply, ReplyContext};
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use failover_model::{
-    client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
+    dhcp::client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
     Input, Message, MessageBody, Output, Role, Time, Timer,
 };
 use std::collections::{BTreeMap, HashMap};
@@ -69,7 +69,7 @@ pub enum DriverMsg {
     /// A decoded client request and where to answer it.
     Client {
         /// The request.
-        request: failover_model::client::ClientRequest,
+        request: failover_model::dhcp::client::ClientRequest,
         /// The route.
         route: ReplyRoute,
     },
@@ -739,7 +739,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use failover_model::message::{DisconnectOptions, NoOptions};
+    use failover_model::failover::message::{DisconnectOptions, NoOptions};
 
     fn msg(body: MessageBody) -> Message {
         Message { xid: 1, sent_time: Time(1), body }

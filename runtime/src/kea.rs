@@ -15,7 +15,7 @@
 
 use crate::config::{RuntimeConfig, DEFAULT_FAILOVER_PORT};
 use crate::store::{Store, StoreIdentity};
-use failover_model::pool::Pools;
+use failover_model::leases::pool::Pools;
 use failover_model::{
     Binding, BindingStatus, ClientKey, Duid, DurableWrite, Endpoint, IaKind, Resource, Role, Time,
 };

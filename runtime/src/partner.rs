@@ -418,7 +418,7 @@ mod tests {
     /// decoder for the reader; one that closes or says nothing is refused with its reason.
     #[tokio::test]
     async fn a_candidate_proves_itself_with_its_first_frame() {
-        use failover_model::message::{MessageBody, NoOptions};
+        use failover_model::failover::message::{MessageBody, NoOptions};
         let listener = TcpListener::bind("[::1]:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let contact = Message {

@@ -8,14 +8,16 @@
 //! certificate names the address (or the `tls_server_name`) it connected to. Only then does the
 //! driver report `ConnectionUp` and the core's CONNECT exchange begins, inside TLS. The primary
 //! goes ahead only on exactly that REPLY and closes on anything else
-//! (`failover_model::secure::judge_starttls_answer`, RFC 7653 §8.2).
+//! (`failover_model::failover::secure::judge_starttls_answer`, RFC 7653 §8.2).
 //!
 //! STARTTLS is a transport step below the core's CONNECT: the core never sees it. A secondary
 //! configured for TLS closes (and counts) any connection whose first message is not STARTTLS
 //! or whose handshake fails.
 
-use failover_model::message::{Message, MessageBody};
-use failover_model::secure::{judge_starttls_answer, starttls_go_ahead, starttls_request};
+use failover_model::failover::message::{Message, MessageBody};
+use failover_model::failover::secure::{
+    judge_starttls_answer, starttls_go_ahead, starttls_request,
+};
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;

@@ -273,7 +273,7 @@ pub fn behaviour(
     config: &Config,
     window: Window,
 ) -> anyhow::Result<(failover_viewer::Behaviour, usize)> {
-    use failover_model::client::ClientMsgKind;
+    use failover_model::dhcp::client::ClientMsgKind;
     use failover_model::{Event, Role};
     use failover_viewer::{
         label, Arrow, ArrowKind, Behaviour, Lane, LaneKind, Mark, MarkKind, ServerSnapshot, Step,
@@ -628,7 +628,7 @@ pub fn behaviour(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
+    use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest};
     use failover_model::{Duid, IaKind, Role, Timer};
     use failover_viewer::{ArrowKind, MarkKind};
 

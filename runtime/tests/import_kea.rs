@@ -149,7 +149,7 @@ fn leases_import_once_with_a_summary_then_refuse() {
 /// RENEW of Kea's client gets its same address from the primary.
 #[test]
 fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
-    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
+    use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest, RequestedLease};
     use failover_model::{Duid, IaKind, Resource};
     use serde_json::json;
     use std::net::{Ipv6Addr, UdpSocket};

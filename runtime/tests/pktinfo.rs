@@ -60,7 +60,9 @@ fn solicit(xid: u8) -> Vec<u8> {
     m
 }
 
-async fn next_client(rx: &mut mpsc::Receiver<DriverMsg>) -> failover_model::client::ClientRequest {
+async fn next_client(
+    rx: &mut mpsc::Receiver<DriverMsg>,
+) -> failover_model::dhcp::client::ClientRequest {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await

@@ -8,7 +8,7 @@ mod privileged;
 mod support;
 use support::{ctl, free_tcp, free_udp, relay_exchange, wait_until};
 
-use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest};
+use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest};
 use failover_model::wire::client::{
     decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
 };

@@ -14,11 +14,11 @@ use crate::world::{
     fault, idx, role_at, role_name, Budget, Client, Ghost, Held, Link, PdWatch, Server, Wire,
     World, T0,
 };
-use failover_model::binding::BindingStatus;
-use failover_model::client::{
+use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind, RequestedLease,
 };
-use failover_model::message::{BindingMessage, BindingPayload, MessageBody};
+use failover_model::failover::message::{BindingMessage, BindingPayload, MessageBody};
+use failover_model::leases::binding::BindingStatus;
 use failover_model::Message;
 use failover_model::{
     Command, Config, Duid, DurableImage, Endpoint, EndpointState, IaKind, Input, Output, Resource,
@@ -1071,7 +1071,9 @@ fn partner_free(role: Role) -> BindingStatus {
 /// S5 (§7.5.2, §4.4.1): every binding a BNDREPLY accepts is on stable storage, with at least
 /// the partner lifetime the reply acknowledges as its expiration time.
 fn acked_is_durable(image: &DurableImage, bm: &BindingMessage) -> bool {
-    let ok = |s: &Option<failover_model::message::Status>| s.as_ref().is_none_or(|s| s.code.0 == 0);
+    let ok = |s: &Option<failover_model::failover::message::Status>| {
+        s.as_ref().is_none_or(|s| s.code.0 == 0)
+    };
     if !ok(&bm.status) {
         return true;
     }

@@ -4,7 +4,7 @@
 //! Everything here is data. The protocol lives in `failover_model::Endpoint`; this module only
 //! holds what the environment (the model) adds around it.
 
-use failover_model::client::ClientMsgKind;
+use failover_model::dhcp::client::ClientMsgKind;
 use failover_model::{
     DurableImage, Endpoint, EndpointState, IaKind, Message, Resource, Role, Time,
 };

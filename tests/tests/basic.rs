@@ -239,7 +239,7 @@ fn perfdhcp_relayed_clients_from_the_primary() {
 /// The raw client socket is opened by a thread that entered the client's namespace.
 #[test]
 fn direct_unicast_solicit_dropped_multicast_answered() {
-    use failover_model::client::{ClientMsgKind, ClientRequest, IaRequest, ReplyKind};
+    use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest, ReplyKind};
     use failover_model::wire::client::{decode_server_reply, encode_client_request};
     use failover_model::{Duid, IaKind};
     use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};

@@ -4,9 +4,9 @@
 //! them relative to its start (`t0+90`) and a runtime trace as it prefers.
 
 use crate::BindingRow;
-use failover_model::binding::Binding;
-use failover_model::client::{ClientReply, ClientRequest};
-use failover_model::message::{BindingPayload, LeaseData, Message, MessageBody, Status};
+use failover_model::dhcp::client::{ClientReply, ClientRequest};
+use failover_model::failover::message::{BindingPayload, LeaseData, Message, MessageBody, Status};
+use failover_model::leases::binding::Binding;
 use failover_model::Time;
 
 /// Prints an absolute time.
@@ -187,8 +187,8 @@ pub fn reply(r: &ClientReply) -> (String, Vec<(String, String)>) {
         }
     }
     let name = match r.kind {
-        failover_model::client::ReplyKind::Advertise => "ADVERTISE",
-        failover_model::client::ReplyKind::Reply => "REPLY",
+        failover_model::dhcp::client::ReplyKind::Advertise => "ADVERTISE",
+        failover_model::dhcp::client::ReplyKind::Reply => "REPLY",
     };
     (name.to_string(), f)
 }
@@ -211,7 +211,7 @@ pub fn binding(b: &Binding, t: TimeFmt<'_>) -> BindingRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use failover_model::message::{ServerFlags, StateOptions};
+    use failover_model::failover::message::{ServerFlags, StateOptions};
     use failover_model::EndpointState;
 
     #[test]

@@ -39,11 +39,11 @@ use super::tlv::{
     self, code, put_option, split_options, validate_option, Reader, Tlv, HOP_COUNT_LIMIT,
     MAX_OPTIONS, MAX_RELAY_DEPTH, MAX_UDP_MESSAGE_SIZE,
 };
-use crate::client::{
+use crate::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, GrantedLease, IaReply, IaRequest,
     ReplyKind, RequestedLease,
 };
-use crate::message::RawOption;
+use crate::failover::message::RawOption;
 use crate::resource::{Duid, IaKind, Resource};
 use dhcproto::v6::{self as d6, DhcpOption, DhcpOptions, MessageType};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};

@@ -53,14 +53,14 @@
 
 use super::error::WireError;
 use super::tlv::{self, code, put_option, Reader, Tlv, MAX_MESSAGE_SIZE, MAX_OPTIONS};
-use crate::binding::BindingStatus;
-use crate::message::{
+use crate::failover::message::{
     msg_type, BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions,
     DnsRemovalInfo, IaData, LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData,
     RawOption, ReconfigureData, RelayData, ServerFlags, StateOptions, Status, StatusCode, XID_MAX,
 };
+use crate::failover::state::EndpointState;
+use crate::leases::binding::BindingStatus;
 use crate::resource::{Duid, IaKind, Resource};
-use crate::state::EndpointState;
 use crate::time::Time;
 use std::net::Ipv6Addr;
 
@@ -1038,7 +1038,7 @@ mod tests {
         let back = decode_message(f.get(FRAME_PREFIX_LEN..).unwrap_or_default());
         assert_eq!(back, Ok(Message { sent_time: Time(0x0102_0304), ..contact(vec![]) }));
         // STARTTLS / REPLY have no sent-time; short frames are left alone.
-        let mut s = encode_frame(&crate::secure::starttls_request(9)).unwrap_or_default();
+        let mut s = encode_frame(&crate::failover::secure::starttls_request(9)).unwrap_or_default();
         let before = s.clone();
         assert!(!restamp(&mut s, Time(1)));
         assert_eq!(s, before);

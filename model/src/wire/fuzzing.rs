@@ -11,7 +11,7 @@ use super::client::{
     unwrap_relay_repl,
 };
 use super::failover::{decode_message, encode_message, FrameDecoder};
-use crate::client::{ClientReply, ReplyKind};
+use crate::dhcp::client::{ClientReply, ReplyKind};
 use crate::resource::Duid;
 
 /// `failover_frame`: the bytes as a TCP stream (pushed in two pieces, split by the first
@@ -42,7 +42,7 @@ pub fn failover_frame(data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn check_failover(m: &crate::message::Message) -> Result<(), String> {
+fn check_failover(m: &crate::failover::message::Message) -> Result<(), String> {
     let bytes =
         encode_message(m).map_err(|e| format!("decoded message does not re-encode: {e}: {m:?}"))?;
     match decode_message(&bytes) {

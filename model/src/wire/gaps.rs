@@ -11,7 +11,7 @@ use super::client::{
 };
 use super::error::WireError;
 use super::tlv::{self, code};
-use crate::client::{ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind};
+use crate::dhcp::client::{ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind};
 use crate::resource::{Duid, IaKind};
 use dhcproto::v6::{self as d6, DhcpOption, DhcpOptions, MessageType, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
@@ -226,7 +226,7 @@ fn gap_types_are_not_hash_so_ours_are() {
     hashable::<ClientPacket>();
     hashable::<ReplyContext>();
     hashable::<RelayHop>();
-    hashable::<crate::message::Message>();
+    hashable::<crate::failover::message::Message>();
     // (A compile-time check; the runtime assertion is that it compiled.)
 }
 

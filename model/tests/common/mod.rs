@@ -6,10 +6,10 @@
 //! only when the test says so, firing timers in deadline order on the way.
 #![allow(dead_code)]
 
-use failover_model::client::{
+use failover_model::config::{AddressPool, Lifetimes, PrefixPool};
+use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
 };
-use failover_model::config::{AddressPool, Lifetimes, PrefixPool};
 use failover_model::{
     Command, Config, Duid, DurableImage, Endpoint, EndpointState, Event, IaKind, Input, Message,
     Output, Resource, Role, Time,

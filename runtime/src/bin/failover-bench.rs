@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use failover_model::client::{ClientMsgKind, ClientReply, GrantedLease, IaReply, ReplyKind};
+use failover_model::dhcp::client::{ClientMsgKind, ClientReply, GrantedLease, IaReply, ReplyKind};
 use failover_model::wire::client::{decode_client_packet, encode_client_reply};
 use failover_model::{
     Binding, BindingStatus, ClientKey, Duid, DurableWrite, IaKind, Resource, Time,

@@ -50,7 +50,7 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// `None` if no answer came within the socket's read timeout.
 pub fn relay_exchange(
     relay: &UdpSocket,
-    req: &failover_model::client::ClientRequest,
+    req: &failover_model::dhcp::client::ClientRequest,
     xid: [u8; 3],
     peer: std::net::Ipv6Addr,
     servers: &[std::net::SocketAddr],

@@ -4,9 +4,9 @@
 //! [`crate::wire`]. Option containers keep unknown sub-options in `unknown` (in arrival order)
 //! so that nothing is silently dropped (§5.5: options follow RFC 8415 §21.1 TLV rules).
 
-use crate::binding::BindingStatus;
+use crate::failover::state::EndpointState;
+use crate::leases::binding::BindingStatus;
 use crate::resource::{Duid, IaKind, Iaid, Resource};
-use crate::state::EndpointState;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;

@@ -14,7 +14,9 @@
 //! STARTTLS and REPLY are DHCPv6 messages (4-octet header, no sent-time); see
 //! [`crate::wire::failover`] for their framing.
 
-use crate::message::{DisconnectOptions, Message, MessageBody, Status, StatusCode, XID_MAX};
+use crate::failover::message::{
+    DisconnectOptions, Message, MessageBody, Status, StatusCode, XID_MAX,
+};
 use crate::time::Time;
 
 /// The STARTTLS request (RFC 7653 §6.2.2: without options). `xid` is masked to 24 bits.

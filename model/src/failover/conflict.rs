@@ -4,10 +4,10 @@
 //! within ±5 s are equal (§7.5.1), so "later" means later by more than 5 s: a tie is rejected
 //! by both sides (digest §11.3 item 15), which the RFC tolerates.
 
-use crate::binding::{Binding, BindingStatus};
-use crate::message::StatusCode;
+use crate::failover::message::StatusCode;
+use crate::failover::state::Role;
+use crate::leases::binding::{Binding, BindingStatus};
 use crate::resource::ClientKey;
-use crate::state::Role;
 use crate::time::Time;
 
 /// The outcome for one lease of a BNDUPD.

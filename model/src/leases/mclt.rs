@@ -7,7 +7,7 @@
 //! client expiry  ≤  max(acked partner lifetime, now) + MCLT
 //! ```
 
-use crate::binding::Binding;
+use crate::leases::binding::Binding;
 use crate::time::Time;
 
 /// §4.4.1: the valid lifetime to give a client: `min(desired, max(acked − now, 0) + MCLT)`
@@ -109,7 +109,7 @@ mod tests {
     fn free_time_is_the_max_of_both_rules() {
         let mut b = Binding::free(
             crate::resource::Resource::Address(std::net::Ipv6Addr::LOCALHOST),
-            crate::binding::BindingStatus::Expired,
+            crate::leases::binding::BindingStatus::Expired,
             Time(500),
         );
         b.client_expiry = Time(400);

@@ -201,7 +201,7 @@ impl Binding {
         self.cltt = now;
         self.client_expiry = now.plus(valid);
         self.state_expiration_time = Some(self.client_expiry);
-        self.partner_lifetime = crate::mclt::partner_lifetime(now, valid, desired);
+        self.partner_lifetime = crate::leases::mclt::partner_lifetime(now, valid, desired);
     }
 
     /// Records a local change that the partner must learn about (§4.3).

@@ -1,7 +1,7 @@
 //! The binding database: binding records indexed by resource, by client, by expiry and by
 //! availability, so that no operation scans the pool or the whole table.
 
-use crate::binding::{Binding, BindingStatus};
+use crate::leases::binding::{Binding, BindingStatus};
 use crate::resource::{ClientKey, Duid, IaKind, Resource};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ pub struct BindingDb {
     /// ACTIVE bindings by client expiry.
     active_expiry: BTreeSet<(Time, Resource)>,
     /// EXPIRED, RELEASED and RESET bindings by their PARTNER-DOWN wait base
-    /// ([`crate::mclt::partner_down_wait_base`]), so the earliest §7.2 (4) deadline is first.
+    /// ([`crate::leases::mclt::partner_down_wait_base`]), so the earliest §7.2 (4) deadline is first.
     awaiting_free: BTreeSet<(Time, Resource)>,
     /// Number of available bindings by status and kind.
     available_counts: BTreeMap<(BindingStatus, bool), usize>,
@@ -95,7 +95,7 @@ impl BindingDb {
                 self.active += 1;
             }
             s if s.awaits_ack_to_free() => {
-                self.awaiting_free.insert((crate::mclt::partner_down_wait_base(b), r));
+                self.awaiting_free.insert((crate::leases::mclt::partner_down_wait_base(b), r));
             }
             s if s.is_available() => {
                 self.available.insert((s, r.is_prefix(), b.start_time_of_state, r));
@@ -129,7 +129,7 @@ impl BindingDb {
                 self.active -= 1;
             }
             s if s.awaits_ack_to_free() => {
-                self.awaiting_free.remove(&(crate::mclt::partner_down_wait_base(b), r));
+                self.awaiting_free.remove(&(crate::leases::mclt::partner_down_wait_base(b), r));
             }
             s if s.is_available() => {
                 self.available.remove(&(s, r.is_prefix(), b.start_time_of_state, r));

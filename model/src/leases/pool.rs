@@ -8,7 +8,7 @@
 //! it never scans the pool.
 
 use crate::config::Config;
-use crate::db::BindingDb;
+use crate::leases::db::BindingDb;
 use crate::resource::Resource;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;
@@ -195,8 +195,8 @@ impl Pools {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::binding::{Binding, BindingStatus};
-    use crate::state::Role;
+    use crate::failover::state::Role;
+    use crate::leases::binding::{Binding, BindingStatus};
     use crate::time::Time;
 
     #[test]
