@@ -1113,8 +1113,7 @@ impl Endpoint {
                 out.push(Output::Event(Event::PartnerRejected {
                     reason: "STARTTLS without TLS configured".into(),
                 }));
-                let refusal =
-                    crate::failover::secure::starttls_refusal(xid, "TLS is not configured");
+                let refusal = crate::failover::secure::answer_starttls(false, xid);
                 self.send_with(now, xid, refusal.body, out);
                 self.drop_connection(now, out);
             }

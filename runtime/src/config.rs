@@ -3,20 +3,19 @@
 //! 1. [`RawConfig`]: serde structs that mirror the TOML file, `deny_unknown_fields` everywhere, so
 //!    a misspelt key is an error rather than a silently ignored setting.
 //! 2. [`RuntimeConfig`]: validated values, built with `TryFrom<RawConfig>`. It holds the core's
-//!    [`failover_model::Config`] (checked by [`failover_model::Config::validate`]) plus what only
-//!    the runtime needs: sockets, files, TLS, logging.
+//!    [`failover_model::Config`] plus what only the runtime needs: sockets, files, TLS, logging,
+//!    processes.
+//!
+//! The protocol part of the file is parsed (addresses, prefixes, the DUID's hex) into the core's
+//! [`failover_model::config::Settings`], which applies every protocol default and checks every
+//! protocol rule ([`Settings::into_config`]); this layer states none of them. It checks only
+//! what is about sockets, files and processes.
 //!
 //! Every error names the field as it is written in the TOML file, for example
-//! `pools.addresses[1].last: must not be before first`.
-//!
-//! Policy: the runtime never invents a protocol value. Every default below is either the RFC's
-//! (FO_KEEPALIVE_TIME 60 s, 4 CONTACTs per keepalive, ports 547 and 647) or the core's
-//! (`failover_model::config::DEFAULT_*`).
+//! `pools.addresses[1].last: 2001:db8:1::1 is before first (2001:db8:1::100)` (the core's errors
+//! carry the same paths).
 
-use failover_model::config::{
-    AddressPool, Lifetimes, PrefixPool, DEFAULT_CONTACTS_PER_KEEPALIVE, DEFAULT_KEEPALIVE_TIME,
-    DEFAULT_MAX_UNACKED_BNDUPD,
-};
+use failover_model::config::{AddressPool, Lifetimes, PrefixPool, Settings};
 use failover_model::{Config, Duid, Role};
 use serde::Deserialize;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -102,27 +101,28 @@ pub struct RawFailover {
     pub listen_address: Option<String>,
     /// The port the secondary listens on (default 647).
     pub port: Option<u16>,
-    /// Maximum Client Lead Time, seconds (at least 30).
+    /// Maximum Client Lead Time, seconds. (This and the protocol settings below: defaults and
+    /// rules are the core's, [`Settings`].)
     pub mclt: u32,
-    /// FO_KEEPALIVE_TIME, seconds (default 60).
+    /// FO_KEEPALIVE_TIME, seconds.
     pub keepalive_time: Option<u32>,
-    /// FO_CONTACT_PER_KEEPALIVE_TIME (default 4).
+    /// FO_CONTACT_PER_KEEPALIVE_TIME.
     pub contacts_per_keepalive: Option<u32>,
-    /// MAX_UNACKED_BNDUPD advertised to the partner (default 10).
+    /// MAX_UNACKED_BNDUPD advertised to the partner.
     pub max_unacked_bndupd: Option<u32>,
-    /// STARTUP period, seconds (default: the keepalive time).
+    /// STARTUP period, seconds.
     pub startup_time: Option<u32>,
-    /// Seconds between connection attempts (primary; default 5).
+    /// Seconds between connection attempts (primary).
     pub reconnect_interval: Option<u32>,
-    /// Seconds between scans for unsent updates (default 30).
+    /// Seconds between scans for unsent updates.
     pub update_scan_interval: Option<u32>,
-    /// Seconds without progress in RECOVER before dropping the connection (default 120; 0 off).
+    /// Seconds without progress in RECOVER before dropping the connection (0 off).
     pub recover_stall_time: Option<u32>,
-    /// Seconds between "last operating time" records (default 60; 0 off).
+    /// Seconds between "last operating time" records (0 off).
     pub heartbeat_interval: Option<u32>,
-    /// Auto-partner-down after this many seconds in COMMUNICATIONS-INTERRUPTED (default: never).
+    /// Auto-partner-down after this many seconds in COMMUNICATIONS-INTERRUPTED (unset: never).
     pub auto_partner_down: Option<u32>,
-    /// Go to PARTNER-DOWN at the end of STARTUP if the partner was never reached (default false).
+    /// Go to PARTNER-DOWN at the end of STARTUP if the partner was never reached.
     pub startup_partner_down_if_alone: Option<bool>,
     /// `"required"` or `"off"`. No default: insecure mode must be chosen explicitly (RFC 7653 §9.1).
     pub tls: Option<String>,
@@ -148,7 +148,7 @@ pub struct RawDhcp {
     /// Interfaces to join ff02::1:2 on.
     #[serde(default)]
     pub interfaces: Vec<RawInterface>,
-    /// Answer SOLICIT with Rapid Commit when asked (default true).
+    /// Answer SOLICIT with Rapid Commit when asked (default: the core's, [`Settings`]).
     pub rapid_commit: Option<bool>,
     /// OPTION_PREFERENCE in ADVERTISE.
     pub preference: Option<u8>,
@@ -175,9 +175,9 @@ pub struct RawPools {
     /// IA_PD delegable prefixes.
     #[serde(default)]
     pub prefixes: Vec<RawPrefixPool>,
-    /// Share of delegable prefixes for the secondary, percent (default 50).
+    /// Share of delegable prefixes for the secondary, percent (default: the core's, [`Settings`]).
     pub secondary_prefix_share: Option<u8>,
-    /// Rebalance threshold, prefixes (default 1).
+    /// Rebalance threshold, prefixes (default: the core's, [`Settings`]).
     pub rebalance_threshold: Option<u32>,
 }
 
@@ -341,14 +341,6 @@ fn ipv6(field: &str, s: &str) -> Result<Ipv6Addr, ConfigError> {
         .map_err(|_| ConfigError::new(field, format!("{s:?} is not an IPv6 address")))
 }
 
-fn positive(field: &str, v: u32) -> Result<u32, ConfigError> {
-    if v == 0 {
-        Err(ConfigError::new(field, "must be positive"))
-    } else {
-        Ok(v)
-    }
-}
-
 /// Parses a DUID written as hex octets, with optional `:`, `-` or space separators.
 ///
 /// # Errors
@@ -380,28 +372,6 @@ fn parse_prefix(field: &str, s: &str) -> Result<(Ipv6Addr, u8), ConfigError> {
     Ok((addr, len))
 }
 
-/// Maps a field name of the core's [`failover_model::config::ConfigError`] to the TOML path.
-fn model_field_to_toml(field: &str) -> &'static str {
-    match field {
-        "mclt" => "failover.mclt",
-        "keepalive_time" => "failover.keepalive_time",
-        "contacts_per_keepalive" => "failover.contacts_per_keepalive",
-        "max_unacked_bndupd" => "failover.max_unacked_bndupd",
-        "server_duid" => "server_duid",
-        "reconnect_interval" => "failover.reconnect_interval",
-        "update_scan_interval" => "failover.update_scan_interval",
-        "heartbeat_interval" => "failover.heartbeat_interval",
-        "recover_stall_time" => "failover.recover_stall_time",
-        "startup_time" => "failover.startup_time",
-        "address_lifetimes" => "lifetimes.address",
-        "prefix_lifetimes" => "lifetimes.prefix",
-        "address_pools" => "pools.addresses",
-        "prefix_pools" => "pools.prefixes",
-        "secondary_prefix_share" => "pools.secondary_prefix_share",
-        _ => "(core configuration)",
-    }
-}
-
 impl TryFrom<RawConfig> for RuntimeConfig {
     type Error = ConfigError;
 
@@ -417,12 +387,6 @@ impl TryFrom<RawConfig> for RuntimeConfig {
                 ))
             }
         };
-        if raw.relationship.is_empty() {
-            return Err(ConfigError::new("relationship", "must not be empty"));
-        }
-        if raw.relationship.len() > 255 {
-            return Err(ConfigError::new("relationship", "at most 255 octets"));
-        }
         let server_duid = parse_duid("server_duid", &raw.server_duid)?;
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
@@ -520,31 +484,6 @@ impl TryFrom<RawConfig> for RuntimeConfig {
                 ))
             }
         };
-        let keepalive_time = positive(
-            "failover.keepalive_time",
-            f.keepalive_time.unwrap_or(DEFAULT_KEEPALIVE_TIME),
-        )?;
-        let contacts_per_keepalive = positive(
-            "failover.contacts_per_keepalive",
-            f.contacts_per_keepalive.unwrap_or(DEFAULT_CONTACTS_PER_KEEPALIVE),
-        )?;
-        let max_unacked_bndupd = positive(
-            "failover.max_unacked_bndupd",
-            f.max_unacked_bndupd.unwrap_or(DEFAULT_MAX_UNACKED_BNDUPD),
-        )?;
-        let startup_time =
-            positive("failover.startup_time", f.startup_time.unwrap_or(keepalive_time))?;
-        let reconnect_interval =
-            positive("failover.reconnect_interval", f.reconnect_interval.unwrap_or(5))?;
-        let update_scan_interval =
-            positive("failover.update_scan_interval", f.update_scan_interval.unwrap_or(30))?;
-        if let Some(0) = f.auto_partner_down {
-            return Err(ConfigError::new(
-                "failover.auto_partner_down",
-                "must be positive (omit it to never go to PARTNER-DOWN by itself)",
-            ));
-        }
-
         // [dhcp]
         let d = &raw.dhcp;
         let dhcp_port = d.port.unwrap_or(DEFAULT_DHCP_PORT);
@@ -590,68 +529,13 @@ impl TryFrom<RawConfig> for RuntimeConfig {
         for (i, a) in p.addresses.iter().enumerate() {
             let first = ipv6(&format!("pools.addresses[{i}].first"), &a.first)?;
             let last = ipv6(&format!("pools.addresses[{i}].last"), &a.last)?;
-            if u128::from(first) > u128::from(last) {
-                return Err(ConfigError::new(
-                    format!("pools.addresses[{i}].last"),
-                    format!("{last} is before first ({first})"),
-                ));
-            }
-            for (j, q) in address_pools.iter().enumerate() {
-                let q: &AddressPool = q;
-                if u128::from(first) <= u128::from(q.last)
-                    && u128::from(q.first) <= u128::from(last)
-                {
-                    return Err(ConfigError::new(
-                        format!("pools.addresses[{i}]"),
-                        format!("overlaps pools.addresses[{j}]"),
-                    ));
-                }
-            }
             address_pools.push(AddressPool { first, last });
         }
         let mut prefix_pools = Vec::new();
         for (i, x) in p.prefixes.iter().enumerate() {
-            let field = format!("pools.prefixes[{i}].prefix");
-            let (prefix, prefix_len) = parse_prefix(&field, &x.prefix)?;
-            let host_bits = 128 - u32::from(prefix_len);
-            let mask = if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
-            if u128::from(prefix) & mask != 0 {
-                return Err(ConfigError::new(field, "has bits set beyond its length"));
-            }
-            let dl = x.delegated_length;
-            if dl > 128 || dl < prefix_len {
-                return Err(ConfigError::new(
-                    format!("pools.prefixes[{i}].delegated_length"),
-                    format!("must be between the prefix length ({prefix_len}) and 128"),
-                ));
-            }
-            if dl - prefix_len > 32 {
-                return Err(ConfigError::new(
-                    format!("pools.prefixes[{i}].delegated_length"),
-                    "at most 2^32 delegated prefixes per delegable prefix",
-                ));
-            }
-            prefix_pools.push(PrefixPool { prefix, prefix_len, delegated_len: dl });
-        }
-        if address_pools.is_empty() && prefix_pools.is_empty() {
-            return Err(ConfigError::new("pools", "no addresses and no prefixes to serve"));
-        }
-        let secondary_prefix_share = p.secondary_prefix_share.unwrap_or(50);
-        if secondary_prefix_share > 100 {
-            return Err(ConfigError::new("pools.secondary_prefix_share", "must be 0 to 100"));
-        }
-
-        // [lifetimes]
-        for (name, l) in [
-            ("lifetimes.address", raw.lifetimes.address),
-            ("lifetimes.prefix", raw.lifetimes.prefix),
-        ] {
-            if l.preferred > l.valid {
-                return Err(ConfigError::new(
-                    format!("{name}.preferred"),
-                    format!("{} exceeds the valid lifetime ({})", l.preferred, l.valid),
-                ));
-            }
+            let (prefix, prefix_len) =
+                parse_prefix(&format!("pools.prefixes[{i}].prefix"), &x.prefix)?;
+            prefix_pools.push(PrefixPool { prefix, prefix_len, delegated_len: x.delegated_length });
         }
 
         // [metrics]
@@ -671,47 +555,34 @@ impl TryFrom<RawConfig> for RuntimeConfig {
             }
         };
 
-        // Every field is set here; the update from `Config::example` only fills the model
-        // checker's `mutation` field, which exists when failover-model's "mutations" feature is
-        // on (e.g. `cargo test --workspace --all-features`) and is `None` there.
-        #[allow(clippy::needless_update)]
-        let model = Config {
+        // The protocol part: the core applies its defaults and checks it.
+        let lifetimes = |l: RawLifetime| Lifetimes { preferred: l.preferred, valid: l.valid };
+        let mut settings = Settings::new(
             role,
-            relationship: raw.relationship.clone(),
+            raw.relationship.clone(),
             server_duid,
-            mclt: f.mclt,
-            keepalive_time,
-            contacts_per_keepalive,
-            max_unacked_bndupd,
-            startup_time,
-            auto_partner_down: f.auto_partner_down,
-            startup_partner_down_if_alone: f.startup_partner_down_if_alone.unwrap_or(false),
-            reconnect_interval,
-            update_scan_interval,
-            recover_stall_time: f.recover_stall_time.unwrap_or(120),
-            heartbeat_interval: f.heartbeat_interval.unwrap_or(60),
-            address_pools,
-            prefix_pools,
-            address_lifetimes: Lifetimes {
-                preferred: raw.lifetimes.address.preferred,
-                valid: raw.lifetimes.address.valid,
-            },
-            prefix_lifetimes: Lifetimes {
-                preferred: raw.lifetimes.prefix.preferred,
-                valid: raw.lifetimes.prefix.valid,
-            },
-            secondary_prefix_share,
-            rebalance_threshold: p.rebalance_threshold.unwrap_or(1),
-            rapid_commit: d.rapid_commit.unwrap_or(true),
-            preference: d.preference,
-            ..Config::example(role)
-        };
-        model.validate().map_err(|e| match e {
-            failover_model::config::ConfigError::Invalid { field, reason } => {
-                ConfigError::new(model_field_to_toml(field), reason)
-            }
-            other => ConfigError::new("(core configuration)", other.to_string()),
-        })?;
+            f.mclt,
+            lifetimes(raw.lifetimes.address),
+            lifetimes(raw.lifetimes.prefix),
+        );
+        settings.keepalive_time = f.keepalive_time;
+        settings.contacts_per_keepalive = f.contacts_per_keepalive;
+        settings.max_unacked_bndupd = f.max_unacked_bndupd;
+        settings.startup_time = f.startup_time;
+        settings.reconnect_interval = f.reconnect_interval;
+        settings.update_scan_interval = f.update_scan_interval;
+        settings.recover_stall_time = f.recover_stall_time;
+        settings.heartbeat_interval = f.heartbeat_interval;
+        settings.auto_partner_down = f.auto_partner_down;
+        settings.startup_partner_down_if_alone = f.startup_partner_down_if_alone;
+        settings.address_pools = address_pools;
+        settings.prefix_pools = prefix_pools;
+        settings.secondary_prefix_share = p.secondary_prefix_share;
+        settings.rebalance_threshold = p.rebalance_threshold;
+        settings.rapid_commit = d.rapid_commit;
+        settings.preference = d.preference;
+        let model: Config =
+            settings.into_config().map_err(|e| ConfigError::new(e.path(), e.reason()))?;
 
         Ok(RuntimeConfig {
             model,
@@ -778,6 +649,68 @@ mod tests {
         assert!(err(&unknown).contains("frobnicate"), "{}", err(&unknown));
         let metrics = PRIMARY.replacen("listen = \"127.0.0.1:", "listen = \"10.0.0.1:", 1);
         assert!(err(&metrics).starts_with("metrics.listen:"), "{}", err(&metrics));
+    }
+
+    /// What the file leaves out is the core's default, and nothing else: the model this layer
+    /// builds is exactly the core's `Settings` with the values the file gives.
+    #[test]
+    fn omitted_protocol_keys_take_the_cores_defaults() {
+        let minimal = SECONDARY
+            .lines()
+            .filter(|l| {
+                ![
+                    "keepalive_time",
+                    "contacts_per_keepalive",
+                    "startup_time",
+                    "reconnect_interval",
+                    "update_scan_interval",
+                    "rapid_commit",
+                    "preference",
+                ]
+                .iter()
+                .any(|k| l.trim_start().starts_with(k))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = RuntimeConfig::parse(&minimal).expect("valid without the optional keys");
+        let l = c.model.address_lifetimes;
+        let mut s = Settings::new(
+            Role::Secondary,
+            c.model.relationship.clone(),
+            c.model.server_duid.clone(),
+            c.model.mclt,
+            l,
+            c.model.prefix_lifetimes,
+        );
+        s.address_pools.clone_from(&c.model.address_pools);
+        s.prefix_pools.clone_from(&c.model.prefix_pools);
+        assert_eq!(s.into_config(), Ok(c.model.clone()));
+        assert_eq!(c.model.max_unacked_bndupd, failover_model::config::DEFAULT_MAX_UNACKED_BNDUPD);
+    }
+
+    /// The core's rules reach the operator with the TOML path of the field.
+    #[test]
+    fn the_cores_rules_name_the_toml_field() {
+        let zero_startup = PRIMARY.replacen("startup_time = 3", "startup_time = 0", 1);
+        assert!(err(&zero_startup).starts_with("failover.startup_time:"), "{}", err(&zero_startup));
+        let bits = PRIMARY.replacen("2001:db8:100::/48", "2001:db8:100::/36", 1);
+        assert!(err(&bits).starts_with("pools.prefixes[0].prefix:"), "{}", err(&bits));
+        let dl = PRIMARY.replacen("delegated_length = 56", "delegated_length = 40", 1);
+        assert!(err(&dl).starts_with("pools.prefixes[0].delegated_length:"), "{}", err(&dl));
+        let pref = PRIMARY.replacen(
+            "address = { preferred = 120, valid = 180 }",
+            "address = { preferred = 200, valid = 180 }",
+            1,
+        );
+        assert!(err(&pref).starts_with("lifetimes.address.preferred:"), "{}", err(&pref));
+        let share = PRIMARY.replacen(
+            "[[pools.addresses]]",
+            "[pools]\nsecondary_prefix_share = 101\n\n[[pools.addresses]]",
+            1,
+        );
+        assert!(err(&share).starts_with("pools.secondary_prefix_share:"), "{}", err(&share));
+        let rel = PRIMARY.replacen("relationship = \"example-pair\"", "relationship = \"\"", 1);
+        assert!(err(&rel).starts_with("relationship:"), "{}", err(&rel));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use failover_model::wire::client::{encode_client_reply, ReplyContext};
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use failover_model::{
     dhcp::client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
-    Input, Message, MessageBody, Output, Role, Time, Timer,
+    Input, Message, Output, Time, Timer,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -188,24 +188,6 @@ impl std::fmt::Debug for Driver {
 
 fn message_name(m: &Message) -> &'static str {
     m.body.name()
-}
-
-/// Messages that may jump ahead of queued traffic: CONTACT (liveness only), CONNECT /
-/// CONNECTREPLY, STARTTLS and its REPLY (sent when nothing else is queued) and DISCONNECT (the connection
-/// ends anyway). Everything else, STATE included, keeps its order: the core and the formal
-/// model (`specs/`) assume a FIFO link, and a STATE overtaking the BNDUPDs or UPDDONE that
-/// preceded it would break that. The bulk backlog a STATE can wait behind is bounded by the
-/// core's flow control (MAX_UNACKED_BNDUPD).
-fn is_urgent(m: &Message) -> bool {
-    matches!(
-        m.body,
-        MessageBody::Contact(_)
-            | MessageBody::Connect(_)
-            | MessageBody::ConnectReply(_)
-            | MessageBody::Disconnect(_)
-            | MessageBody::StartTls(_)
-            | MessageBody::StartTlsReply(_)
-    )
 }
 
 fn state_code(s: EndpointState) -> i64 {
@@ -436,7 +418,8 @@ impl Driver {
                 };
                 match encode_frame(&m) {
                     Ok(frame) => {
-                        let urgent = is_urgent(&m);
+                        // The core decides which messages may overtake the queued ones.
+                        let urgent = failover_model::failover::link::may_overtake(&m.body);
                         if !urgent {
                             self.metrics.bulk_queue.inc();
                         }
@@ -590,7 +573,10 @@ impl Driver {
                 }
             }
             DriverMsg::Accepted { stream, peer, first, decoder } => {
-                if self.ep.config().role != Role::Secondary {
+                if let Err(why) =
+                    failover_model::failover::link::accepts_connection(self.ep.config())
+                {
+                    tracing::debug!(%peer, "inbound partner connection dropped: {why}");
                     self.metrics.drop_reason("unexpected_inbound_connection");
                     return;
                 }
@@ -733,34 +719,5 @@ impl Driver {
             let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use failover_model::failover::message::{DisconnectOptions, NoOptions};
-
-    fn msg(body: MessageBody) -> Message {
-        Message { xid: 1, sent_time: Time(1), body }
-    }
-
-    #[test]
-    fn only_order_free_messages_jump_the_queue() {
-        let none = || NoOptions { unknown: Vec::new() };
-        assert!(is_urgent(&msg(MessageBody::Contact(none()))));
-        assert!(is_urgent(&msg(MessageBody::Disconnect(DisconnectOptions {
-            status: None,
-            unknown: Vec::new()
-        }))));
-        for body in [
-            MessageBody::UpdDone(none()),
-            MessageBody::UpdReq(none()),
-            MessageBody::UpdReqAll(none()),
-            MessageBody::PoolReq(none()),
-            MessageBody::PoolResp(none()),
-        ] {
-            assert!(!is_urgent(&msg(body)));
-        }
     }
 }

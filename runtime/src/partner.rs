@@ -16,7 +16,8 @@
 //!   `PartnerMalformed`, and the core decides; a broken frame length cannot be resynchronised,
 //!   so the reader reports it and then treats the transport as failed) and a writer with two
 //!   queues: CONTACT, CONNECT(REPLY), DISCONNECT and STARTTLS never wait behind queued
-//!   BNDUPD/BNDREPLY traffic. STATE keeps its place in order (see `driver::is_urgent` for why).
+//!   BNDUPD/BNDREPLY traffic. STATE keeps its place in order (the core decides which messages
+//!   may overtake, and why: `failover_model::failover::link::may_overtake`).
 //! - Time stamps at the edges (RFC 8156 §7.1): the writer rewrites a frame's sent-time with the
 //!   clock just before writing it (`wire::failover::restamp`), so a frame held behind a group
 //!   commit does not look old; the reader takes the reception time when the bytes come off the

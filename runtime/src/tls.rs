@@ -10,13 +10,17 @@
 //! goes ahead only on exactly that REPLY and closes on anything else
 //! (`failover_model::failover::secure::judge_starttls_answer`, RFC 7653 §8.2).
 //!
-//! STARTTLS is a transport step below the core's CONNECT: the core never sees it. A secondary
-//! configured for TLS closes (and counts) any connection whose first message is not STARTTLS
-//! or whose handshake fails.
+//! STARTTLS is a transport step below the core's CONNECT: the endpoint never sees it on a
+//! secure connection. Every decision of the exchange is the core's
+//! (`failover_model::failover::secure`): the request, whether the secondary goes ahead or
+//! closes (`on_first_message`), whether the primary goes ahead (`judge_starttls_answer`); this
+//! module only moves the frames and runs the TLS handshake. A secondary configured for TLS
+//! closes (and counts) any connection whose first message is not STARTTLS or whose handshake
+//! fails.
 
-use failover_model::failover::message::{Message, MessageBody};
+use failover_model::failover::message::Message;
 use failover_model::failover::secure::{
-    judge_starttls_answer, starttls_go_ahead, starttls_request,
+    judge_starttls_answer, on_first_message, starttls_request, FirstMessage,
 };
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -191,12 +195,13 @@ pub async fn accept(
 ) -> Result<PartnerStream, TlsError> {
     let fut = async {
         let request = read_one_message(&mut tcp).await?;
-        if !matches!(request.body, MessageBody::StartTls(_)) {
-            return Err(failed(format!("expected STARTTLS, got {}", request.body.name())));
-        }
-        tcp.write_all(&frame(&starttls_go_ahead(&request))?)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        // The core decides: go ahead on STARTTLS, close on anything else.
+        let answer = match on_first_message(true, &request) {
+            FirstMessage::GoAhead(answer) => answer,
+            FirstMessage::Close(why) => return Err(failed(why)),
+            other => return Err(failed(format!("not a secure-mode answer: {other:?}"))),
+        };
+        tcp.write_all(&frame(&answer)?).await.map_err(|e| failed(e.to_string()))?;
         let tls = TlsAcceptor::from(ctx.server.clone())
             .accept(tcp)
             .await

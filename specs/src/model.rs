@@ -4,15 +4,17 @@
 //! `Endpoint::handle`. The driver below only carries out the outputs in order, as the
 //! driving contract of `failover_model::io` says (and as `failoverd` does):
 //! `Persist` → the durable image; `Reply` → the client's ledger (only then does the client
-//! believe it); `Send` → the FIFO towards the partner if the connection flows; `Connect` →
+//! believe it); `Send` → the FIFO towards the partner if the connection flows (a message the
+//! core lets overtake, `failover_model::failover::link::may_overtake`, may be delivered ahead of
+//! the queued ones: [`Action::Overtake`]); `Connect` →
 //! a connection attempt becomes possible; `Disconnect` → this side closes; timers are read
 //! back through `Endpoint::timers()`.
 
 use crate::config::{bounds, endpoint_config, Assumptions, Bounds, Timing};
 use crate::properties::{self, flag};
 use crate::world::{
-    fault, idx, role_at, role_name, Budget, Client, Ghost, Held, Link, PdWatch, Server, Wire,
-    World, T0,
+    fault, idx, overtaking, role_at, role_name, Budget, Client, Ghost, Held, Link, PdWatch, Server,
+    Wire, World, T0,
 };
 use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind, RequestedLease,
@@ -110,6 +112,12 @@ pub enum Action {
     },
     /// The head of the FIFO towards `to` is delivered.
     Deliver {
+        /// The receiving side.
+        to: Role,
+    },
+    /// A message towards `to` that the core lets overtake queued traffic is delivered ahead
+    /// of the head (`crate::world::overtaking`): what `failoverd`'s priority queue does.
+    Overtake {
         /// The receiving side.
         to: Role,
     },
@@ -1197,6 +1205,9 @@ impl Model for FailoverModel {
         for to in [Role::Primary, Role::Secondary] {
             if live(to) && !w.link.fifo[idx(to)].is_empty() {
                 actions.push(Action::Deliver { to });
+                if overtaking(&w.link.fifo[idx(to)]).is_some() {
+                    actions.push(Action::Overtake { to });
+                }
             }
         }
         if w.link.connect_pending && live(Role::Primary) {
@@ -1260,9 +1271,15 @@ impl Model for FailoverModel {
             Action::Client { client, server, op, reply_lost } => {
                 self.client_action(&mut w, client, server, op, reply_lost)?;
             }
-            Action::Deliver { to } => {
+            Action::Deliver { to } | Action::Overtake { to } => {
                 let i = idx(to);
-                let head = w.link.fifo[i].pop_front()?;
+                let head = match action {
+                    Action::Overtake { .. } => {
+                        let k = overtaking(&w.link.fifo[i])?;
+                        w.link.fifo[i].remove(k)?
+                    }
+                    _ => w.link.fifo[i].pop_front()?,
+                };
                 match head {
                     Wire::Msg(m) => {
                         if matches!(m.body, MessageBody::State(_)) {
@@ -1407,6 +1424,7 @@ pub fn format_action(a: &Action) -> String {
             if *reply_lost { " (reply lost)" } else { "" }
         ),
         Action::Deliver { to } => format!("deliver -> {}", role_name(*to)),
+        Action::Overtake { to } => format!("deliver (overtaking) -> {}", role_name(*to)),
         Action::ConnectUp => "connection up".into(),
         Action::ConnectFail => "connection attempt fails".into(),
         Action::Break => "connection reset".into(),

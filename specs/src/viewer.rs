@@ -10,7 +10,7 @@
 //! (lease expiries, partner lifetimes) are converted to it through the server's clock offset.
 
 use crate::model::{format_action, Action, FailoverModel, Happening};
-use crate::world::{idx, role_at, role_name, state_label, Wire, World, T0};
+use crate::world::{idx, overtaking, role_at, role_name, state_label, Wire, World, T0};
 use failover_model::{Event, Input, Output, Role, Time};
 use failover_viewer::{
     label, Arrow, ArrowKind, Behaviour, Lane, LaneKind, Mark, MarkKind, PageLink, ServerSnapshot,
@@ -108,14 +108,17 @@ fn marks_of(action: &Action) -> Vec<Mark> {
             kind: MarkKind::LostReply,
             label: "reply lost".into(),
         }],
-        Action::Client { .. } | Action::Deliver { .. } | Action::Advance { .. } => Vec::new(),
+        Action::Client { .. }
+        | Action::Deliver { .. }
+        | Action::Overtake { .. }
+        | Action::Advance { .. } => Vec::new(),
     }
 }
 
 fn actor_of(action: &Action) -> Option<String> {
     match action {
         Action::Client { client, .. } => Some(client_lane(*client)),
-        Action::Deliver { to } => Some(server_lane(*to)),
+        Action::Deliver { to } | Action::Overtake { to } => Some(server_lane(*to)),
         Action::Crash { server, .. }
         | Action::Restart { server }
         | Action::Fire { server, .. }
@@ -203,8 +206,15 @@ pub fn behaviour(
             Action::Advance { to } => format!("time advances to {}", clock(*to)),
             a => format_action(a),
         };
-        if let Action::Deliver { to } = action {
-            if let Some((a, wire)) = inflight[idx(*to)].pop_front() {
+        if let Action::Deliver { to } | Action::Overtake { to } = action {
+            let queue = &mut inflight[idx(*to)];
+            let taken = match action {
+                Action::Overtake { .. } => {
+                    overtaking(queue.iter().map(|(_, w)| w)).and_then(|k| queue.remove(k))
+                }
+                _ => queue.pop_front(),
+            };
+            if let Some((a, wire)) = taken {
                 arrows[a].received = Some(step);
                 let what = match &wire {
                     Wire::Msg(m) => m.body.name(),

@@ -64,7 +64,8 @@ pub enum Wire {
     Fin,
 }
 
-/// The partner connection (RFC 8156 §6.1, TCP: FIFO per direction, no per-message loss).
+/// The partner connection (RFC 8156 §6.1, TCP: FIFO per direction, no per-message loss; a
+/// message the core lets overtake may pass the queued ones, see [`overtaking`]).
 ///
 /// Each side keeps its own view (`open`): after a silent partition one side may still believe
 /// the connection is up until its keepalive expires. Every new connection starts with empty
@@ -92,6 +93,26 @@ impl Link {
     pub fn flowing(&self) -> bool {
         self.open[0] && self.open[1] && !self.partitioned && !self.severed
     }
+}
+
+/// The position of the message that may be delivered ahead of the head of `queue`, if any:
+/// the first message the core lets overtake queued traffic
+/// (`failover_model::failover::link::may_overtake`, as `failoverd`'s writer does), when it is
+/// not the head already. Such messages keep their order among themselves, so only the first
+/// one may jump; none jumps the end of the stream (`Wire::Fin`). Delivering the head or this
+/// message, step by step, yields every order `failoverd`'s two send queues can produce.
+#[must_use]
+pub fn overtaking<'a>(queue: impl IntoIterator<Item = &'a Wire>) -> Option<usize> {
+    for (k, wire) in queue.into_iter().enumerate() {
+        match wire {
+            Wire::Fin => return None,
+            Wire::Msg(m) if failover_model::failover::link::may_overtake(&m.body) => {
+                return (k > 0).then_some(k);
+            }
+            Wire::Msg(_) => {}
+        }
+    }
+    None
 }
 
 /// One lease a client believes it holds (the ghost ledger of the digest's §10).
@@ -378,4 +399,33 @@ impl fmt::Debug for World {
 #[must_use]
 pub fn state_label(s: EndpointState) -> &'static str {
     short_state(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_model::failover::message::{DisconnectOptions, NoOptions};
+    use failover_model::{Message, MessageBody};
+
+    fn msg(body: MessageBody) -> Wire {
+        Wire::Msg(Box::new(Message { xid: 1, sent_time: T0, body }))
+    }
+
+    /// The link lets exactly the messages the core's `may_overtake` names pass queued ones,
+    /// the first of them only, and never the end of the stream.
+    #[test]
+    fn only_the_first_overtaking_message_jumps_and_never_a_fin() {
+        let bulk = || msg(MessageBody::UpdDone(NoOptions::default()));
+        let contact = || msg(MessageBody::Contact(NoOptions::default()));
+        let disconnect = || msg(MessageBody::Disconnect(DisconnectOptions::default()));
+        assert_eq!(overtaking(&VecDeque::from([bulk(), bulk(), contact()])), Some(2));
+        assert_eq!(overtaking(&VecDeque::from([bulk(), disconnect(), contact()])), Some(1));
+        // At the head already: an ordinary delivery.
+        assert_eq!(overtaking(&VecDeque::from([contact(), bulk(), contact()])), None);
+        // Ordered messages only.
+        assert_eq!(overtaking(&VecDeque::from([bulk(), bulk()])), None);
+        // Nothing passes the end of the stream.
+        assert_eq!(overtaking(&VecDeque::from([bulk(), Wire::Fin])), None);
+        assert_eq!(overtaking(&VecDeque::new()), None);
+    }
 }

@@ -69,3 +69,51 @@ fn witness_both_servers_reach_normal_from_empty_storage() {
         ],
     );
 }
+
+/// The link lets a message the core names (`failover_model::failover::link::may_overtake`)
+/// be delivered ahead of the queued ones, as `failoverd`'s writer does: with an UPDDONE queued
+/// before the primary's CONNECT, `Overtake` is enabled and hands the CONNECT to the secondary,
+/// which answers it, while the UPDDONE stays queued. With only ordered messages queued, there
+/// is no such action.
+#[test]
+fn the_link_lets_exactly_the_cores_overtaking_messages_pass() {
+    use failover_model::failover::message::NoOptions;
+    use failover_model::{Message, MessageBody};
+    use failover_specs::world::Wire;
+    let (p, s) = (Role::Primary, Role::Secondary);
+    let model = FailoverModel::named("unit").expect("unit exists");
+    let init = model.init_states().remove(0);
+    let up = model.next_state(&init, Action::ConnectUp).expect("the connection comes up");
+    let to_s = &up.link.fifo[1];
+    assert!(
+        matches!(to_s.front(), Some(Wire::Msg(m)) if matches!(m.body, MessageBody::Connect(_)))
+    );
+    let now = up.now;
+    let upddone = || {
+        Wire::Msg(Box::new(Message {
+            xid: 9,
+            sent_time: now,
+            body: MessageBody::UpdDone(NoOptions::default()),
+        }))
+    };
+    let mut w = up.clone();
+    w.link.fifo[1].push_front(upddone());
+    let mut actions = Vec::new();
+    model.actions(&w, &mut actions);
+    assert!(actions.contains(&Action::Overtake { to: s }), "{actions:?}");
+    assert!(!actions.contains(&Action::Overtake { to: p }), "{actions:?}");
+    let after = model.next_state(&w, Action::Overtake { to: s }).expect("overtaking delivers");
+    assert_eq!(after.link.fifo[1].iter().cloned().collect::<Vec<_>>(), vec![upddone()]);
+    assert!(
+        after.link.fifo[0]
+            .iter()
+            .any(|x| matches!(x, Wire::Msg(m) if matches!(m.body, MessageBody::ConnectReply(_)))),
+        "the secondary answered the CONNECT"
+    );
+    // Ordered messages only: no overtaking.
+    let mut w = up;
+    w.link.fifo[1] = [upddone(), upddone()].into_iter().collect();
+    let mut actions = Vec::new();
+    model.actions(&w, &mut actions);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Overtake { .. })), "{actions:?}");
+}

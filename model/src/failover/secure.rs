@@ -6,7 +6,9 @@
 //! - the primary (the "requestor") sends STARTTLS without options as the first message;
 //! - a secondary that will do TLS answers a REPLY without a status code carrying the
 //!   STARTTLS's transaction-id; one that will not answers a REPLY with TLSConnectionRefused
-//!   (that answer comes from [`crate::Endpoint`] on an insecure connection);
+//!   (the driver sends the first on a secure connection, [`crate::Endpoint`] the second on an
+//!   insecure one; both take [`on_first_message`]'s answer); a secondary in the secure mode
+//!   closes a connection whose first message is not STARTTLS;
 //! - the primary goes ahead only on that REPLY; anything else (no answer, another message, a
 //!   REPLY with another transaction-id, a REPLY with TLSConnectionRefused or any other
 //!   failure status) means it MUST close the connection (RFC 7653 §8.2).
@@ -33,11 +35,7 @@ pub fn starttls_request(xid: u32) -> Message {
 /// (RFC 7653 §9.1).
 #[must_use]
 pub fn starttls_go_ahead(request: &Message) -> Message {
-    Message {
-        xid: request.xid,
-        sent_time: Time(0),
-        body: MessageBody::StartTlsReply(DisconnectOptions::default()),
-    }
+    answer_starttls(true, request.xid)
 }
 
 /// The refusal: a REPLY with TLSConnectionRefused and the request's transaction-id
@@ -51,6 +49,56 @@ pub fn starttls_refusal(request_xid: u32, why: &str) -> Message {
             status: Some(Status::new(StatusCode::TLS_CONNECTION_REFUSED, why)),
             unknown: Vec::new(),
         }),
+    }
+}
+
+/// (Secondary) what the server does with the first message on a new partner connection,
+/// before CONNECT (RFC 7653 §9.1, via RFC 8156 §6.1 and §10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirstMessage {
+    /// STARTTLS in the secure mode: answer this REPLY (no status code, the STARTTLS's
+    /// transaction-id), then run the TLS handshake as the server.
+    GoAhead(Message),
+    /// STARTTLS in the insecure mode: answer this REPLY (TLSConnectionRefused) and close.
+    Refuse(Message),
+    /// Anything but STARTTLS in the secure mode: close without an answer ("MUST close the TCP
+    /// connections that are not secured with TLS").
+    Close(String),
+    /// Anything but STARTTLS in the insecure mode: the message is the protocol's first one
+    /// (CONNECT), for the endpoint.
+    Protocol,
+}
+
+/// (Secondary) the answer to a STARTTLS with transaction-id `request_xid`: in the secure mode
+/// the go-ahead (a REPLY without a status code), in the insecure mode a REPLY with
+/// TLSConnectionRefused, after which the server closes (RFC 7653 §9.1). The endpoint, which
+/// runs only on connections the driver did not secure, answers with `secure = false`.
+#[must_use]
+pub fn answer_starttls(secure: bool, request_xid: u32) -> Message {
+    if secure {
+        Message {
+            xid: request_xid,
+            sent_time: Time(0),
+            body: MessageBody::StartTlsReply(DisconnectOptions::default()),
+        }
+    } else {
+        starttls_refusal(request_xid, "TLS is not configured")
+    }
+}
+
+/// (Secondary) decides on the first message of a new partner connection. `secure`: this
+/// server runs the secure mode (`tls = "required"`), so it negotiates TLS with a requestor that
+/// asks for it and closes connections that do not; in the insecure mode it refuses STARTTLS
+/// with TLSConnectionRefused and goes on with the protocol (RFC 7653 §9.1).
+#[must_use]
+pub fn on_first_message(secure: bool, first: &Message) -> FirstMessage {
+    match (&first.body, secure) {
+        (MessageBody::StartTls(_), true) => FirstMessage::GoAhead(answer_starttls(true, first.xid)),
+        (MessageBody::StartTls(_), false) => {
+            FirstMessage::Refuse(answer_starttls(false, first.xid))
+        }
+        (body, true) => FirstMessage::Close(format!("expected STARTTLS, got {}", body.name())),
+        (_, false) => FirstMessage::Protocol,
     }
 }
 
@@ -126,6 +174,25 @@ pub fn judge_starttls_answer(request_xid: u32, answer: &Message) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failover::message::ConnectOptions;
+
+    #[test]
+    fn the_secondary_goes_ahead_refuses_or_closes() {
+        let req = starttls_request(0x0000_0042);
+        assert_eq!(on_first_message(true, &req), FirstMessage::GoAhead(starttls_go_ahead(&req)));
+        let FirstMessage::Refuse(r) = on_first_message(false, &req) else {
+            panic!("insecure STARTTLS must be refused");
+        };
+        assert_eq!(r.xid, req.xid);
+        assert!(matches!(judge_starttls_answer(req.xid, &r), Err(StartTlsFailure::Refused(_))));
+        let connect = Message {
+            xid: 7,
+            sent_time: Time(5),
+            body: MessageBody::Connect(ConnectOptions::default()),
+        };
+        assert!(matches!(on_first_message(true, &connect), FirstMessage::Close(_)));
+        assert_eq!(on_first_message(false, &connect), FirstMessage::Protocol);
+    }
 
     #[test]
     fn only_the_reply_to_our_starttls_goes_ahead() {
