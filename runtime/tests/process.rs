@@ -7,7 +7,7 @@ use failover_harness::config::TLS_OFF;
 use failover_harness::relay::{rapid_solicit, relay_forw, relay_repl};
 use failover_harness::{
     ctl, free_tcp, metric_sum as metric, normal_pair, privileged, relay_exchange, wait_until,
-    Config, Node, Pair, Proc, Role,
+    Config, Node, Pair, Role,
 };
 
 use failover_model::{Duid, IaKind};

@@ -772,7 +772,8 @@ impl Dhclient {
         ]
         .map(str::to_owned);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let proc = Proc::spawn_in_ns(&format!("dhclient c{i}"), &topo.ns(&format!("c{i}")), &args, &log);
+        let proc =
+            Proc::spawn_in_ns(&format!("dhclient c{i}"), &topo.ns(&format!("c{i}")), &args, &log);
         Dhclient { ask, leases, events, proc }
     }
 
