@@ -89,15 +89,6 @@ impl Proc {
         }
     }
 
-    /// Its exit status if it has exited (then it is reaped), `None` while it runs.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
-        let st = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-        if st.is_some() {
-            self.child = None;
-        }
-        st
-    }
-
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
