@@ -10,14 +10,13 @@
 //! - [`driver`]: the task that owns the endpoint, its clock, timers and output ordering.
 //! - [`dhcp`]: DHCPv6 over UDP. [`partner`]: the failover TCP link.
 //! - [`control`]: the JSON control socket. [`metrics`]: Prometheus metrics.
-//! - [`trace`]: recording and replaying model steps. [`demo`]: `failoverd demo`.
+//! - [`trace`]: recording and replaying model steps.
 //! - [`kea`]: `failoverd import-kea`, migration from ISC Kea (configuration and leases).
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod config;
 pub mod control;
-pub mod demo;
 pub mod dhcp;
 pub mod driver;
 pub mod gate;

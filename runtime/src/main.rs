@@ -462,7 +462,15 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(failover_runtime::demo::run(clients, server_log)) {
+            // The demo (failover-harness) runs this very executable as its two servers.
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(e) => {
+                    eprintln!("demo: this executable's path: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(failover_harness::demo::run(&exe, clients, server_log)) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {

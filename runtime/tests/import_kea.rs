@@ -1,11 +1,10 @@
 //! `failoverd import-kea` as an operator runs it: exit statuses, what goes to stderr, the TOML
 //! that `--check-config` accepts, and the summary of a lease import.
 
-mod support;
+use failover_harness::{ctl, free_tcp, free_udp, relay_exchange, wait_until, Config, Node, Role};
 use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::{ctl, free_tcp, free_udp, relay_exchange, wait_until};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kea");
 
@@ -155,36 +154,20 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
     use std::net::{Ipv6Addr, UdpSocket};
     use std::time::Duration;
 
-    struct Child(std::process::Child);
-    impl Drop for Child {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = dir.path();
     let fo = free_tcp();
+    let exe = Path::new(env!("CARGO_BIN_EXE_failoverd"));
     let mut nodes = Vec::new();
-    for (role, duid) in
-        [("primary", "00:02:00:00:09:bf:ee:01"), ("secondary", "00:02:00:00:09:bf:ee:02")]
-    {
-        let dhcp = free_udp();
-        let text = format!(
-            "role = \"{role}\"\nrelationship = \"kea\"\nserver_duid = \"{duid}\"\n\
-             data_dir = \"{dd}/{role}\"\ncontrol_socket = \"{dd}/{role}.sock\"\n\
-             [failover]\npartner_address = \"::1\"\npartner_port = {fo}\nlisten_address = \"::1\"\n\
-             port = {fo}\nmclt = 30\nkeepalive_time = 6\ncontacts_per_keepalive = 3\n\
-             startup_time = 2\nreconnect_interval = 1\nupdate_scan_interval = 2\ntls = \"off\"\n\
-             [dhcp]\nport = {dhcp}\nlisten_addresses = [\"::1\"]\n\
-             [[pools.addresses]]\nfirst = \"2001:db8:1::100\"\nlast = \"2001:db8:1::1ff\"\n\
-             [lifetimes]\naddress = {{ preferred = 300, valid = 600 }}\n\
-             prefix = {{ preferred = 300, valid = 600 }}\n",
-            dd = d.display()
-        );
-        let cfg = d.join(format!("{role}.toml"));
-        std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
-        nodes.push((cfg, d.join(format!("{role}.sock")), dhcp, duid));
+    for role in [Role::Primary, Role::Secondary] {
+        // The loopback preset without a prefix pool, trace file or log settings.
+        let mut spec = Config::loopback(d, role, fo, "::1", free_udp());
+        spec.relationship = "kea".into();
+        spec.trace_file = None;
+        spec.log_level = None;
+        spec.prefix_pool = None;
+        let cfg = d.join(format!("{}.toml", role.name()));
+        nodes.push(Node::write(exe, spec, cfg).unwrap_or_else(|e| panic!("{e}")));
     }
     // Kea's lease of a client (DUID-LL, IAID 7): an even address, the secondary's half.
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|x| x.as_secs()).unwrap_or(0);
@@ -201,36 +184,20 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let (code, stdout, stderr) =
-        failoverd(&["import-kea", "leases", &s(&csv), "--config", &s(&nodes[0].0)]);
+        failoverd(&["import-kea", "leases", &s(&csv), "--config", &s(&nodes[0].config)]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.starts_with("imported 1 lease(s)"), "{stdout}");
 
-    let run = |cfg: &Path, log: &str| {
-        let err = std::fs::File::create(d.join(log)).unwrap_or_else(|e| panic!("{e}"));
-        Child(
-            Command::new(env!("CARGO_BIN_EXE_failoverd"))
-                .args(["run", "--config", &s(cfg)])
-                .stdout(std::process::Stdio::null())
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn: {e}")),
-        )
-    };
-    let _sec = run(&nodes[1].0, "secondary.log");
-    let _prim = run(&nodes[0].0, "primary.log");
-    let state = |sock: &Path| {
-        ctl(sock, "status", json!({}))
-            .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let _sec = nodes[1].start(&d.join("secondary.log"));
+    let _prim = nodes[0].start(&d.join("primary.log"));
     let normal = wait_until(Duration::from_secs(40), || {
-        state(&nodes[0].1) == "NORMAL" && state(&nodes[1].1) == "NORMAL"
+        nodes[0].state() == "NORMAL" && nodes[1].state() == "NORMAL"
     });
     let log = |n: &str| std::fs::read_to_string(d.join(n)).unwrap_or_default();
     assert!(normal, "no NORMAL:\n{}\n{}", log("primary.log"), log("secondary.log"));
     // The secondary learns the lease from the primary (BNDUPD of the flagged binding).
     let known = wait_until(Duration::from_secs(20), || {
-        ctl(&nodes[1].1, "lease-get", json!({"address": "2001:db8:1::1a2"}))
+        ctl(&nodes[1].socket, "lease-get", json!({"address": "2001:db8:1::1a2"}))
             .and_then(|v| v["arguments"]["leases"].as_array().cloned())
             .is_some_and(|l| {
                 l.iter().any(|b| b["status-name"] == "ACTIVE" && b["duid-text"] == client)
@@ -248,7 +215,7 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
         tag: 0,
         kind: ClientMsgKind::Renew,
         client_id: Some(Duid::new(hex(client))),
-        server_id: Some(Duid::new(hex(nodes[0].3))),
+        server_id: Some(Duid::new(hex(&nodes[0].spec.server_duid))),
         rapid_commit: false,
         ias: vec![IaRequest {
             kind: IaKind::Na,
@@ -263,7 +230,7 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
         unicast: false,
     };
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
-    let primary_dhcp = std::net::SocketAddr::new(Ipv6Addr::LOCALHOST.into(), nodes[0].2);
+    let primary_dhcp = nodes[0].dhcp;
     let mut granted = Vec::new();
     let answered = wait_until(Duration::from_secs(10), || {
         relay_exchange(&relay, &req, [7, 7, 7], peer, &[primary_dhcp])

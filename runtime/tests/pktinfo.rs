@@ -6,11 +6,9 @@
 //!
 //! Needs root: it creates two network namespaces (`fopk<pid>s`, `fopk<pid>c`) joined by a
 //! veth pair and deletes them afterwards. As an ordinary user it prints `SKIPPED ...` and
-//! returns; as root or in CI without `ip`/`sysctl` it fails (see `tests/src/privileged.rs`).
+//! returns; as root or in CI without `ip`/`sysctl` it fails (see `failover_harness::privileged`).
 
-#[path = "../../tests/src/privileged.rs"]
-mod privileged;
-
+use failover_harness::privileged;
 use failover_runtime::config::Interface;
 use failover_runtime::driver::DriverMsg;
 use failover_runtime::metrics::Metrics;

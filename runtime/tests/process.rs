@@ -3,157 +3,33 @@
 //! Every wait is bounded (a test fails when a bound passes; no test asserts a duration), and
 //! every child is killed by its PID when the test ends, whatever the outcome.
 
-#[path = "../../tests/src/privileged.rs"]
-mod privileged;
-mod support;
-use support::{ctl, free_tcp, free_udp, relay_exchange, wait_until};
-
-use failover_model::dhcp::client::{ClientMsgKind, ClientRequest, IaRequest};
-use failover_model::wire::client::{
-    decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
+use failover_harness::config::TLS_OFF;
+use failover_harness::relay::{rapid_solicit, relay_forw, relay_repl};
+use failover_harness::{
+    ctl, free_tcp, metric_sum as metric, normal_pair, privileged, relay_exchange, wait_until,
+    Config, Node, Pair, Role,
 };
+
 use failover_model::{Duid, IaKind};
 use serde_json::{json, Value};
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{Ipv6Addr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_failoverd");
-const TLS_OFF: &str = "tls = \"off\"";
+
+fn exe() -> &'static Path {
+    Path::new(EXE)
+}
 
 fn tls_settings(name: &str) -> String {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
-    format!(
-        "tls = \"required\"\ntls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
-        d.join("ca.pem").display(),
-        d.join(format!("{name}.pem")).display(),
-        d.join(format!("{name}-key.pem")).display()
+    Config::tls_required(
+        &d.join("ca.pem"),
+        &d.join(format!("{name}.pem")),
+        &d.join(format!("{name}-key.pem")),
     )
-}
-
-fn state_of(n: &Node) -> String {
-    ctl(&n.socket, "status", json!({}))
-        .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Node {
-    config: PathBuf,
-    socket: PathBuf,
-    dhcp: SocketAddr,
-}
-
-fn write_config(dir: &Path, role: &str, fo_port: u16, fo_listen: &str, tls: &str) -> Node {
-    let partner = if fo_listen.contains('.') { "127.0.0.1" } else { "::1" };
-    let dhcp_port = free_udp();
-    let duid =
-        if role == "primary" { "00:02:00:00:09:bf:ee:01" } else { "00:02:00:00:09:bf:ee:02" };
-    let d = dir.display();
-    let text = format!(
-        r#"
-role = "{role}"
-relationship = "test"
-server_duid = "{duid}"
-data_dir = "{d}/{role}"
-control_socket = "{d}/{role}.sock"
-trace_file = "{d}/{role}.trace.jsonl"
-[log]
-level = "debug"
-[failover]
-partner_address = "{partner}"
-partner_port = {fo_port}
-listen_address = "{fo_listen}"
-port = {fo_port}
-mclt = 30
-keepalive_time = 6
-contacts_per_keepalive = 3
-startup_time = 2
-reconnect_interval = 1
-update_scan_interval = 2
-{tls}
-[dhcp]
-port = {dhcp_port}
-listen_addresses = ["::1"]
-[[pools.addresses]]
-first = "2001:db8:1::100"
-last = "2001:db8:1::1ff"
-[[pools.prefixes]]
-prefix = "2001:db8:100::/48"
-delegated_length = 56
-[lifetimes]
-address = {{ preferred = 300, valid = 600 }}
-prefix = {{ preferred = 300, valid = 600 }}
-"#
-    );
-    let config = dir.join(format!("{role}.toml"));
-    std::fs::write(&config, text).expect("write config");
-    Node {
-        config,
-        socket: dir.join(format!("{role}.sock")),
-        dhcp: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), dhcp_port),
-    }
-}
-
-/// A pair started on loopback (the failover link on `listen`, TLS off) and in NORMAL on both
-/// sides: its directory (configs, logs, stores), both nodes and both processes.
-struct Pair {
-    dir: tempfile::TempDir,
-    fo_port: u16,
-    prim: Node,
-    sec: Node,
-    p: Proc,
-    s: Proc,
-}
-
-fn normal_pair(listen: &str) -> Pair {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, listen, TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, listen, TLS_OFF);
-    let s = start(&sec, &dir.path().join("secondary.log"));
-    let p = start(&prim, &dir.path().join("primary.log"));
-    let normal = wait_until(Duration::from_secs(40), || {
-        state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
-    });
-    assert!(
-        normal,
-        "pair did not reach NORMAL (primary {}, secondary {}); logs in {}",
-        state_of(&prim),
-        state_of(&sec),
-        dir.path().display()
-    );
-    Pair { dir, fo_port, prim, sec, p, s }
-}
-
-fn start(node: &Node, log: &Path) -> Proc {
-    let err = std::fs::File::create(log).expect("log file");
-    Proc(
-        Command::new(EXE)
-            .args(["run", "--config"])
-            .arg(&node.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawn failoverd"),
-    )
-}
-
-fn metric(text: &str, needle: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(needle))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[test]
@@ -182,8 +58,8 @@ fn check_config_accepts_examples_and_names_bad_fields() {
 fn single_server_control_and_drops() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let node = write_config(dir.path(), "secondary", fo_port, "::", TLS_OFF);
-    let mut p = start(&node, &dir.path().join("secondary.log"));
+    let node = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::", TLS_OFF);
+    let mut p = node.start(&dir.path().join("secondary.log"));
     assert!(
         wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
         "control socket never answered"
@@ -227,7 +103,7 @@ fn single_server_control_and_drops() {
     let v = ctl(&node.socket, "shutdown", json!({})).expect("shutdown");
     assert_eq!(v["result"], 0);
     assert!(
-        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
+        wait_until(Duration::from_secs(10), || !p.running()),
         "failoverd did not exit after shutdown"
     );
     // The trace replays through the model without divergence.
@@ -264,21 +140,11 @@ fn single_server_control_and_drops() {
 #[test]
 fn pair_reaches_normal_and_serves_a_relayed_client() {
     // The failover link over IPv4 loopback (DHCPv6 itself is on ::1).
-    let Pair { dir: _dir, prim, sec, p: _p, s: _s, .. } = normal_pair("127.0.0.1");
+    let Pair { dir: _dir, prim, sec, p: _p, s: _s, .. } = normal_pair(exe(), "127.0.0.1");
 
     let relay = UdpSocket::bind("[::1]:0").expect("udp");
     relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
-    let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]);
-    let req = ClientRequest {
-        tag: 0,
-        kind: ClientMsgKind::Solicit,
-        client_id: Some(duid.clone()),
-        server_id: None,
-        rapid_commit: true,
-        ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
-        link_address: None,
-        unicast: false,
-    };
+    let req = rapid_solicit(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]), &[IaKind::Na]);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
     let got = wait_until(Duration::from_secs(10), || {
         relay_exchange(&relay, &req, [1, 2, 3], peer, &[prim.dhcp, sec.dhcp])
@@ -296,28 +162,41 @@ fn pair_reaches_normal_and_serves_a_relayed_client() {
 fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", &tls_settings("primary"));
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", &tls_settings("secondary"));
+    let prim =
+        Node::loopback(exe(), dir.path(), Role::Primary, fo_port, "::1", &tls_settings("primary"));
+    let sec = Node::loopback(
+        exe(),
+        dir.path(),
+        Role::Secondary,
+        fo_port,
+        "::1",
+        &tls_settings("secondary"),
+    );
     for n in [&prim, &sec] {
         let out = Command::new(EXE).arg("--check-config").arg(&n.config).output().expect("run");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let mut s = start(&sec, &dir.path().join("secondary.log"));
-    let mut p = start(&prim, &dir.path().join("primary.log"));
-    let normal = wait_until(Duration::from_secs(40), || {
-        state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL"
-    });
-    assert!(normal, "TLS pair did not reach NORMAL ({} / {})", state_of(&prim), state_of(&sec));
+    let mut s = sec.start(&dir.path().join("secondary.log"));
+    let mut p = prim.start(&dir.path().join("primary.log"));
+    let normal =
+        wait_until(Duration::from_secs(40), || prim.state() == "NORMAL" && sec.state() == "NORMAL");
+    assert!(normal, "TLS pair did not reach NORMAL ({} / {})", prim.state(), sec.state());
     let st = ctl(&prim.socket, "status", json!({})).expect("status");
     assert_eq!(st["arguments"]["tls"], true, "{st}");
     assert_eq!(st["arguments"]["transport-connected"], true, "{st}");
-    let _ = p.0.kill();
-    let _ = p.0.wait();
+    p.kill();
 
     // A primary with a certificate from another CA.
     let rogue_dir = tempfile::tempdir().expect("tempdir");
-    let rogue = write_config(rogue_dir.path(), "primary", fo_port, "::1", &tls_settings("rogue"));
-    let _r = start(&rogue, &rogue_dir.path().join("primary.log"));
+    let rogue = Node::loopback(
+        exe(),
+        rogue_dir.path(),
+        Role::Primary,
+        fo_port,
+        "::1",
+        &tls_settings("rogue"),
+    );
+    let _r = rogue.start(&rogue_dir.path().join("primary.log"));
     assert!(
         wait_until(Duration::from_secs(20), || {
             let m = ctl(&sec.socket, "metrics", json!({})).unwrap_or_default();
@@ -328,16 +207,17 @@ fn tls_pair_reaches_normal_and_refuses_a_foreign_certificate() {
         }),
         "the secondary did not refuse the foreign certificate"
     );
-    assert_ne!(state_of(&sec), "NORMAL");
-    let _ = s.0.kill();
+    assert_ne!(sec.state(), "NORMAL");
+    s.kill();
 }
 
 #[test]
 fn tls_configuration_errors_name_the_field() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let n = write_config(
+    let n = Node::loopback(
+        exe(),
         dir.path(),
-        "primary",
+        Role::Primary,
         1,
         "::1",
         &tls_settings("primary").replace("primary-key.pem", "missing-key.pem"),
@@ -349,9 +229,10 @@ fn tls_configuration_errors_name_the_field() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let n = write_config(
+    let n = Node::loopback(
+        exe(),
         dir.path(),
-        "primary",
+        Role::Primary,
         1,
         "::1",
         &tls_settings("primary").replace("primary-key.pem", "secondary-key.pem"),
@@ -400,8 +281,8 @@ fn malformed_partner_frames_reach_the_core() {
     use std::io::Write;
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let node = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let _p = start(&node, &dir.path().join("secondary.log"));
+    let node = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::1", TLS_OFF);
+    let _p = node.start(&dir.path().join("secondary.log"));
     assert!(
         wait_until(Duration::from_secs(20), || ctl(&node.socket, "status", json!({})).is_some()),
         "control socket never answered"
@@ -436,27 +317,13 @@ fn malformed_partner_frames_reach_the_core() {
 #[test]
 fn hostile_input_does_not_stop_the_server() {
     use std::io::Write;
-    let Pair { dir: _dir, fo_port, prim, sec, mut p, mut s } = normal_pair("::1");
+    let Pair { dir: _dir, fo_port, prim, sec, mut p, mut s } = normal_pair(exe(), "::1");
 
     // A valid relayed SOLICIT, then thousands of mutations of it (deterministic xorshift).
     let duid = Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 9]);
-    let req = ClientRequest {
-        tag: 0,
-        kind: ClientMsgKind::Solicit,
-        client_id: Some(duid),
-        server_id: None,
-        rapid_commit: true,
-        ias: vec![
-            IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] },
-            IaRequest { kind: IaKind::Pd, iaid: 2, leases: vec![] },
-        ],
-        link_address: None,
-        unicast: false,
-    };
-    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let req = rapid_solicit(duid, &[IaKind::Na, IaKind::Pd]);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9);
-    let inner = encode_client_request(&req, [9, 9, 9]).expect("encode");
-    let valid = wrap_relay_forw(&inner, 0, link, peer, Some(b"eth0")).expect("wrap");
+    let valid = relay_forw(&req, [9, 9, 9], peer, Some(b"eth0")).expect("encode");
     let sock = UdpSocket::bind("[::1]:0").expect("udp");
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut rnd = move || {
@@ -491,16 +358,15 @@ fn hostile_input_does_not_stop_the_server() {
     }
 
     // Both still alive and answering; a valid client still gets a lease.
-    assert!(matches!(p.0.try_wait(), Ok(None)), "the primary died");
-    assert!(matches!(s.0.try_wait(), Ok(None)), "the secondary died");
+    assert!(p.running(), "the primary died");
+    assert!(s.running(), "the secondary died");
     sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
     let got = wait_until(Duration::from_secs(40), || {
         let _ = sock.send_to(&valid, prim.dhcp);
         let _ = sock.send_to(&valid, sec.dhcp);
         let mut buf = [0u8; 4096];
         while let Ok((n, _)) = sock.recv_from(&mut buf) {
-            let Ok((inner, _)) = unwrap_relay_repl(&buf[..n]) else { continue };
-            let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+            let Some((reply, xid)) = relay_repl(&buf[..n]) else { continue };
             if xid == [9, 9, 9]
                 && reply.ias.iter().any(|ia| ia.leases.iter().any(|l| l.valid_lifetime > 0))
             {
@@ -517,26 +383,26 @@ fn hostile_input_does_not_stop_the_server() {
             "failoverd_drops_total{reason=\"client_"
         ) > 0.0
     );
-    assert!(matches!(p.0.try_wait(), Ok(None)) && matches!(s.0.try_wait(), Ok(None)));
+    assert!(p.running() && s.running());
 }
 
 /// The operator's PARTNER-DOWN: after the primary dies, the secondary is in
 /// COMMUNICATIONS-INTERRUPTED; `partner-down` on the control socket moves it to PARTNER-DOWN.
 #[test]
 fn partner_down_command_after_the_primary_dies() {
-    let Pair { dir: _dir, prim: _prim, sec, p, s: _s, .. } = normal_pair("::1");
+    let Pair { dir: _dir, prim: _prim, sec, p, s: _s, .. } = normal_pair(exe(), "::1");
     drop(p); // SIGKILL by PID
     assert!(
-        wait_until(Duration::from_secs(30), || state_of(&sec) == "COMMUNICATIONS-INTERRUPTED"),
+        wait_until(Duration::from_secs(30), || sec.state() == "COMMUNICATIONS-INTERRUPTED"),
         "secondary did not notice ({})",
-        state_of(&sec)
+        sec.state()
     );
     let v = ctl(&sec.socket, "partner-down", json!({})).expect("partner-down");
     assert_eq!(v["result"], 0, "{v}");
     assert!(
-        wait_until(Duration::from_secs(10), || state_of(&sec) == "PARTNER-DOWN"),
+        wait_until(Duration::from_secs(10), || sec.state() == "PARTNER-DOWN"),
         "secondary not in PARTNER-DOWN ({})",
-        state_of(&sec)
+        sec.state()
     );
     let st = ctl(&sec.socket, "status", json!({})).expect("status");
     assert!(st["arguments"]["partner_down_since"].as_u64().is_some_and(|t| t > 0), "{st}");
@@ -546,15 +412,10 @@ fn partner_down_command_after_the_primary_dies() {
 /// receives it (it is in the partner's trace) and the primary exits by itself.
 #[test]
 fn sigterm_sends_disconnect_before_exit() {
-    let Pair { dir, prim: _prim, sec: _sec, mut p, s: _s, .. } = normal_pair("::1");
-    let pid = p.0.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-    assert!(status.success());
-    assert!(
-        wait_until(Duration::from_secs(10), || matches!(p.0.try_wait(), Ok(Some(_)))),
-        "the primary did not exit on SIGTERM"
-    );
-    assert!(matches!(p.0.try_wait(), Ok(Some(s)) if s.success()), "exit status");
+    let Pair { dir, prim: _prim, sec: _sec, mut p, s: _s, .. } = normal_pair(exe(), "::1");
+    // SIGTERM by PID; the primary must exit within 10 s (else the harness panics).
+    let status = p.terminate(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "exit status {status:?}");
     let trace = dir.path().join("secondary.trace.jsonl");
     let got_disconnect = wait_until(Duration::from_secs(10), || {
         std::fs::read_to_string(&trace).unwrap_or_default().lines().any(|l| {
@@ -567,26 +428,6 @@ fn sigterm_sends_disconnect_before_exit() {
         })
     });
     assert!(got_disconnect, "the secondary never received DISCONNECT");
-}
-
-fn start_with_env(node: &Node, log: &Path, env: &[(&str, &str)]) -> Proc {
-    let err = std::fs::File::create(log).expect("log file");
-    Proc(
-        Command::new(EXE)
-            .args(["run", "--config"])
-            .arg(&node.config)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawn failoverd"),
-    )
-}
-
-fn metrics_of(n: &Node) -> String {
-    let m = ctl(&n.socket, "metrics", json!({})).unwrap_or_default();
-    m["arguments"]["text"].as_str().unwrap_or_default().to_owned()
 }
 
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -605,10 +446,9 @@ fn skewed_secondary_is_retried_with_back_off() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let _s = start_with_env(
-        &sec,
+    let prim = Node::loopback(exe(), dir.path(), Role::Primary, fo_port, "::1", TLS_OFF);
+    let sec = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::1", TLS_OFF);
+    let _s = sec.start_with_env(
         &dir.path().join("secondary.log"),
         &[("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", "+10s")],
     );
@@ -616,7 +456,7 @@ fn skewed_secondary_is_retried_with_back_off() {
         wait_until(Duration::from_secs(20), || ctl(&sec.socket, "status", json!({})).is_some()),
         "secondary control socket never answered"
     );
-    let _p = start(&prim, &dir.path().join("primary.log"));
+    let _p = prim.start(&dir.path().join("primary.log"));
     let began = Instant::now();
     assert!(
         wait_until(Duration::from_secs(20), || ctl(&prim.socket, "status", json!({})).is_some()),
@@ -635,8 +475,8 @@ fn skewed_secondary_is_retried_with_back_off() {
     while began.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(500));
     }
-    let pm = metrics_of(&prim);
-    let sm = metrics_of(&sec);
+    let pm = prim.metrics();
+    let sm = sec.metrics();
     let connects = metric(&pm, "failoverd_partner_messages_out_total{type=\"CONNECT\"}");
     eprintln!("{connects} CONNECTs in the primary's first 60 s");
     assert!(
@@ -648,7 +488,7 @@ fn skewed_secondary_is_retried_with_back_off() {
         let skew = metric(m, "failoverd_connection_rejections_total{reason=\"time_skew\"}");
         assert!(skew >= 2.0, "{who}: {skew} time-skew rejections counted\n{m}");
     }
-    assert_ne!(state_of(&prim), "NORMAL");
+    assert_ne!(prim.state(), "NORMAL");
     // The repeated WARN line is rate-limited on both sides.
     for role in ["primary", "secondary"] {
         let log = std::fs::read_to_string(dir.path().join(format!("{role}.log"))).expect("log");
@@ -669,12 +509,12 @@ fn reset_abandoned_reports_what_the_core_did() {
     let fo_port = free_tcp();
     // Alone and commissioned: PARTNER-DOWN after STARTUP, so it grants leases.
     let settings = format!("{TLS_OFF}\nstartup_partner_down_if_alone = true");
-    let node = write_config(dir.path(), "secondary", fo_port, "::", &settings);
-    let _p = start(&node, &dir.path().join("secondary.log"));
+    let node = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::", &settings);
+    let _p = node.start(&dir.path().join("secondary.log"));
     assert!(
-        wait_until(Duration::from_secs(20), || state_of(&node) == "PARTNER-DOWN"),
+        wait_until(Duration::from_secs(20), || node.state() == "PARTNER-DOWN"),
         "the lone server did not reach PARTNER-DOWN ({})",
-        state_of(&node)
+        node.state()
     );
     let reset = |what: &str, value: &str| {
         ctl(&node.socket, "reset-abandoned", json!({ what: value })).expect("reset-abandoned")
@@ -691,16 +531,7 @@ fn reset_abandoned_reports_what_the_core_did() {
     // An ACTIVE lease: a relayed rapid-commit SOLICIT.
     let relay = UdpSocket::bind("[::1]:0").expect("udp");
     relay.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
-    let req = ClientRequest {
-        tag: 0,
-        kind: ClientMsgKind::Solicit,
-        client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 7])),
-        server_id: None,
-        rapid_commit: true,
-        ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
-        link_address: None,
-        unicast: false,
-    };
+    let req = rapid_solicit(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 7]), &[IaKind::Na]);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
     let mut leased = None;
     assert!(
@@ -728,10 +559,10 @@ fn reset_abandoned_reports_what_the_core_did() {
 #[test]
 fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
     use std::io::Write;
-    let Pair { dir: _dir, fo_port, prim, sec, p: _p, s: _s } = normal_pair("127.0.0.1");
-    let both_normal = || state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL";
-    let connections = |n: &Node| metric(&metrics_of(n), "failoverd_partner_connections_total");
-    assert_eq!(connections(&sec), 1.0, "{}", metrics_of(&sec));
+    let Pair { dir: _dir, fo_port, prim, sec, p: _p, s: _s } = normal_pair(exe(), "127.0.0.1");
+    let both_normal = || prim.state() == "NORMAL" && sec.state() == "NORMAL";
+    let connections = |n: &Node| metric(&n.metrics(), "failoverd_partner_connections_total");
+    assert_eq!(connections(&sec), 1.0, "{}", sec.metrics());
 
     let refused = |text: &str, reason: &str| {
         metric(text, &format!("failoverd_drops_total{{reason=\"partner_candidate_{reason}\"}}"))
@@ -746,12 +577,12 @@ fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
     let mut left_normal = None;
     let mut watch = || {
         if !both_normal() {
-            left_normal.get_or_insert((state_of(&prim), state_of(&sec)));
+            left_normal.get_or_insert((prim.state(), sec.state()));
         }
     };
     let strays = wait_until(Duration::from_secs(30), || {
         watch();
-        let t = metrics_of(&sec);
+        let t = sec.metrics();
         refused(&t, "closed") + refused(&t, "limit") >= 10.0
     });
     // A complete frame that is not CONNECT (unknown type 255), and a frame of garbage.
@@ -768,7 +599,7 @@ fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
 
     let counted = wait_until(Duration::from_secs(30), || {
         watch();
-        let t = metrics_of(&sec);
+        let t = sec.metrics();
         refused(&t, "refused") >= 2.0 && refused(&t, "timeout") >= 1.0
     });
     let mut buf = [0u8; 16];
@@ -777,7 +608,7 @@ fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
     assert_eq!(left_normal, None, "left NORMAL (primary, secondary)");
     assert_eq!(connections(&sec), 1.0, "the live connection was replaced");
     assert_eq!(connections(&prim), 1.0, "the primary reconnected");
-    assert!(strays && counted, "refusals not counted: {}", metrics_of(&sec));
+    assert!(strays && counted, "refusals not counted: {}", sec.metrics());
     assert!(idle_closed, "the idle connection was not closed");
 }
 
@@ -789,71 +620,53 @@ fn stray_connections_from_the_partner_address_leave_the_pair_in_normal() {
 fn stalled_commits_do_not_look_like_clock_skew() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", TLS_OFF);
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
+    let mut prim = Node::loopback(exe(), dir.path(), Role::Primary, fo_port, "::1", TLS_OFF);
+    let mut sec = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::1", TLS_OFF);
     // A keepalive long enough that a 7 s stall cannot expire it: only the skew check is tested.
-    for n in [&prim, &sec] {
-        let text = std::fs::read_to_string(&n.config).expect("read config");
-        std::fs::write(&n.config, text.replace("keepalive_time = 6", "keepalive_time = 40"))
-            .expect("write config");
+    for n in [&mut prim, &mut sec] {
+        assert_eq!(n.spec.keepalive_time, 6);
+        n.spec.keepalive_time = 40;
+        n.rewrite();
     }
     let stall = dir.path().join("stall-ms");
+    let stall_text = stall.to_str().expect("a UTF-8 temporary path");
     let start_stallable = |n: &Node, log: &str| {
-        let err = std::fs::File::create(dir.path().join(log)).expect("log file");
-        Proc(
-            Command::new(EXE)
-                .args(["run", "--config"])
-                .arg(&n.config)
-                .env(failover_runtime::store::TEST_COMMIT_STALL_ENV, &stall)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(err)
-                .spawn()
-                .expect("spawn failoverd"),
+        n.start_with_env(
+            &dir.path().join(log),
+            &[(failover_runtime::store::TEST_COMMIT_STALL_ENV, stall_text)],
         )
     };
     let _s = start_stallable(&sec, "secondary.log");
     let _p = start_stallable(&prim, "primary.log");
-    let both_normal = || state_of(&prim) == "NORMAL" && state_of(&sec) == "NORMAL";
+    let both_normal = || prim.state() == "NORMAL" && sec.state() == "NORMAL";
     assert!(wait_until(Duration::from_secs(40), both_normal), "pair did not reach NORMAL");
 
     std::fs::write(&stall, "7000").expect("stall on");
     // Clients: each lease is a commit on the primary, a BNDUPD that waits for it, a commit on
     // the secondary and a BNDREPLY that waits for that.
     let relay = UdpSocket::bind("[::1]:0").expect("udp");
-    let link = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
     let mut left_normal = None;
     for i in 0..5u8 {
-        let req = ClientRequest {
-            tag: 0,
-            kind: ClientMsgKind::Solicit,
-            client_id: Some(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 7, i])),
-            server_id: None,
-            rapid_commit: true,
-            ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
-            link_address: None,
-            unicast: false,
-        };
-        let inner = encode_client_request(&req, [7, 7, i]).expect("encode");
-        let pkt = wrap_relay_forw(&inner, 0, link, peer, None).expect("wrap");
+        let req = rapid_solicit(Duid::new(vec![0, 3, 0, 1, 2, 0, 0, 0, 7, i]), &[IaKind::Na]);
+        let pkt = relay_forw(&req, [7, 7, i], peer, None).expect("encode");
         let _ = relay.send_to(&pkt, prim.dhcp);
         // Watch the states for a while (polling, no timed assertion).
         wait_until(Duration::from_secs(6), || {
             if !both_normal() {
-                left_normal.get_or_insert((state_of(&prim), state_of(&sec)));
+                left_normal.get_or_insert((prim.state(), sec.state()));
             }
             false
         });
     }
     // Commits really were stalled (at least one took 7 s).
-    let stalled = metric(&metrics_of(&prim), "failoverd_commit_latency_seconds_sum") >= 6.0
-        && metric(&metrics_of(&sec), "failoverd_commit_latency_seconds_sum") >= 6.0;
+    let stalled = metric(&prim.metrics(), "failoverd_commit_latency_seconds_sum") >= 6.0
+        && metric(&sec.metrics(), "failoverd_commit_latency_seconds_sum") >= 6.0;
     let _ = std::fs::remove_file(&stall);
     assert_eq!(left_normal, None, "the pair left NORMAL while commits were stalled");
-    assert!(stalled, "commits were not stalled:\n{}", metrics_of(&prim));
+    assert!(stalled, "commits were not stalled:\n{}", prim.metrics());
     for n in [&prim, &sec] {
-        let t = metrics_of(n);
+        let t = n.metrics();
         assert_eq!(metric(&t, "failoverd_partner_connections_total"), 1.0, "reconnected:\n{t}");
     }
 }
@@ -866,15 +679,16 @@ fn stalled_commits_do_not_look_like_clock_skew() {
 fn tls_primary_counts_the_insecure_secondarys_refusal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fo_port = free_tcp();
-    let prim = write_config(dir.path(), "primary", fo_port, "::1", &tls_settings("primary"));
-    let sec = write_config(dir.path(), "secondary", fo_port, "::1", TLS_OFF);
-    let _s = start(&sec, &dir.path().join("secondary.log"));
-    let _p = start(&prim, &dir.path().join("primary.log"));
+    let prim =
+        Node::loopback(exe(), dir.path(), Role::Primary, fo_port, "::1", &tls_settings("primary"));
+    let sec = Node::loopback(exe(), dir.path(), Role::Secondary, fo_port, "::1", TLS_OFF);
+    let _s = sec.start(&dir.path().join("secondary.log"));
+    let _p = prim.start(&dir.path().join("primary.log"));
     let refused = wait_until(Duration::from_secs(30), || {
-        metric(&metrics_of(&prim), "failoverd_drops_total{reason=\"starttls_refused\"}") >= 1.0
+        metric(&prim.metrics(), "failoverd_drops_total{reason=\"starttls_refused\"}") >= 1.0
     });
-    assert!(refused, "refusal not counted:\n{}", metrics_of(&prim));
+    assert!(refused, "refusal not counted:\n{}", prim.metrics());
     let log = std::fs::read_to_string(dir.path().join("primary.log")).unwrap_or_default();
     assert!(log.contains("TLSConnectionRefused"), "{log}");
-    assert_ne!(state_of(&prim), "NORMAL");
+    assert_ne!(prim.state(), "NORMAL");
 }

@@ -13,7 +13,7 @@ use failover_specs::{Action, FailoverModel, World};
 use failover_viewer::{render_html, ArrowKind, Behaviour, MarkKind};
 use stateright::Path;
 
-#[path = "../../tests/src/privileged.rs"]
+#[path = "../../harness/src/privileged.rs"]
 mod privileged;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, Stdio};

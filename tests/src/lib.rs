@@ -19,6 +19,10 @@
 //! servers over the bridge. Nothing is created in the root namespace: every veth is created
 //! inside its namespace with its peer placed directly in the other one.
 //!
+//! The process harness itself (processes, configuration files, control calls, bounded waits,
+//! the privileged-skip rule) is `failover-harness`, shared with the runtime's own tests and
+//! `failoverd demo`; this crate adds the namespaces, the bridge and the real clients.
+//!
 //! Cleanup is RAII: [`Proc`] kills its process by PID (SIGKILL) and reaps it when dropped, and
 //! [`Topology`] kills every process still registered with it and deletes its namespaces when
 //! dropped, also when a test panics. Every wait is bounded and fails the test when the bound
@@ -26,12 +30,15 @@
 
 #![forbid(unsafe_code)]
 
+use failover_harness::Config;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use failover_harness::{metric, privileged, wait_for, Proc, Role};
 
 /// The `failoverd` binary under test: the runtime crate's own `failoverd`, built once per test
 /// process with `cargo build -p failover-runtime --bin failoverd` (through `escargot`) into the
@@ -79,8 +86,6 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub mod privileged;
-
 /// `true` if the end-to-end test `name` can run here: root and every tool installed (the
 /// packages of `tests/ci-setup.sh`; `ip` and `sysctl`, which every topology uses, are always
 /// required). As an ordinary user it prints
@@ -114,113 +119,6 @@ pub fn sh(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Waits until `f` holds, polling every 200 ms; fails the test with `what` after `limit`.
-///
-/// # Panics
-/// The condition did not hold within the limit.
-pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    loop {
-        if f() {
-            return;
-        }
-        assert!(Instant::now() < until, "timed out after {limit:?} waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A child process, killed (SIGKILL, by its PID) and reaped when dropped.
-pub struct Proc {
-    child: Option<Child>,
-    /// What it is, for messages.
-    pub name: String,
-}
-
-impl Proc {
-    /// Spawns `args` inside namespace `ns` (`ip netns exec` execs the program, so the PID is
-    /// the program's own), with stdout and stderr to `log`.
-    ///
-    /// # Panics
-    /// The process cannot be started.
-    pub fn spawn(name: &str, ns: &str, args: &[&str], log: &Path) -> Proc {
-        let out = std::fs::File::create(log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child: Some(child), name: name.to_owned() }
-    }
-
-    /// The PID, while running.
-    #[must_use]
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// SIGKILL and reap.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM by PID, then waits (bounded) for the exit; SIGKILL if it does not come.
-    ///
-    /// # Panics
-    /// The process did not exit within `limit` after SIGTERM.
-    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
-        let pid = c.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let until = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return Some(st);
-            }
-            if Instant::now() >= until {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!("{} (pid {pid}) did not exit within {limit:?} of SIGTERM", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits (bounded) for the process to exit by itself.
-    ///
-    /// # Panics
-    /// It is still running after `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let c = self.child.as_mut().expect("process already reaped");
-        let until = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                self.child = None;
-                return st;
-            }
-            assert!(Instant::now() < until, "{} did not finish within {limit:?}", self.name);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Whether it is still running.
-    pub fn running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// The LAN prefix shared by servers and clients (the pools live in it).
@@ -386,7 +284,7 @@ pub fn perfdhcp(topo: &Topology, client: &str, extra: &[&str], clients: u32, rat
     let mut args = vec!["perfdhcp", "-6", "-l", "eth0"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-R", &n, "-r", &r, "-n", &n, "-p", "30", "-W", "3000000"]);
-    let mut perf = Proc::spawn("perfdhcp", &topo.ns(client), &args, &log);
+    let mut perf = Proc::spawn_in_ns("perfdhcp", &topo.ns(client), &args, &log);
     let st = perf.wait_exit(Duration::from_secs(60));
     let out = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("{out}");
@@ -422,27 +320,12 @@ impl Drop for Topology {
     }
 }
 
-/// Which end of the pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The primary (namespace `p`, LAN address ::1).
-    Primary,
-    /// The secondary (namespace `s`, LAN address ::2).
-    Secondary,
-}
-
-impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::Primary => "primary",
-            Role::Secondary => "secondary",
-        }
-    }
-    fn ns(self) -> &'static str {
-        match self {
-            Role::Primary => "p",
-            Role::Secondary => "s",
-        }
+/// The namespace suffix of a server: `p` for the primary (LAN address ::1), `s` for the
+/// secondary (::2).
+fn role_ns(role: Role) -> &'static str {
+    match role {
+        Role::Primary => "p",
+        Role::Secondary => "s",
     }
 }
 
@@ -474,6 +357,8 @@ pub struct Server {
     pub role: Role,
     /// Its namespace.
     pub ns: String,
+    /// Its configuration as written.
+    pub spec: Config,
     /// Its config file.
     pub config: PathBuf,
     /// Its control socket.
@@ -505,54 +390,42 @@ impl Server {
         let data_dir = topo.path(&format!("{name}-data"));
         let trace = topo.path(&format!("{name}.trace.jsonl"));
         let preference = if role == Role::Primary && !t.equal_preference { 255 } else { 0 };
-        let text = format!(
-            r#"role = "{name}"
-relationship = "e2e"
-server_duid = "{duid}"
-data_dir = "{data}"
-control_socket = "{sock}"
-trace_file = "{trace}"
-[log]
-level = "info,failover_runtime=debug"
-[failover]
-partner_address = "{partner}"
-partner_port = 647
-listen_address = "2001:db8:ff::2"
-port = 647
-mclt = {mclt}
-keepalive_time = {ka}
-contacts_per_keepalive = 3
-startup_time = 2
-reconnect_interval = 1
-update_scan_interval = 2
-tls = "off"
-[dhcp]
-listen_addresses = ["{LAN}::{lan}"]
-preference = {preference}
-[[dhcp.interfaces]]
-name = "eth0"
-[[pools.addresses]]
-first = "{LAN}::100"
-last = "{LAN}::1ff"
-[[pools.prefixes]]
-prefix = "2001:db8:100::/48"
-delegated_length = 56
-[lifetimes]
-address = {{ preferred = {pref}, valid = {valid} }}
-prefix = {{ preferred = {pref}, valid = {valid} }}
-"#,
-            data = data_dir.display(),
-            sock = socket.display(),
-            trace = trace.display(),
-            mclt = t.mclt,
-            ka = t.keepalive,
-            pref = t.preferred,
-            valid = t.valid,
-        );
-        std::fs::write(&config, text).expect("write config");
+        let spec = Config {
+            role,
+            relationship: "e2e".into(),
+            server_duid: duid.into(),
+            data_dir: data_dir.clone(),
+            control_socket: socket.clone(),
+            trace_file: Some(trace.clone()),
+            log_format: None,
+            log_level: Some("info,failover_runtime=debug".into()),
+            partner_address: partner.into(),
+            partner_port: 647,
+            listen_address: "2001:db8:ff::2".into(),
+            port: 647,
+            mclt: t.mclt,
+            keepalive_time: t.keepalive,
+            contacts_per_keepalive: 3,
+            startup_time: 2,
+            reconnect_interval: 1,
+            update_scan_interval: 2,
+            heartbeat_interval: None,
+            tls: failover_harness::config::TLS_OFF.into(),
+            failover_extra: Vec::new(),
+            dhcp_port: None,
+            listen_addresses: vec![format!("{LAN}::{lan}")],
+            preference: Some(preference),
+            rapid_commit: None,
+            interfaces: vec!["eth0".into()],
+            address_pool: Some((format!("{LAN}::100"), format!("{LAN}::1ff"))),
+            prefix_pool: Some(("2001:db8:100::/48".into(), 56)),
+            lifetimes: (t.preferred, t.valid),
+        };
+        spec.write(&config).expect("write config");
         Server {
             role,
-            ns: topo.ns(role.ns()),
+            ns: topo.ns(role_ns(role)),
+            spec,
             config,
             socket,
             data_dir,
@@ -567,18 +440,10 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
     /// PEM files: the CA, this server's certificate and its key.
     ///
     /// # Panics
-    /// The configuration has no `tls = "off"` to replace.
-    pub fn use_tls(&self, ca: &Path, cert: &Path, key: &Path) {
-        let text = std::fs::read_to_string(&self.config).expect("read config");
-        let tls = format!(
-            "tls = \"required\"\ntls_ca = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
-            ca.display(),
-            cert.display(),
-            key.display()
-        );
-        let new = text.replacen("tls = \"off\"", &tls, 1);
-        assert_ne!(new, text, "no tls = \"off\" in {}", self.config.display());
-        std::fs::write(&self.config, new).expect("write config");
+    /// The configuration cannot be written.
+    pub fn use_tls(&mut self, ca: &Path, cert: &Path, key: &Path) {
+        self.spec.tls = Config::tls_required(ca, cert, key);
+        self.spec.write(&self.config).expect("write config");
     }
 
     /// Starts `failoverd run` in its namespace (log in `<role>.<run>.log`).
@@ -590,7 +455,7 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
         self.log = self.config.with_file_name(format!("{}.{}.log", self.role.name(), self.runs));
         let exe = failoverd_exe();
         let cfg = self.config.display().to_string();
-        let p = Proc::spawn(
+        let p = Proc::spawn_in_ns(
             self.role.name(),
             &self.ns,
             &[&exe.display().to_string(), "run", "--config", &cfg],
@@ -622,16 +487,7 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
     /// One control command; `None` if the socket does not answer within 3 s.
     #[must_use]
     pub fn ctl(&self, command: &str, args: Value) -> Option<Value> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(3),
-                failover_runtime::control::call(&self.socket, command, args),
-            )
-            .await
-            .ok()?
-            .ok()
-        })
+        failover_harness::ctl(&self.socket, command, args)
     }
 
     /// `status` arguments.
@@ -649,9 +505,7 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
     /// The own state's name (`NORMAL`, ...), or "" if it does not answer.
     #[must_use]
     pub fn state(&self) -> String {
-        self.ctl("status", json!({}))
-            .and_then(|v| v["arguments"]["state-name"].as_str().map(str::to_owned))
-            .unwrap_or_default()
+        failover_harness::control::state(&self.socket)
     }
 
     /// Waits for a state.
@@ -744,9 +598,7 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
     /// The Prometheus text (`metrics` command).
     #[must_use]
     pub fn metrics(&self) -> String {
-        self.ctl("metrics", json!({}))
-            .and_then(|v| v["arguments"]["text"].as_str().map(str::to_owned))
-            .unwrap_or_default()
+        failover_harness::control::metrics(&self.socket)
     }
 
     /// From the trace: the core's replies to the client messages of `kind` (the model's name,
@@ -822,13 +674,14 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
     /// It cannot be run.
     #[must_use]
     pub fn replay(&self) -> (bool, String) {
-        let o = Command::new(failoverd_exe())
-            .args(["replay", "--trace"])
-            .arg(&self.trace)
-            .arg("--config")
-            .arg(&self.config)
-            .output()
-            .expect("run failoverd replay");
+        let args = [
+            "replay".as_ref(),
+            "--trace".as_ref(),
+            self.trace.as_os_str(),
+            "--config".as_ref(),
+            self.config.as_os_str(),
+        ];
+        let o: Output = failover_harness::failoverd(&failoverd_exe(), &args);
         let text =
             format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         (o.status.success(), text)
@@ -840,17 +693,6 @@ prefix = {{ preferred = {pref}, valid = {valid} }}
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// The value of a Prometheus sample (`name{labels}`) in a metrics text, 0 if absent.
-#[must_use]
-pub fn metric(text: &str, sample: &str) -> f64 {
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            (k == sample).then(|| v.parse().ok()).flatten()
-        })
-        .unwrap_or(0.0)
 }
 
 /// What an ISC dhclient asks for.
@@ -930,7 +772,8 @@ impl Dhclient {
         ]
         .map(str::to_owned);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let proc = Proc::spawn(&format!("dhclient c{i}"), &topo.ns(&format!("c{i}")), &args, &log);
+        let proc =
+            Proc::spawn_in_ns(&format!("dhclient c{i}"), &topo.ns(&format!("c{i}")), &args, &log);
         Dhclient { ask, leases, events, proc }
     }
 
@@ -978,7 +821,7 @@ impl Dhclient {
             "eth0".into(),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut r = Proc::spawn(
+        let mut r = Proc::spawn_in_ns(
             &format!("dhclient -r c{i}"),
             &topo.ns(&format!("c{i}")),
             &args,
@@ -1105,7 +948,7 @@ impl Dhcpcd {
             "mount -t tmpfs e2e /run && mount -t tmpfs e2e /var/lib/dhcpcd && exec dhcpcd -6 -B -d -f {} eth0",
             conf.display()
         );
-        let proc = Proc::spawn(
+        let proc = Proc::spawn_in_ns(
             &format!("dhcpcd c{i}"),
             &topo.ns(&format!("c{i}")),
             &["sh", "-c", &cmd],

@@ -73,7 +73,7 @@ fn kea_clients_renew_their_leases_from_a_failoverd_pair_after_import() {
     let kea_conf_s = kea_conf.display().to_string();
     let (ok, _, err) = run(&["kea-dhcp6", "-t", &kea_conf_s]);
     assert!(ok, "kea-dhcp6 -t refuses the test configuration:\n{err}");
-    let mut kea = Proc::spawn(
+    let mut kea = Proc::spawn_in_ns(
         "kea-dhcp6",
         &topo.ns("p"),
         &["env", &env_pid, &env_lock, "kea-dhcp6", "-c", &kea_conf_s],

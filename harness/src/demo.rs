@@ -2,8 +2,9 @@
 //! agent, a crash of the primary and its return.
 //!
 //! No root and no configuration file: the demo writes two configurations (from
-//! [`DEMO_TEMPLATE`]) into a temporary directory, starts `failoverd run` twice as child
-//! processes on `::1` with unprivileged ports, and then acts as a relay agent: every client
+//! [`demo_config`]) into a temporary directory, checks them with `failoverd check-config`,
+//! starts `failoverd run` twice as child processes on `::1` with unprivileged ports, and then
+//! acts as a relay agent: every client
 //! message is a real DHCPv6 packet wrapped in RELAY-FORW and sent to both servers' unicast
 //! addresses, as a relay configured with two server addresses does.
 //!
@@ -14,75 +15,75 @@
 //!    renews (RENEW, then REBIND to any server) and must get its **same** leases.
 //! 5. Restart the primary on the same lease store; wait for both to be back in NORMAL; every
 //!    client renews again and must keep its leases.
-//! 6. Replay both servers' traces through `failover-model`: no divergence.
+//! 6. Replay both servers' traces through `failover-model` (`failoverd replay`): no
+//!    divergence.
 //!
 //! Exit status 0 only if every client kept its leases throughout. Every wait is bounded; the
 //! children are killed by PID on every exit path.
+//!
+//! The `failoverd` it runs is the caller's: the daemon's `demo` subcommand passes its own
+//! executable (`std::env::current_exe()`).
 
+use crate::config::{Config, Role, TLS_OFF};
 use crate::control;
+use crate::node::Node;
+use crate::process::{failoverd, Proc};
+use crate::relay::{relay_forw, relay_repl};
+use crate::wait::{try_free_tcp, try_free_udp};
 use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
-};
-use failover_model::wire::client::{
-    decode_server_reply, encode_client_request, unwrap_relay_repl, wrap_relay_forw,
 };
 use failover_model::{Duid, IaKind, Resource};
 use serde_json::{json, Value};
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
-/// The demo's configuration; `@ROLE@`, `@DUID@`, `@DIR@`, `@PARTNER_PORT@`, `@LISTEN_PORT@`
-/// and `@DHCP_PORT@` are filled in. Short timers so that the demo is quick (MCLT 30 s is the
-/// smallest the RFC allows).
-pub const DEMO_TEMPLATE: &str = r#"
-role = "@ROLE@"
-relationship = "demo"
-server_duid = "@DUID@"
-data_dir = "@DIR@/@ROLE@"
-control_socket = "@DIR@/@ROLE@.sock"
-trace_file = "@DIR@/@ROLE@.trace.jsonl"
-
-[log]
-format = "text"
-level = "info"
-
-[failover]
-partner_address = "::1"
-partner_port = @PARTNER_PORT@
-listen_address = "::1"
-port = @LISTEN_PORT@
-mclt = 30
-keepalive_time = 6
-contacts_per_keepalive = 3
-startup_time = 3
-reconnect_interval = 1
-update_scan_interval = 2
-heartbeat_interval = 5
-tls = "off"
-
-[dhcp]
-port = @DHCP_PORT@
-listen_addresses = ["::1"]
-rapid_commit = true
-
-[[pools.addresses]]
-first = "2001:db8:1::1:0"
-last = "2001:db8:1::1:ffff"
-
-[[pools.prefixes]]
-prefix = "2001:db8:100::/40"
-delegated_length = 56
-
-[lifetimes]
-address = { preferred = 300, valid = 600 }
-prefix = { preferred = 300, valid = 600 }
-"#;
-
-/// The link the simulated relay agent serves (the address pool's /64).
-pub const DEMO_LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// The demo's configuration of `role` in `dir`: the failover link on `[::1]:fo_port`, DHCPv6
+/// on `[::1]:dhcp_port` with Rapid Commit, text logs at level info. Short timers so that the
+/// demo is quick (MCLT 30 s is the smallest the RFC allows); pools of 65536 addresses
+/// (`2001:db8:1::1:0/112`) and 65536 /56 prefixes (`2001:db8:100::/40`).
+#[must_use]
+pub fn demo_config(dir: &Path, role: Role, fo_port: u16, dhcp_port: u16) -> Config {
+    let name = role.name();
+    Config {
+        role,
+        relationship: "demo".into(),
+        server_duid: match role {
+            Role::Primary => "00:02:00:00:09:bf:d0:00:00:01",
+            Role::Secondary => "00:02:00:00:09:bf:d0:00:00:02",
+        }
+        .into(),
+        data_dir: dir.join(name),
+        control_socket: dir.join(format!("{name}.sock")),
+        trace_file: Some(dir.join(format!("{name}.trace.jsonl"))),
+        log_format: Some("text".into()),
+        log_level: Some("info".into()),
+        partner_address: "::1".into(),
+        partner_port: fo_port,
+        listen_address: "::1".into(),
+        port: fo_port,
+        mclt: 30,
+        keepalive_time: 6,
+        contacts_per_keepalive: 3,
+        startup_time: 3,
+        reconnect_interval: 1,
+        update_scan_interval: 2,
+        heartbeat_interval: Some(5),
+        tls: TLS_OFF.into(),
+        failover_extra: Vec::new(),
+        dhcp_port: Some(dhcp_port),
+        listen_addresses: vec!["::1".into()],
+        preference: None,
+        rapid_commit: Some(true),
+        interfaces: Vec::new(),
+        address_pool: Some(("2001:db8:1::1:0".into(), "2001:db8:1::1:ffff".into())),
+        prefix_pool: Some(("2001:db8:100::/40".into(), 56)),
+        lifetimes: (300, 600),
+    }
+}
 
 const STEP_TIMEOUT: Duration = Duration::from_millis(700);
 /// REBIND retransmissions for clients that got no answer.
@@ -94,39 +95,28 @@ const DEMO_LIMIT: Duration = Duration::from_secs(110);
 
 struct Server {
     name: &'static str,
-    config: PathBuf,
-    socket: PathBuf,
-    dhcp: SocketAddr,
-    child: Option<Child>,
+    node: Node,
+    proc: Option<Proc>,
 }
 
 impl Server {
-    fn start(&mut self, exe: &Path, log: Option<&Path>) -> anyhow::Result<()> {
+    fn start(&mut self, log: Option<&Path>) -> anyhow::Result<()> {
         let stderr = match log {
             Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
             None => Stdio::null(),
         };
-        let child = std::process::Command::new(exe)
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()?;
-        self.child = Some(child);
+        self.proc = Some(self.node.spawn(stderr, &[])?);
         Ok(())
     }
 
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL to this PID
-            let _ = c.wait();
+        if let Some(mut p) = self.proc.take() {
+            p.kill(); // SIGKILL to this PID
         }
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.proc.as_ref().and_then(Proc::pid).unwrap_or(0)
     }
 }
 
@@ -155,14 +145,6 @@ struct DemoClient {
     held: Held,
 }
 
-fn free_port_udp() -> anyhow::Result<u16> {
-    Ok(std::net::UdpSocket::bind("[::1]:0")?.local_addr()?.port())
-}
-
-fn free_port_tcp() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("[::1]:0")?.local_addr()?.port())
-}
-
 /// Per-client lines are printed for small populations only.
 const VERBOSE_CLIENTS: usize = 16;
 
@@ -181,11 +163,10 @@ impl Clock0 {
     }
 }
 
+/// `status` (answered within 2 s): a control call is a few milliseconds on loopback, so it
+/// blocks the task.
 async fn status(sock: &Path) -> Option<Value> {
-    let v = tokio::time::timeout(Duration::from_secs(2), control::call(sock, "status", json!({})))
-        .await
-        .ok()?
-        .ok()?;
+    let v = control::call(sock, "status", json!({}), Duration::from_secs(2))?;
     v.get("arguments").cloned()
 }
 
@@ -274,8 +255,7 @@ async fn exchange_all(
     let mut by_xid = std::collections::HashMap::new();
     for (i, (c, r)) in clients.iter().zip(&reqs).enumerate() {
         let Some((req, xid)) = r else { continue };
-        let inner = encode_client_request(req, *xid)?;
-        let relayed = wrap_relay_forw(&inner, 0, DEMO_LINK, c.peer, Some(b"demo0"))?;
+        let relayed = relay_forw(req, *xid, c.peer, Some(b"demo0"))?;
         for t in targets {
             let _ = sock.send_to(&relayed, t).await;
         }
@@ -287,10 +267,7 @@ async fn exchange_all(
     while out.iter().filter(|o| o.is_some()).count() < by_xid.len() {
         let r = tokio::time::timeout_at(until, sock.recv_from(&mut buf)).await;
         let Ok(Ok((n, _))) = r else { break };
-        let Ok((inner, _hops)) = unwrap_relay_repl(buf.get(..n).unwrap_or_default()) else {
-            continue;
-        };
-        let Ok((reply, xid)) = decode_server_reply(&inner) else { continue };
+        let Some((reply, xid)) = relay_repl(buf.get(..n).unwrap_or_default()) else { continue };
         if let Some(&i) = by_xid.get(&xid) {
             if reply.client_id.as_ref() == Some(&clients[i].duid) && out[i].is_none() {
                 out[i] = Some(reply);
@@ -406,46 +383,38 @@ fn show(r: Option<Resource>) -> String {
     r.map_or_else(|| "-".into(), |r| r.to_string())
 }
 
-/// Runs the demo. `Ok(true)`: every client kept its leases.
+/// Runs the demo with the `failoverd` at `exe`. `Ok(true)`: every client kept its leases.
 ///
 /// # Errors
-/// The demo could not be set up (executable, temporary directory, sockets).
+/// The demo could not be set up (temporary directory, sockets, a configuration
+/// `failoverd check-config` refuses, a server that cannot be started).
 #[allow(clippy::too_many_lines)]
-pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Result<bool> {
+pub async fn run(
+    exe: &Path,
+    n_clients: usize,
+    server_log: Option<PathBuf>,
+) -> anyhow::Result<bool> {
     let clock = Clock0(Instant::now(), n_clients <= VERBOSE_CLIENTS);
     if n_clients == 0 || n_clients > MAX_CLIENTS {
         anyhow::bail!("--clients must be 1 to {MAX_CLIENTS}");
     }
-    let exe = std::env::current_exe()?;
     let dir = std::env::temp_dir().join(format!("failoverd-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let fo_port = free_port_tcp()?;
-    let ports = [free_port_udp()?, free_port_udp()?];
+    let fo_port = try_free_tcp()?;
+    let ports = [try_free_udp()?, try_free_udp()?];
     let mut servers = Vec::new();
-    for (i, (role, duid)) in [
-        ("primary", "00:02:00:00:09:bf:d0:00:00:01"),
-        ("secondary", "00:02:00:00:09:bf:d0:00:00:02"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let text = DEMO_TEMPLATE
-            .replace("@ROLE@", role)
-            .replace("@DUID@", duid)
-            .replace("@DIR@", &dir.display().to_string())
-            .replace("@PARTNER_PORT@", &fo_port.to_string())
-            .replace("@LISTEN_PORT@", &fo_port.to_string())
-            .replace("@DHCP_PORT@", &ports[i].to_string());
-        crate::config::RuntimeConfig::parse(&text)?;
-        let config = dir.join(format!("{role}.toml"));
-        std::fs::write(&config, text)?;
-        servers.push(Server {
-            name: if i == 0 { "primary" } else { "secondary" },
-            config,
-            socket: dir.join(format!("{role}.sock")),
-            dhcp: SocketAddr::new(Ipv6Addr::LOCALHOST.into(), ports[i]),
-            child: None,
-        });
+    for (role, port) in [Role::Primary, Role::Secondary].into_iter().zip(ports) {
+        let config = dir.join(format!("{}.toml", role.name()));
+        let node = Node::write(exe, demo_config(&dir, role, fo_port, port), config)?;
+        let out = failoverd(exe, &[std::ffi::OsStr::new("check-config"), node.config.as_os_str()]);
+        if !out.status.success() {
+            anyhow::bail!(
+                "{}: {}",
+                node.config.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        servers.push(Server { name: role.name(), node, proc: None });
     }
     let mut servers = Servers(servers);
     let log = server_log.as_deref();
@@ -454,12 +423,12 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         ports[0], ports[1], dir.display()
     ));
     for s in &mut servers.0 {
-        s.start(&exe, log)?;
+        s.start(log)?;
         clock.say(format!("started the {} (pid {})", s.name, s.pid()));
     }
-    let socks: Vec<PathBuf> = servers.0.iter().map(|s| s.socket.clone()).collect();
+    let socks: Vec<PathBuf> = servers.0.iter().map(|s| s.node.socket.clone()).collect();
     let both: Vec<&Path> = socks.iter().map(PathBuf::as_path).collect();
-    let targets: Vec<SocketAddr> = servers.0.iter().map(|s| s.dhcp).collect();
+    let targets: Vec<SocketAddr> = servers.0.iter().map(|s| s.node.dhcp).collect();
     let is_normal = |_: usize, v: &Value| state_name(v) == "NORMAL";
 
     let scenario = async {
@@ -635,7 +604,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
             return Ok(false);
         }
 
-        servers.0[0].start(&exe, log)?;
+        servers.0[0].start(log)?;
         clock.say(format!(
             "phase 5: restarted the primary (pid {}) on its lease store",
             servers.0[0].pid()
@@ -662,9 +631,7 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
 
     // Stop both (politely, then by PID).
     for s in &socks {
-        let _ =
-            tokio::time::timeout(Duration::from_secs(2), control::call(s, "shutdown", json!({})))
-                .await;
+        let _ = control::call(s, "shutdown", json!({}), Duration::from_secs(2));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(servers);
@@ -676,31 +643,36 @@ pub async fn run(n_clients: usize, server_log: Option<PathBuf>) -> anyhow::Resul
         }
     };
     // Both servers recorded every core input and output: replay them through the model.
-    for role in ["primary", "secondary"] {
+    for role in [Role::Primary, Role::Secondary] {
+        let role = role.name();
         let trace = dir.join(format!("{role}.trace.jsonl"));
-        let cfg = match crate::config::RuntimeConfig::load(&dir.join(format!("{role}.toml"))) {
-            Ok(c) => c,
-            Err(e) => {
-                clock.say(format!("replay {role}: {e:#}"));
-                ok = false;
-                continue;
-            }
-        };
-        match crate::trace::replay(&trace, &cfg.model) {
-            Ok(crate::trace::ReplayOutcome::NoDivergence { steps }) => {
-                clock.say(format!(
-                    "replayed the {role}'s trace through the model: {steps} steps, no divergence"
-                ));
-            }
-            Ok(crate::trace::ReplayOutcome::Divergence { step, line, .. }) => {
-                clock.say(format!(
-                    "replay {role}: DIVERGENCE at step {step} (line {line} of {})",
-                    trace.display()
-                ));
-                ok = false;
-            }
-            Err(e) => {
-                clock.say(format!("replay {role}: {e:#}"));
+        let config = dir.join(format!("{role}.toml"));
+        let out = failoverd(
+            exe,
+            &[
+                "replay".as_ref(),
+                "--trace".as_ref(),
+                trace.as_os_str(),
+                "--config".as_ref(),
+                config.as_os_str(),
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // `failoverd replay` says "no divergence (N steps replayed)" and exits 0, or
+        // "DIVERGENCE at step N (trace line L)" and exits 1, or an error on stderr (exit 2).
+        let steps = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("no divergence (")?.strip_suffix(" steps replayed)"));
+        match (out.status.success(), steps) {
+            (true, Some(steps)) => clock.say(format!(
+                "replayed the {role}'s trace through the model: {steps} steps, no divergence"
+            )),
+            _ => {
+                let why = stdout.lines().find(|l| l.starts_with("DIVERGENCE")).map_or_else(
+                    || String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    str::to_owned,
+                );
+                clock.say(format!("replay {role}: {why} ({})", trace.display()));
                 ok = false;
             }
         }

@@ -1,7 +1,7 @@
 //! Whether a test that needs root or a system package can run here, and what it says when it
-//! cannot. Shared, as a source file, by `failover-tests` (`failover_tests::privileged`) and the
-//! runtime's own tests (`runtime/tests/pktinfo.rs`, `process.rs` include it with `#[path]`), so
-//! it uses `std` only.
+//! cannot: `failover_harness::privileged`, used by `failover-tests` and the runtime's own tests
+//! (`pktinfo.rs`, `process.rs`). `specs/tests/viewer.rs` includes this file with `#[path]`
+//! (the specs crate does not depend on the harness), so it uses `std` only.
 //!
 //! | who | everything present | root or a package missing |
 //! |---|---|---|
