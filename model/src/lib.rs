@@ -34,9 +34,8 @@ pub mod leases;
 #[cfg(feature = "mutations")]
 pub mod mutation;
 pub mod resource;
-pub mod server;
+mod sink;
 pub mod time;
-pub mod updates;
 pub mod wire;
 
 pub use config::Config;

@@ -2,7 +2,11 @@
 //! endpoint states and their transitions (§8), securing the connection with STARTTLS (§6,
 //! RFC 7653) and conflict resolution between binding records (§7.5.4).
 
+pub mod bndupd;
 pub mod conflict;
+pub mod connection;
+pub mod machine;
 pub mod message;
 pub mod secure;
 pub mod state;
+pub mod updates;
