@@ -7,7 +7,7 @@
 //! - [`Leases`] (§4.2, §7.2): the pools, the binding database, allocation;
 //! - the DHCPv6 server decisions ([`crate::dhcp::server`]), working on the leases;
 //!
-//! and the timers, which every sub-machine arms through the step's [`crate::sink::Sink`].
+//! and the timers, which every sub-machine arms through the step's `Sink`.
 //! Each input is routed to the sub-machine it concerns; what touches several of them (a state
 //! transition's exit and entry actions, comms going up or down, a STATE from the partner)
 //! is orchestrated here, in `transition.rs`, `partner.rs` and `timers.rs`.

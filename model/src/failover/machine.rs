@@ -3,7 +3,7 @@
 //!
 //! The transition tables are in [`crate::failover::state`]; the exit and entry actions, which
 //! reach the connection, the updates and the leases, are the endpoint's
-//! (`crate::endpoint`). This module keeps the record: [`Machine::record_transition`].
+//! (`crate::endpoint`). This module keeps the record: `Machine::record_transition`.
 
 use crate::config::Config;
 use crate::failover::connection::PartnerView;

@@ -36,7 +36,7 @@ pub(crate) struct Sent {
 }
 
 /// The update exchanges with the partner. Everything here lives as long as the connection
-/// ([`Updates::reset`] when comms fail).
+/// (`Updates::reset` when comms fail).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Updates {
     /// Outstanding BNDUPDs by transaction id.

@@ -4,7 +4,7 @@
 //! with which lifetimes (§4.4 MCLT), and the expiry transitions (§7.2 (8), and (4) in
 //! PARTNER-DOWN).
 //!
-//! The rules depend on where the endpoint stands: [`Standing`] carries that (its state, role,
+//! The rules depend on where the endpoint stands: `Standing` carries that (its state, role,
 //! MCLT and PARTNER-DOWN entry) from the endpoint state machine.
 
 use crate::config::Config;

@@ -4,11 +4,11 @@
 //! rejection (§6.1).
 //!
 //! The CONNECT / CONNECTREPLY / STATE exchange and the checks on every received message are in
-//! [`handshake`].
+//! `handshake`.
 //!
 //! What a connection event does to the endpoint state, the updates and the leases is the
 //! endpoint's (`crate::endpoint`); the methods here say what happened by their result
-//! ([`Refused::Drop`]: close the link and take the comms-failed path).
+//! (`Refused::Drop`: close the link and take the comms-failed path).
 
 mod handshake;
 
