@@ -17,11 +17,26 @@
 //! runtime (`failover-runtime`), so a crash in the model and a crash of `failoverd` mean the
 //! same thing: [`Endpoint::restore`] rebuilds an endpoint from exactly its durable image.
 //!
-//! The modules are layered. At the bottom: [`time`] (§3 absolute time), [`resource`]
-//! (addresses, prefixes, DUID/IAID), [`config`] and [`io`] (the driving contract). Then
-//! [`leases`] (§7.2 binding records, §4.2 pools, §4.4 MCLT lifetimes), [`failover`] (§5
-//! messages, §8 states, §6 STARTTLS, §7.5.4 conflict resolution) and [`dhcp`] (RFC 8415
-//! requests). On top, [`endpoint`] ties them together. [`wire`] holds the octet codecs.
+//! The modules are layered; each uses only the layers below it (and [`failover::state`]'s
+//! pure tables, which the configuration's role and the lease rules read too):
+//!
+//! 1. The bottom: [`time`] (§3 absolute time), [`resource`] (addresses, prefixes, DUID/IAID),
+//!    [`config`], [`io`] (the driving contract) and the step's output sink (`sink`: the one
+//!    place that arms and disarms timers). [`wire`] holds the octet codecs beside them.
+//! 2. The records: [`leases`] (§7.2 binding records, the binding database, §4.2 pools, §4.4
+//!    MCLT lifetimes) and, owning them, [`leases::allocation::Leases`] (§4.2 allocation,
+//!    §4.2.2.1 re-allocation waits, §7.2 expiry); [`failover`]'s messages (§5), state tables
+//!    (§8), STARTTLS (§6) and conflict resolution (§7.5.4).
+//! 3. The sub-machines, each a struct owning its fields and written to a sink:
+//!    [`failover::machine::Machine`] (§8: the state record, the live state, a transition's
+//!    record keeping), [`failover::connection::Connection`] (§6: phase, partner view, xids,
+//!    handshake, back-off, skew), [`failover::updates::Updates`] (§7.4-§7.7, §5.3.5-§5.3.7:
+//!    lazy updates, with [`failover::bndupd`] building and receiving one BNDUPD), and the
+//!    DHCPv6 server decisions of [`dhcp::server`] (RFC 8415 §18.3) working on the leases.
+//! 4. On top, [`endpoint`]: [`Endpoint`] owns the sub-machines and routes each input; what
+//!    touches several of them (a transition's exit and entry actions, comms going up or down,
+//!    the partner's STATE) is orchestrated there. A sub-machine reads another only through
+//!    its methods or arguments the router passes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,9 +49,8 @@ pub mod leases;
 #[cfg(feature = "mutations")]
 pub mod mutation;
 pub mod resource;
-pub mod server;
+mod sink;
 pub mod time;
-pub mod updates;
 pub mod wire;
 
 pub use config::Config;

@@ -114,7 +114,7 @@ fn the_test_scanner_sees_tests_of_every_member_and_rejects_what_is_not_a_test() 
     // A model integration test, a model unit test, a runtime test, this file.
     for t in [
         "model::connect_31",
-        "model/src/wire/failover.rs::frame_decoder_compacts_and_reports_buffered",
+        "model/src/wire/failover/mod.rs::frame_decoder_compacts_and_reports_buffered",
         "skew_tolerant_comparisons",
         "specs::every_requirement_names_something_that_exists",
         "model::primary_crash_partner_down_and_recovery",

@@ -1,3 +1,4 @@
 //! The DHCPv6 side (RFC 8415): what a client asked for and what the server answers.
 
 pub mod client;
+pub mod server;

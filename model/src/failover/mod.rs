@@ -3,8 +3,12 @@
 //! messages may overtake queued ones), securing the connection with STARTTLS (§6,
 //! RFC 7653) and conflict resolution between binding records (§7.5.4).
 
+pub mod bndupd;
 pub mod conflict;
+pub mod connection;
 pub mod link;
+pub mod machine;
 pub mod message;
 pub mod secure;
 pub mod state;
+pub mod updates;

@@ -184,7 +184,7 @@ impl Binding {
     /// renewal of the same client's lease), the lifetimes, T1/T2 and CLTT as told to the
     /// client, the client's expiry, and the partner lifetime to propose for `desired` seconds
     /// (§4.4.1); the change is flagged for the partner (§4.3). This is the whole record of a
-    /// grant: the server decisions ([`crate::server`]) call it with lifetimes already cut to
+    /// grant: the server decisions ([`crate::dhcp::server`]) call it with lifetimes already cut to
     /// the MCLT, and an import of leases granted by another server (`failoverd import-kea`)
     /// calls it with the CLTT and lifetimes that server gave.
     pub fn grant(&mut self, key: &ClientKey, now: Time, preferred: u32, valid: u32, desired: u32) {

@@ -2,6 +2,7 @@
 //! the pools and their split between the partners (§4.2), and the lifetimes the MCLT allows
 //! (§4.4).
 
+pub mod allocation;
 pub mod binding;
 pub mod db;
 pub mod mclt;
