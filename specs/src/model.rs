@@ -1355,7 +1355,8 @@ impl Model for FailoverModel {
                 let partner_knows =
                     w.servers[1 - i].image.state.as_ref().is_some_and(|r| r.communicated);
                 if lose_storage && !partner_knows {
-                    w.ghost.ran_failover[i] = false;
+                    // Nor, when the partner lost its own storage earlier, that the partner did.
+                    w.ghost.ran_failover = [false, false];
                 }
                 if lose_storage && w.ghost.ran_failover[i] {
                     w.ghost.needs_updreqall[i] = true;
