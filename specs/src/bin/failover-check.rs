@@ -49,7 +49,7 @@ enum Cmd {
     /// Check a named bounded configuration.
     Check {
         /// The configuration: unit, tiny, ci, deep, auto-pd, a1, pd-crash, pd-partition, storage,
-        /// partition, restart-pd (see `failover_specs::config::bounds`).
+        /// partition, restart-pd, reuse, walk (see `failover_specs::config::bounds`).
         #[arg(long, default_value = "ci")]
         config: String,
         /// The search.
