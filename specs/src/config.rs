@@ -32,12 +32,12 @@ impl Default for Assumptions {
 }
 
 /// The assumptions a named configuration runs under unless switched off further: the
-/// defaults, except that `storage` and `deep` include crashes that lose stable storage (A2
-/// off).
+/// defaults, except that `storage`, `deep` and `walk` include crashes that lose stable storage
+/// (A2 off).
 #[must_use]
 pub fn assumptions_for(config: &str) -> Assumptions {
     let mut a = Assumptions::default();
-    if config == "storage" || config == "deep" {
+    if config == "storage" || config == "deep" || config == "walk" {
         a.a2_storage_survives = false;
     }
     a
@@ -269,7 +269,7 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 12] = [
+pub const CONFIG_NAMES: [&str; 13] = [
     "unit",
     "tiny",
     "ci",
@@ -282,6 +282,7 @@ pub const CONFIG_NAMES: [&str; 12] = [
     "partition",
     "restart-pd",
     "reuse",
+    "walk",
 ];
 
 /// A named configuration's bounds.
@@ -434,6 +435,23 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             ..base
         },
         "reuse" => Bounds { horizon: 75, clients: 2, client_ops: 3, warm_start: true, ..base },
+        "walk" => Bounds {
+            horizon: 86_400,
+            clients: 3,
+            ias: vec![IaKind::Na, IaKind::Pd],
+            prefix_pool: true,
+            client_ops: 200,
+            crashes: 10,
+            storage_losses: 4,
+            breaks: 16,
+            partitions: 10,
+            pd_commands: 10,
+            lost_replies: 16,
+            decline: true,
+            skew: 5,
+            ordered_timers: false,
+            ..base
+        },
         _ => return None,
     })
 }

@@ -24,6 +24,7 @@ pub mod model;
 pub mod properties;
 pub mod run;
 pub mod viewer;
+pub mod walk;
 pub mod world;
 
 pub use model::{Action, FailoverModel};

@@ -501,15 +501,18 @@ impl FailoverModel {
             }
         }
         // PARTNER-DOWN entry: record the reuse waits (§4.2.2.1, §8.4.1) and, under A1, fence
-        // the partner from clients until it hears from this server.
+        // the partner from clients until it hears from this server. A server that crashed in
+        // PARTNER-DOWN and resumes it from its record (STARTUP → PARTNER-DOWN, §8.3.2) keeps
+        // its entry time, so the waits recorded at the entry stand.
         if post == EndpointState::PartnerDown {
-            self.record_pd_entry(w, role);
+            if pre != EndpointState::Startup || w.ghost.pd_watch[i].is_none() {
+                self.record_pd_entry(w, role);
+            }
             if self.assumptions.a1_correct_partner_down {
                 w.ghost.fenced[1 - i] = true;
             }
-        }
-        if pre == EndpointState::PartnerDown {
-            w.ghost.pd_watch[i].clear();
+        } else {
+            w.ghost.pd_watch[i] = None;
         }
     }
 
@@ -553,7 +556,7 @@ impl FailoverModel {
             }
         }
         watch.sort();
-        w.ghost.pd_watch[i] = watch;
+        w.ghost.pd_watch[i] = Some(watch);
     }
 
     /// `Bounds::warm_start`: from the initial world, carries out the partner network's and the
@@ -810,7 +813,7 @@ impl FailoverModel {
             }
             if in_pd {
                 // S8 / S9 (§4.2.2.1, §8.4.1, §4.2.1).
-                for pw in w.ghost.pd_watch[i].iter().filter(|pw| pw.resource == r) {
+                for pw in w.ghost.pd_watch[i].iter().flatten().filter(|pw| pw.resource == r) {
                     let other = pw.holder.as_ref().is_none_or(|h| *h != duid.0);
                     if other && local < pw.wait_until {
                         w.ghost.violations |= if pw.holder.is_some() { flag::S8 } else { flag::S9 };
@@ -1356,8 +1359,22 @@ impl Model for FailoverModel {
                 }
                 disturbed = true;
                 w.servers[i].live = None;
-                w.ghost.pd_watch[i].clear();
+                if lose_storage {
+                    // (A crash keeping storage keeps the PARTNER-DOWN waits: see `after_step`.)
+                    w.ghost.pd_watch[i] = None;
+                    // The partner no longer has a record of communicating with this server.
+                    w.ghost.needs_updreqall[1 - i] = false;
+                }
                 w.ghost.down_at[i] = Some(w.now);
+                // After a storage loss only the partner can tell that this server ran failover
+                // (its C flag on stable storage, §8.5.2, §8.6.2): when it cannot either (it lost
+                // its own storage since), S23 and S25 have nothing to go by.
+                let partner_knows =
+                    w.servers[1 - i].image.state.as_ref().is_some_and(|r| r.communicated);
+                if lose_storage && !partner_knows {
+                    // Nor, when the partner lost its own storage earlier, that the partner did.
+                    w.ghost.ran_failover = [false, false];
+                }
                 if lose_storage && w.ghost.ran_failover[i] {
                     w.ghost.needs_updreqall[i] = true;
                 }

@@ -202,8 +202,10 @@ pub struct Ghost {
     /// Assumption A1: this server's partner is in (or went to) PARTNER-DOWN and this server
     /// has not yet heard a STATE from it, so it must not be reachable by clients (§8.4).
     pub fenced: [bool; 2],
-    /// Per server, the PARTNER-DOWN reuse waits recorded at PD entry.
-    pub pd_watch: [Vec<PdWatch>; 2],
+    /// Per server, the PARTNER-DOWN reuse waits recorded at PD entry; `None` outside
+    /// PARTNER-DOWN. Kept across a crash that keeps storage: PARTNER-DOWN resumed from the
+    /// record keeps its entry time.
+    pub pd_watch: [Option<Vec<PdWatch>>; 2],
     /// Fault kinds that have happened so far.
     pub faults_seen: u8,
     /// Whether each server has ever lost its storage (S3/S4 only hold without that).
@@ -215,7 +217,9 @@ pub struct Ghost {
     /// TIME-OF-FAILURE of §8.6.2 (S23).
     pub down_at: [Option<Time>; 2],
     /// The server lost its storage after running failover and has not finished recovering
-    /// (left RECOVER) since: its recovery must ask for everything (§8.5.2, S25).
+    /// (left RECOVER) since, and its partner has not lost its storage since either (it still
+    /// has a record of communicating with the server): its recovery must ask for everything
+    /// (§8.5.2, S25).
     pub needs_updreqall: [bool; 2],
     /// Since when the environment is "stable" (both up, no partition, no fault, no delayed
     /// message or connection), for the bounded reintegration property L1.

@@ -8,18 +8,24 @@
 //! failover-check --list-mutations                      (feature `mutations`)
 //! failover-check explore 127.0.0.1:3000
 //! failover-check view --config tiny '#/steps/0/3/1' --out path.html
+//! failover-check walk --config walk --seed 1 --walks 200 --steps 300
+//! failover-check walk --config walk --replay 17           # one walk, its trace written
 //! ```
 //!
 //! Exits 0 when every `always` property holds on the explored space, 1 on a violation (the
 //! counterexample is written as `<out>/<property>.json`, `<out>/<property>.txt` and, as a
-//! sequence chart, `<out>/<property>.html`), 2 on a usage error.
+//! sequence chart, `<out>/<property>.html`), 2 on a usage error. `walk` likewise, with the
+//! shrunk counterexample under those names and the whole violating walk as
+//! `<out>/<property>-walk.{txt,json,html}`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use failover_specs::config::{assumptions_for, bounds, CONFIG_NAMES};
+use failover_specs::model::format_action;
 use failover_specs::run::{check_with_progress, summary, trace_json, trace_text, Search, Stop};
-use failover_specs::FailoverModel;
-use std::path::PathBuf;
+use failover_specs::walk::{counts_text, BatchOptions, Options as WalkOptions, Walk, Walker};
+use failover_specs::{Action, FailoverModel};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(name = "failover-check", version, about = "Model-check the RFC 8156 failover pair")]
@@ -43,7 +49,7 @@ enum Cmd {
     /// Check a named bounded configuration.
     Check {
         /// The configuration: unit, tiny, ci, deep, auto-pd, a1, pd-crash, pd-partition, storage,
-        /// partition, restart-pd (see `failover_specs::config::bounds`).
+        /// partition, restart-pd, reuse, walk (see `failover_specs::config::bounds`).
         #[arg(long, default_value = "ci")]
         config: String,
         /// The search.
@@ -85,6 +91,60 @@ enum Cmd {
         /// Seed a protocol bug (feature `mutations`).
         #[arg(long)]
         mutation: Option<String>,
+    },
+    /// Random walks over long behaviours (finds violations, proves nothing): walk `i` has
+    /// seed `SEED + i`; a violating walk is shrunk and written like a counterexample of
+    /// `check`.
+    Walk {
+        /// The configuration (`walk`: large bounds, every fault kind).
+        #[arg(long, default_value = "walk")]
+        config: String,
+        /// The first walk's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Walks in the batch.
+        #[arg(long, default_value_t = 100)]
+        walks: u64,
+        /// Steps per walk at most.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Worker threads (the machine has 2 cores, shared).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Start no walk after this many seconds (the batch then depends on the machine).
+        #[arg(long, value_name = "SECONDS")]
+        time_limit: Option<u64>,
+        /// Replay the one walk with this seed and write its trace (`<out>/walk-SEED.*`).
+        #[arg(long, value_name = "SEED")]
+        replay: Option<u64>,
+        /// Every walk uses every action kind (no swarm profiles).
+        #[arg(long)]
+        no_swarm: bool,
+        /// Skip the L5 check at each walk's end (settle to NORMAL).
+        #[arg(long)]
+        no_settle: bool,
+        /// Do not count distinct states (saves the memory of one hash per state).
+        #[arg(long)]
+        no_distinct: bool,
+        /// Walk on after a violation: count the violating walks per property and write the
+        /// lowest-index walk of each (shrunk) under the property's name.
+        #[arg(long)]
+        keep_going: bool,
+        /// Shrinking replays at most this many candidates.
+        #[arg(long, default_value_t = 20_000)]
+        max_replays: usize,
+        /// Switch an environment assumption off (A1, A2, A3); repeatable.
+        #[arg(long = "assume-off")]
+        assume_off: Vec<String>,
+        /// Seed a protocol bug (feature `mutations`).
+        #[arg(long)]
+        mutation: Option<String>,
+        /// Override one bound of the configuration, e.g. `--set clients=4`; repeatable.
+        #[arg(long = "set", value_name = "BOUND=VALUE")]
+        set: Vec<String>,
+        /// Where traces are written.
+        #[arg(long, default_value = "target/failover-check/walk")]
+        out: PathBuf,
     },
     /// Draw a path of the Explorer as a sequence chart (one self-contained HTML file).
     View {
@@ -158,6 +218,171 @@ fn with_mutation(model: FailoverModel, mutation: Option<&str>) -> Result<Failove
         None => Ok(model),
         Some(_) => bail!("mutations need the `mutations` feature (cargo run --features mutations)"),
     }
+}
+
+/// The command-line flags that rebuild the same walks (for the replay hint).
+fn walk_flags(
+    config: &str,
+    assume_off: &[String],
+    mutation: Option<&str>,
+    set: &[String],
+    opts: &WalkOptions,
+) -> String {
+    let mut f = format!("--config {config} --steps {}", opts.steps);
+    for a in assume_off {
+        f.push_str(&format!(" --assume-off {a}"));
+    }
+    if let Some(m) = mutation {
+        f.push_str(&format!(" --mutation {m}"));
+    }
+    for kv in set {
+        f.push_str(&format!(" --set {kv}"));
+    }
+    if !opts.swarm {
+        f.push_str(" --no-swarm");
+    }
+    if !opts.settle_at_end {
+        f.push_str(" --no-settle");
+    }
+    f
+}
+
+fn stem(property: &str) -> String {
+    property.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
+/// Writes `<out>/<stem>.{txt,json,html}` for `actions` (a path of the model).
+fn write_trace(
+    walker: &Walker,
+    actions: &[Action],
+    property: &str,
+    title: &str,
+    note: &str,
+    out: &Path,
+    stem: &str,
+) -> Result<PathBuf> {
+    let path = walker.path(actions).context("the walk's actions are not a path of the model")?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let txt = out.join(format!("{stem}.txt"));
+    std::fs::write(&txt, format!("{note}\n{}", trace_text(&walker.model, property, &path)))?;
+    std::fs::write(out.join(format!("{stem}.json")), trace_json(&walker.model, property, &path)?)?;
+    std::fs::write(
+        out.join(format!("{stem}.html")),
+        failover_specs::viewer::html(&walker.model, title, &path)?,
+    )?;
+    Ok(txt)
+}
+
+/// Prints a violating walk, shrinks it and writes both traces.
+fn report_violation(
+    walker: &Walker,
+    walk: &Walk,
+    index: Option<u64>,
+    max_replays: usize,
+    out: &Path,
+    flags: &str,
+) -> Result<()> {
+    let Some(v) = walk.violation() else { return Ok(()) };
+    let name = v.property;
+    let at = if v.at_walk_end {
+        format!(
+            "at the end of the walk ({} steps): it did not settle to NORMAL",
+            walk.actions.len()
+        )
+    } else {
+        format!("at step {}", walk.actions.len())
+    };
+    println!(
+        "VIOLATED {name}: walk seed {}{} {at}; swarm profile off: [{}]",
+        walk.seed,
+        index.map_or(String::new(), |i| format!(" (walk {i} of the batch)")),
+        walk.profile.off().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    );
+    println!("  replay: failover-check walk {flags} --replay {}", walk.seed);
+    let note = |what: &str| {
+        format!(
+            "{what} of walk seed {} ({flags}){}",
+            walk.seed,
+            if v.at_walk_end {
+                "; violation: at the last state, the environment turned stable (heal, restart, \
+                 nothing else) and the protocol alone did not bring both servers to NORMAL within K"
+            } else {
+                ""
+            }
+        )
+    };
+    let stem = stem(name);
+    let started = std::time::Instant::now();
+    let shrunk = walker.shrink(&walk.actions, v, max_replays);
+    if !shrunk.reproduced {
+        bail!("the walk did not replay to its violation (the model is not deterministic?)");
+    }
+    let full = write_trace(
+        walker,
+        &walk.actions,
+        name,
+        &format!("{name}: walk seed {}, config {}", walk.seed, walker.model.name),
+        &note("the whole walk"),
+        out,
+        &format!("{stem}-walk"),
+    )?;
+    let txt = write_trace(
+        walker,
+        &shrunk.actions,
+        name,
+        &format!("{name}: shrunk walk seed {}, config {}", walk.seed, walker.model.name),
+        &note("shrunk"),
+        out,
+        &stem,
+    )?;
+    println!(
+        "  shrunk from {} to {} steps ({} replays, {:.1} s): {} (.json, .html beside it); the whole walk: {}",
+        walk.actions.len(),
+        shrunk.actions.len(),
+        shrunk.replays,
+        started.elapsed().as_secs_f64(),
+        txt.display(),
+        full.display()
+    );
+    println!("  shrunk actions:");
+    for (k, a) in shrunk.actions.iter().enumerate() {
+        println!("    {:>3}. {}", k + 1, format_action(a));
+    }
+    Ok(())
+}
+
+/// `walk --replay SEED`: the one walk, its trace, and its shrunk counterexample if it violates.
+fn replay_walk(
+    walker: &Walker,
+    seed: u64,
+    opts: &WalkOptions,
+    max_replays: usize,
+    out: &Path,
+    flags: &str,
+) -> Result<i32> {
+    let walk = walker.walk(seed, opts, |_| {});
+    println!(
+        "walk seed {seed}: {} steps, {:?}; swarm profile off: [{}]",
+        walk.actions.len(),
+        walk.ending,
+        walk.profile.off().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    );
+    println!("actions by kind: {}", counts_text(&walk.counts));
+    if walk.violation().is_some() {
+        report_violation(walker, &walk, None, max_replays, out, flags)?;
+        return Ok(1);
+    }
+    let txt = write_trace(
+        walker,
+        &walk.actions,
+        "none",
+        &format!("walk seed {seed}, config {}", walker.model.name),
+        &format!("walk seed {seed} ({flags}): no violation, ended {:?}", walk.ending),
+        out,
+        &format!("walk-{seed}"),
+    )?;
+    println!("trace: {} (.json, .html beside it)", txt.display());
+    Ok(0)
 }
 
 fn list_mutations() -> Result<()> {
@@ -252,6 +477,87 @@ fn run() -> Result<i32> {
                     html.display()
                 );
                 println!("  Explorer path: #/steps/{}", path.encode(&outcome.model));
+            }
+            Ok(1)
+        }
+        Cmd::Walk {
+            config,
+            seed,
+            walks,
+            steps,
+            threads,
+            time_limit,
+            replay,
+            no_swarm,
+            no_settle,
+            no_distinct,
+            keep_going,
+            max_replays,
+            assume_off,
+            mutation,
+            set,
+            out,
+        } => {
+            let model = build(&config, &assume_off, mutation.as_deref(), &set)?;
+            let opts = WalkOptions { steps, swarm: !no_swarm, settle_at_end: !no_settle };
+            let walker = Walker::new(model);
+            println!("{}", walker.model.describe());
+            let flags = walk_flags(&config, &assume_off, mutation.as_deref(), &set, &opts);
+            if let Some(seed) = replay {
+                return replay_walk(&walker, seed, &opts, max_replays, &out, &flags);
+            }
+            let b = BatchOptions {
+                seed,
+                walks,
+                threads,
+                time_limit: time_limit.map(std::time::Duration::from_secs),
+                distinct: !no_distinct,
+                progress: Some(std::time::Duration::from_secs(10)),
+                keep_going,
+            };
+            println!(
+                "walking: seeds {seed}..{}, at most {steps} steps each, {} on {threads} thread(s){}",
+                seed.wrapping_add(walks),
+                if opts.swarm { "swarm profiles" } else { "every kind in every walk" },
+                time_limit.map_or(String::new(), |t| format!(", no walk started after {t} s")),
+            );
+            let batch = walker.batch(&opts, &b);
+            println!(
+                "{} walks, {} steps ({} dead ends), {}{:.1} s, {:.0} steps/s",
+                batch.walks,
+                batch.steps,
+                batch.dead_ends,
+                batch.distinct.map_or(String::new(), |d| format!("{d} distinct states, ")),
+                batch.elapsed.as_secs_f64(),
+                batch.rate()
+            );
+            println!("actions by kind: {}", counts_text(&batch.counts));
+            let goals = walker.sometimes_names();
+            let missed: Vec<&str> =
+                goals.iter().copied().filter(|g| !batch.reached.contains(g)).collect();
+            println!(
+                "sometimes properties reached: {} of {}{}",
+                goals.len() - missed.len(),
+                goals.len(),
+                if missed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not reached: {}", missed.join("; "))
+                }
+            );
+            if batch.by_property.is_empty() {
+                println!("no violation");
+                return Ok(0);
+            }
+            if keep_going {
+                for (name, (n, _, _)) in &batch.by_property {
+                    println!("{n} walk(s) violated {name} first");
+                }
+                for (_, (_, index, walk)) in batch.by_property {
+                    report_violation(&walker, &walk, Some(index), max_replays, &out, &flags)?;
+                }
+            } else if let Some((index, walk)) = batch.violation {
+                report_violation(&walker, &walk, Some(index), max_replays, &out, &flags)?;
             }
             Ok(1)
         }
