@@ -146,7 +146,7 @@ impl Kind {
                 ClientOp::Release => Kind::Release,
                 ClientOp::Decline => Kind::Decline,
             },
-            Action::Deliver { .. } => Kind::Deliver,
+            Action::Deliver { .. } | Action::Overtake { .. } => Kind::Deliver,
             Action::ConnectUp => Kind::ConnectUp,
             Action::ConnectFail => Kind::ConnectFail,
             Action::Break => Kind::Break,
