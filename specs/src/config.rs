@@ -298,8 +298,8 @@ pub const CONFIG_NAMES: [&str; 13] = [
 ///   PARTNER-DOWN and declines — two clients asking for an address and a prefix, two
 ///   operations (a second client, a second operation, prefixes and four fault kinds beyond
 ///   `ci`), horizon 90 s from the quiescent NORMAL pair (`warm_start`). Outside CI: 56 M
-///   states, about 15 minutes on 2 cores (docs/model.md). Horizon 105 passed 92 M states
-///   unexhausted; without the shared budget (all six faults in one run) horizon 60 passed 10 M
+///   states, 773 s on 2 shared cores (docs/model.md, "`deep`"). Horizon 105 passed 92 M states
+///   unexhausted (CHANGELOG.md, 2026-12-02); without the shared budget (all six faults in one run) horizon 60 passed 10 M
 ///   and 105 passed 60 M unexhausted. `--set horizon=105 --set max_faults=off` brings the
 ///   larger searches back.
 /// - `a1`: three clients asking for delegated prefixes, one partition and one operator
@@ -323,6 +323,9 @@ pub const CONFIG_NAMES: [&str; 13] = [
 ///   `regression_expired_lease_back_to_its_client_in_partner_down`).
 /// - `restart-pd`: one crash, one operator PARTNER-DOWN, from NORMAL: the partner's STARTUP
 ///   STATE reaches a server in PARTNER-DOWN (S21).
+/// - `walk` (A2 off): for `failover-check walk` only, never exhausted: three clients asking
+///   for an address and a prefix, 200 operations, every fault kind many times, a skewed
+///   secondary, unordered timers, horizon one day.
 #[must_use]
 pub fn bounds(name: &str) -> Option<Bounds> {
     let base = Bounds {
