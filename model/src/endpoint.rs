@@ -118,9 +118,12 @@ pub(crate) struct Sent {
 ///         disk.apply(w); // durable before anything after it leaves the machine
 ///     }
 /// }
-/// // The driver fires a timer once its deadline has passed, never earlier.
-/// let (timer, at) = ep.timers().iter().map(|(t, at)| (*t, *at)).min_by_key(|(_, at)| *at).unwrap();
-/// for o in ep.handle(at, Input::Timer(timer)) {
+/// // Timers are the endpoint's own: after each step the driver asks for the next deadline,
+/// // sleeps until then and feeds `Input::Timeout`, which fires every due timer in a fixed
+/// // order (by deadline, then `Timer` order). Never earlier than the deadline.
+/// let at = ep.next_deadline().expect("STARTUP is timed");
+/// assert!(ep.handle(at.minus(1), Input::Timeout).is_empty(), "nothing is due yet");
+/// for o in ep.handle(at, Input::Timeout) {
 ///     if let Output::Persist(w) = &o {
 ///         disk.apply(w);
 ///     }
@@ -373,6 +376,7 @@ impl Endpoint {
                 }
             }
             Input::Timer(t) => self.on_timer(now, t, &mut out),
+            Input::Timeout => self.on_timeout(now, &mut out),
             Input::Command(c) => self.on_command(now, c, &mut out),
         }
         self.finish_step(now, &mut out);
@@ -441,7 +445,9 @@ impl Endpoint {
         &self.timers
     }
 
-    /// The earliest armed deadline.
+    /// The earliest armed deadline: when the driver must next feed [`Input::Timeout`] (`None`:
+    /// no timer is armed). It changes only inside a step, so a driver reads it after each
+    /// (the timer contract of [`crate::io`]).
     #[must_use]
     pub fn next_deadline(&self) -> Option<Time> {
         self.timers.values().min().copied()
@@ -582,17 +588,15 @@ impl Endpoint {
         self.config.mutation == Some(m)
     }
 
-    pub(crate) fn set_timer(&mut self, timer: Timer, at: Time, out: &mut Vec<Output>) {
-        if self.timers.get(&timer) != Some(&at) {
-            self.timers.insert(timer, at);
-            out.push(Output::SetTimer(timer, at));
-        }
+    /// Arms (or re-arms) a timer. Timers are not outputs: the map is the one source of truth
+    /// (`next_deadline`); `_out` only keeps the call sites uniform.
+    pub(crate) fn set_timer(&mut self, timer: Timer, at: Time, _out: &mut Vec<Output>) {
+        self.timers.insert(timer, at);
     }
 
-    pub(crate) fn cancel_timer(&mut self, timer: Timer, out: &mut Vec<Output>) {
-        if self.timers.remove(&timer).is_some() {
-            out.push(Output::CancelTimer(timer));
-        }
+    /// Disarms a timer (see `set_timer`).
+    pub(crate) fn cancel_timer(&mut self, timer: Timer, _out: &mut Vec<Output>) {
+        self.timers.remove(&timer);
     }
 
     /// Stores a binding and emits its durable write.
@@ -1402,6 +1406,26 @@ impl Endpoint {
     }
 
     // ---------------------------------------------------------------- timers and commands
+
+    /// [`Input::Timeout`]: fires every due timer, earliest deadline first and, at equal
+    /// deadlines, in [`Timer`] order; each at most once per call, and each exactly as
+    /// [`Input::Timer`] would (its step finished before the next is chosen, since a firing may
+    /// arm or cancel others). The contract is in [`crate::io`].
+    fn on_timeout(&mut self, now: Time, out: &mut Vec<Output>) {
+        let mut fired: Vec<Timer> = Vec::new();
+        loop {
+            let next = self
+                .timers
+                .iter()
+                .filter(|(t, at)| **at <= now && !fired.contains(t))
+                .min_by_key(|(t, at)| (**at, **t))
+                .map(|(t, _)| *t);
+            let Some(t) = next else { return };
+            fired.push(t);
+            self.on_timer(now, t, out);
+            self.finish_step(now, out);
+        }
+    }
 
     fn on_timer(&mut self, now: Time, t: Timer, out: &mut Vec<Output>) {
         // A timer fires only when armed and due; anything else is stale and ignored.
