@@ -397,7 +397,9 @@ pub fn behaviour(
         if let Some((step, now, input)) = pending.take().filter(|p| p.0 <= window.to) {
             // Timers are the endpoint's own (not outputs): the notes below say what the step
             // armed, re-armed and cancelled, from its timer map before and after.
-            let timers_before: BTreeMap<Timer, Time> = ep.timers().clone();
+            // (Before the restore there was no endpoint, so none.)
+            let timers_before: BTreeMap<Timer, Time> =
+                if input.is_some() { ep.timers().clone() } else { BTreeMap::new() };
             // The timers due at the step, in the order `Input::Timeout` fires them.
             let mut due: Vec<(Time, Timer)> = timers_before
                 .iter()
@@ -759,12 +761,13 @@ mod tests {
         let image = DurableImage::default();
         let t0 = Time(800_000_000);
         let (mut ep, outs) = Endpoint::restore(config, &image, t0);
-        w.restore(t0, &image, &outs).expect("write");
+        w.restore(t0, &image, &outs, ep.next_deadline()).expect("write");
         let mut all = vec![outs];
         let startup = ep.timers().get(&Timer::Startup).copied().unwrap_or(t0.plus(1));
+        assert_eq!(ep.next_deadline(), Some(startup), "STARTUP ends first");
         let inputs = vec![
             (t0.plus(1), solicit(1, 0)),
-            (startup, Input::Timer(Timer::Startup)),
+            (startup, Input::Timeout),
             (startup.plus(1), solicit(2, 1)),
             (startup.plus(2), Input::ConnectionUp),
             (startup.plus(3), Input::ConnectionDown),
@@ -774,7 +777,7 @@ mod tests {
         for (now, input) in inputs {
             w.input(now, &input).expect("write");
             let outs = ep.handle(now, input);
-            w.outputs(&outs).expect("write");
+            w.outputs(&outs, ep.next_deadline()).expect("write");
             all.push(outs);
         }
         (path, all)
@@ -826,11 +829,98 @@ mod tests {
         b.validate().expect("consistent");
         assert_eq!(total, 6, "the whole trace is counted");
         assert_eq!(b.steps.len(), 2);
-        assert_eq!(b.steps[0].label, "timer Startup");
+        assert_eq!(b.steps[0].label, "timeout (Startup)");
+        // Timers are not outputs: the notes come from the endpoint's timer map. The timeout
+        // that ended STARTUP arms no STARTUP again and names it as fired, not cancelled.
+        assert!(b.steps[0].notes.iter().all(|n| !n.contains("Startup")), "{:?}", b.steps[0].notes);
         // Only the client of step 3 appears.
         assert_eq!(b.lanes.len(), 3);
         assert!(b.arrows.iter().all(|a| a.sent < 2));
         // The state at the window's first step is the replayed one, not a fresh start.
         assert!(b.steps[1].servers[0].state.is_some());
+    }
+
+    /// The restore step's notes say which timers it armed (from the timer map, as the
+    /// `SetTimer` outputs used to).
+    #[test]
+    fn timer_notes_come_from_the_timer_map() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let (b, _) = behaviour(&path, &config, Window::default_for(None, None)).expect("ok");
+        let notes = &b.steps[0].notes;
+        assert!(notes.iter().any(|n| n.starts_with("set Startup for ")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.starts_with("set Heartbeat for ")), "{notes:?}");
+    }
+
+    /// A trace written before timers stopped being outputs (with `SetTimer` / `CancelTimer` in
+    /// its outputs lines and no `next_deadline`) still replays, and still diverges where its
+    /// other outputs do.
+    #[test]
+    fn a_trace_with_timer_outputs_still_replays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let legacy = dir.path().join("legacy.jsonl");
+        let mut text = String::new();
+        for l in std::fs::read_to_string(&path).expect("read").lines() {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            if let Some(m) = v.as_object_mut() {
+                if m.remove("next_deadline").is_some() {
+                    let outs =
+                        m.get_mut("outputs").and_then(|o| o.as_array_mut()).expect("outputs");
+                    outs.push(serde_json::json!({"SetTimer": ["Heartbeat", 800_000_060]}));
+                    outs.insert(0, serde_json::json!({"CancelTimer": "Contact"}));
+                }
+            }
+            text.push_str(&v.to_string());
+            text.push('\n');
+        }
+        assert!(text.contains("SetTimer") && !text.contains("next_deadline"));
+        std::fs::write(&legacy, &text).expect("write");
+        assert_eq!(
+            replay(&legacy, &config).expect("replays"),
+            ReplayOutcome::NoDivergence { steps: 6 }
+        );
+        let tampered = dir.path().join("tampered.jsonl");
+        std::fs::write(&tampered, text.replacen("\"Connect\"", "\"Disconnect\"", 1))
+            .expect("write");
+        assert!(matches!(
+            replay(&tampered, &config).expect("replays"),
+            ReplayOutcome::Divergence { step: 0, .. }
+        ));
+    }
+
+    /// The replay compares the recorded next deadline: a trace whose timers went elsewhere
+    /// diverges at that step even when its outputs agree.
+    #[test]
+    fn a_different_next_deadline_is_a_divergence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut v: serde_json::Value = serde_json::from_str(&lines[3]).expect("json");
+        let d = v["next_deadline"].as_u64().expect("a deadline");
+        v["next_deadline"] = serde_json::json!(d + 1);
+        lines[3] = v.to_string();
+        let changed = dir.path().join("changed.jsonl");
+        std::fs::write(&changed, lines.join("\n") + "\n").expect("write");
+        match replay(&changed, &config).expect("replays") {
+            ReplayOutcome::Divergence {
+                step,
+                line,
+                recorded,
+                replayed,
+                recorded_deadline,
+                replayed_deadline,
+            } => {
+                assert_eq!((step, line), (1, 4));
+                assert_eq!(recorded, replayed);
+                assert_eq!(recorded_deadline, Some(Time(u32::try_from(d).expect("u32") + 1)));
+                assert_eq!(u64::from(replayed_deadline.0), d);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
