@@ -24,6 +24,7 @@
 //! commits and its outputs wait for them (the same order rule, enforced by its gate).
 
 use crate::dhcp::client::ReplyKind;
+use crate::endpoint::ConnPhase;
 use crate::failover::message::{BindingMessage, BindingPayload, MessageBody, Status};
 use crate::io::{DurableImage, Input, Output};
 use crate::leases::binding::BindingStatus;
@@ -42,8 +43,10 @@ pub enum Check {
     /// lifetime > 0) is on stable storage when the REPLY is sent: ACTIVE, for that client, and
     /// valid at least as long as the reply says.
     GrantDurable,
-    /// \[S6\] (§7.5.3, §7.6): a BNDUPD is answered by exactly one BNDREPLY with its transaction
-    /// id in the same step (unless the endpoint closes the connection in that step).
+    /// \[S6\] (§7.5.3, §7.6): a BNDUPD received over a connection is answered by exactly one
+    /// BNDREPLY with its transaction id in the same step (unless the endpoint closes the
+    /// connection in that step). One that arrives after the endpoint closed its side (a
+    /// runtime reads what was already in the socket) has nothing to be answered on.
     UpdateAnswered,
     /// \[S17\] (§8.1): a change of state is on stable storage by the end of its step.
     TransitionDurable,
@@ -145,6 +148,8 @@ pub fn step(ep: &mut Endpoint, image: &mut DurableImage, now: Time, input: Input
 struct Before {
     /// The state before the step (`None` for a restore).
     pre: Option<EndpointState>,
+    /// The endpoint had a connection (of any phase) before the step.
+    connected: bool,
     bndupd_xid: Option<u32>,
     startup_state: bool,
     upddone: bool,
@@ -155,7 +160,11 @@ struct Before {
 
 impl Before {
     fn of(ep: &Endpoint, input: &Input, now: Time) -> Before {
-        let mut b = Before { pre: Some(ep.state()), ..Before::default() };
+        let mut b = Before {
+            pre: Some(ep.state()),
+            connected: ep.conn_phase() != ConnPhase::Down,
+            ..Before::default()
+        };
         if let Input::Partner(m) = input {
             match &m.body {
                 MessageBody::State(st) => b.startup_state = st.flags.is_some_and(|f| f.startup),
@@ -274,7 +283,7 @@ fn carry_out(
         }
     }
     if let Some(xid) = before.bndupd_xid {
-        if bndreplies != 1 && !closes {
+        if bndreplies != 1 && !closes && before.connected {
             fail(
                 Check::UpdateAnswered,
                 format!("BNDUPD (xid {xid}) answered by {bndreplies} BNDREPLY"),
@@ -436,5 +445,24 @@ mod tests {
         let mut s = Step::default();
         carry_out(&ep, &mut image.clone(), now, &before, Vec::new(), &mut s);
         assert!(s.violations.is_empty(), "{:?}", s.violations);
+    }
+
+    /// A BNDUPD that came over a connection and got no BNDREPLY breaks UpdateAnswered; one that
+    /// arrived after this side had closed (nothing to answer on) does not.
+    #[test]
+    fn an_unanswered_update_is_flagged_only_over_a_connection() {
+        let (ep, image, now) = serving();
+        for (connected, flagged) in [(true, true), (false, false)] {
+            let before = Before {
+                pre: Some(ep.state()),
+                connected,
+                bndupd_xid: Some(9),
+                ..Before::default()
+            };
+            let mut s = Step::default();
+            carry_out(&ep, &mut image.clone(), now, &before, Vec::new(), &mut s);
+            let checks: Vec<Check> = s.violations.iter().map(|v| v.check).collect();
+            assert_eq!(checks.contains(&Check::UpdateAnswered), flagged, "{checks:?}");
+        }
     }
 }
