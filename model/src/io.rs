@@ -16,7 +16,6 @@
 //!   reached that deadline (never earlier; late is harmless). See *Timers* below;
 //! - the durable image is exactly the fold of the `Persist` outputs with
 //!   [`DurableImage::apply`]; [`crate::Endpoint::restore`] rebuilds an endpoint from it.
-
 //!
 //! # Timers
 //!
