@@ -9,10 +9,38 @@
 //!   durable before the reply; a BNDUPD's data is durable before its BNDREPLY, §7.5.2). A
 //!   driver may batch the writes of several steps into one commit (group commit) as long as it
 //!   holds back those steps' replies and partner messages until that commit is done;
-//! - [`Output::SetTimer`] replaces any earlier deadline of the same timer; the driver feeds
-//!   [`Input::Timer`] once the deadline has passed (never earlier);
+//! - timers are **not** outputs: the endpoint's own timer map ([`crate::Endpoint::timers`]) is
+//!   the one source of truth. After every step (and after the restore) the driver asks
+//!   [`crate::Endpoint::next_deadline`] when the endpoint next needs to be woken, sleeps until
+//!   then (or until some other input arrives) and feeds [`Input::Timeout`] once its clock has
+//!   reached that deadline (never earlier; late is harmless). See *Timers* below;
 //! - the durable image is exactly the fold of the `Persist` outputs with
 //!   [`DurableImage::apply`]; [`crate::Endpoint::restore`] rebuilds an endpoint from it.
+//!
+//! # Timers
+//!
+//! The contract is quinn's `poll_timeout`/`handle_timeout` (and str0m's): the core says when,
+//! the driver only keeps time.
+//!
+//! - [`crate::Endpoint::next_deadline`] is the earliest armed deadline, or `None` when no timer
+//!   is armed. It changes only inside a step (or the restore), so a driver reads it after each.
+//! - [`Input::Timeout`] at `now` fires **every** timer whose deadline is `<= now`, one after the
+//!   other, in a fixed order: by deadline, then by the order of the [`Timer`] enum
+//!   (`Startup` first, `RecoverStall` last). Firing one may arm, re-arm or cancel others, so
+//!   the due set is looked at again after each; a timer cancelled by an earlier one does not
+//!   fire, and one armed due by an earlier one does. Each timer fires at most once per
+//!   `Timeout` (a timer re-armed to a deadline `<= now` by its own firing waits for the next
+//!   `Timeout`, which the driver feeds at once since `next_deadline() <= now`), so one step is
+//!   bounded. Each firing is exactly the step [`Input::Timer`] would take at `now`; their
+//!   outputs follow one another in the one output list.
+//! - A `Timeout` with nothing due is a no-op (no output), so a driver that wakes early or twice
+//!   does no harm.
+//! - [`Input::Timer`] fires one chosen timer (if it is armed and due; otherwise it is stale and
+//!   ignored). It is the model checker's and the tests' hook to explore every order of due
+//!   timers; a production driver uses only [`Input::Timeout`].
+//!
+//! [`crate::exec`] is the reference driver of this contract for everything that is not real
+//! I/O (the model checker, the core's tests, the replay of a runtime trace).
 
 use crate::dhcp::client::{ClientReply, ClientRequest, SilenceReason};
 use crate::failover::message::Message;
@@ -23,7 +51,8 @@ use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Timers the endpoint arms (deadlines are absolute times).
+/// Timers the endpoint arms (deadlines are absolute times). The order of the variants is the
+/// order in which timers due at the same deadline fire on [`Input::Timeout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Timer {
     /// §8.3.2 step 3: the STARTUP period.
@@ -80,8 +109,13 @@ pub enum Input {
     ConnectionUp,
     /// The transport to the partner closed or failed (or a connection attempt failed).
     ConnectionDown,
-    /// A timer's deadline has passed.
+    /// Fire one chosen timer, if it is armed and its deadline has passed (else nothing
+    /// happens). The model checker's and the tests' hook to pick the order of due timers; a
+    /// production driver feeds [`Input::Timeout`] instead (module docs, *Timers*).
     Timer(Timer),
+    /// The driver's clock has reached [`crate::Endpoint::next_deadline`]: fire every due timer,
+    /// by deadline then [`Timer`] order, each at most once (module docs, *Timers*).
+    Timeout,
     /// An operator command.
     Command(Command),
 }
@@ -267,10 +301,6 @@ pub enum Output {
     Connect,
     /// Close the transport to the partner (after sending what precedes this output).
     Disconnect,
-    /// Arm (or re-arm) a timer for an absolute deadline.
-    SetTimer(Timer, Time),
-    /// Disarm a timer.
-    CancelTimer(Timer),
     /// Something to log or count.
     Event(Event),
 }

@@ -9,9 +9,17 @@
 //!   client request ─┐                                  ┌─► Persist (binding, state record)
 //!   partner message ┤                                  ├─► Reply / Silence to the client
 //!   connection up/down ─► Endpoint::handle(now, input) ├─► Send (failover message)
-//!   timer fired ────┤                                  ├─► Connect / Disconnect
-//!   operator command┘                                  └─► SetTimer / CancelTimer / Event
+//!   timeout ────────┤                                  ├─► Connect / Disconnect
+//!   operator command┘                                  └─► Event
+//!
+//!   Endpoint::next_deadline() ─► when the driver feeds the next timeout
 //! ```
+//!
+//! Timers are the endpoint's own (quinn's `poll_timeout`/`handle_timeout`): no output arms
+//! one; the driver asks [`Endpoint::next_deadline`] after each step and feeds
+//! [`Input::Timeout`] when its clock reaches it. [`exec`] is the reference executor of the
+//! outputs (durable image, step checks) shared by the model checker, the tests and the replay
+//! of runtime traces.
 //!
 //! The same functions drive the stateright model (`failover-specs`) and the production
 //! runtime (`failover-runtime`), so a crash in the model and a crash of `failoverd` mean the
@@ -43,6 +51,7 @@
 pub mod config;
 pub mod dhcp;
 pub mod endpoint;
+pub mod exec;
 pub mod failover;
 pub mod io;
 pub mod leases;

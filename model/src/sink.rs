@@ -2,8 +2,9 @@
 //!
 //! A [`Sink`] collects the [`Output`]s of one [`crate::Endpoint::handle`] step in order, and
 //! holds the endpoint's timer map for that step: [`Sink::set_timer`] and
-//! [`Sink::cancel_timer`] are the only places that arm and disarm a timer, so the map and the
-//! `SetTimer` / `CancelTimer` outputs never disagree (the driving contract, [`crate::io`]).
+//! [`Sink::cancel_timer`] are the only places that arm and disarm a timer. Timers are not
+//! outputs: the map is the one source of truth, read by the driver through
+//! `Endpoint::next_deadline` (the timer contract of [`crate::io`]).
 
 use crate::dhcp::client::{ClientReply, SilenceReason};
 use crate::failover::message::{Message, MessageBody, XID_MAX};
@@ -34,19 +35,25 @@ impl Sink {
 
     // ------------------------------------------------------------ timers
 
-    /// Arms `timer` for `at` (re-arming replaces the deadline; the same deadline is no output).
+    /// Arms `timer` for `at` (re-arming replaces the deadline).
     pub(crate) fn set_timer(&mut self, timer: Timer, at: Time) {
-        if self.timers.get(&timer) != Some(&at) {
-            self.timers.insert(timer, at);
-            self.out.push(Output::SetTimer(timer, at));
-        }
+        self.timers.insert(timer, at);
     }
 
     /// Disarms `timer` (no output if it was not armed).
     pub(crate) fn cancel_timer(&mut self, timer: Timer) {
-        if self.timers.remove(&timer).is_some() {
-            self.out.push(Output::CancelTimer(timer));
-        }
+        self.timers.remove(&timer);
+    }
+
+    /// The next timer an [`crate::io::Input::Timeout`] at `now` fires: the earliest due
+    /// deadline and, at equal deadlines, the first in [`Timer`] order, skipping those already
+    /// `fired` in this step.
+    pub(crate) fn next_due(&self, now: Time, fired: &[Timer]) -> Option<Timer> {
+        self.timers
+            .iter()
+            .filter(|(t, at)| **at <= now && !fired.contains(t))
+            .min_by_key(|(t, at)| (**at, **t))
+            .map(|(t, _)| *t)
     }
 
     /// Whether `timer` is armed.

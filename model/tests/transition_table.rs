@@ -405,7 +405,12 @@ mod endpoint_steps {
         let (p, out) =
             Endpoint::restore(Config::example(Role::Primary), &image_with(S::Normal), now);
         assert_eq!(p.state(), S::Startup);
-        assert!(out.contains(&Output::SetTimer(Timer::Startup, now.plus(10))));
+        assert_eq!(p.timers().get(&Timer::Startup), Some(&now.plus(10)));
+        assert!(p.next_deadline().is_some_and(|d| d <= now.plus(10)));
+        assert!(
+            out.iter().all(|o| matches!(o, Output::Connect | Output::Event(_))),
+            "timers are not outputs: {out:?}"
+        );
         assert!(out.contains(&Output::Connect));
         let (s, out) =
             Endpoint::restore(Config::example(Role::Secondary), &image_with(S::Normal), now);

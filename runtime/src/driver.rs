@@ -14,8 +14,11 @@
 //!   else the batch in flight. It goes out as soon as that batch is durable, and never before
 //!   an earlier held output (FIFO), so a reply or BNDREPLY never overtakes the write it depends
 //!   on, and partner messages keep their order.
-//! - `SetTimer` / `CancelTimer` update the timer table; a timer is fed back as
-//!   [`Input::Timer`] once the clock has reached its deadline (never early).
+//! - Timers are the endpoint's own: after every step the driver sleeps until
+//!   [`Endpoint::next_deadline`] (or the next message) and, once the clock has reached it
+//!   (never early), feeds [`Input::Timeout`], which fires every due timer in the core's fixed
+//!   order. The driver keeps no timer table of its own, and never feeds `Input::Timer` (the
+//!   model checker's and the tests' hook).
 //! - `Event`s go to the log and the metrics.
 //!
 //! The driver decides nothing about the protocol: it only moves bytes, time and disk.
@@ -32,9 +35,9 @@ use failover_model::wire::client::{encode_client_reply, ReplyContext};
 use failover_model::wire::failover::{encode_frame, FrameDecoder};
 use failover_model::{
     dhcp::client::ClientReply, Command, DurableImage, DurableWrite, Endpoint, EndpointState, Event,
-    Input, Message, Output, Time, Timer,
+    Input, Message, Output, Time,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -158,7 +161,6 @@ pub struct Driver {
     partner_addr: SocketAddr,
     tls: Option<TlsContext>,
     tx: mpsc::Sender<DriverMsg>,
-    timers: BTreeMap<Timer, Time>,
     routes: HashMap<u64, ReplyRoute>,
     // Persist before send, group commit.
     gate: Gate<DurableWrite, Outgoing>,
@@ -213,7 +215,6 @@ impl Driver {
             partner_addr: parts.partner,
             tls: parts.tls,
             tx: parts.tx,
-            timers: BTreeMap::new(),
             routes: HashMap::new(),
             gate: Gate::default(),
             commit_rx: None,
@@ -229,7 +230,7 @@ impl Driver {
             refused: None,
         };
         if let (Some(t), Some(image)) = (d.trace.as_mut(), traced_image.as_ref()) {
-            if let Err(e) = t.restore(now, image, &outputs) {
+            if let Err(e) = t.restore(now, image, &outputs, d.ep.next_deadline()) {
                 tracing::warn!("trace file: {e}; tracing stopped");
                 d.trace = None;
             }
@@ -285,7 +286,7 @@ impl Driver {
         }
         let outputs = self.ep.handle(now, input);
         if let Some(t) = self.trace.as_mut() {
-            if let Err(e) = t.outputs(&outputs) {
+            if let Err(e) = t.outputs(&outputs, self.ep.next_deadline()) {
                 tracing::warn!("trace file: {e}; tracing stopped");
                 self.trace = None;
             }
@@ -310,12 +311,6 @@ impl Driver {
                 Output::Send(m) => self.outgoing(Outgoing::Send(m)),
                 Output::Connect => self.outgoing(Outgoing::Connect),
                 Output::Disconnect => self.outgoing(Outgoing::Disconnect),
-                Output::SetTimer(t, at) => {
-                    self.timers.insert(t, at);
-                }
-                Output::CancelTimer(t) => {
-                    self.timers.remove(&t);
-                }
                 Output::Event(e) => self.event(&e),
                 other => {
                     tracing::warn!(?other, "output this runtime does not know; ignored");
@@ -663,19 +658,11 @@ impl Driver {
         self.refused.take().map_or(Ok(()), Err)
     }
 
-    fn next_deadline(&self) -> Option<(Timer, Time)> {
-        self.timers.iter().min_by_key(|(_, at)| **at).map(|(t, at)| (*t, *at))
-    }
-
+    /// Feeds [`Input::Timeout`] while the endpoint's next deadline has passed. One timeout
+    /// fires every due timer; another follows only if a timer was re-armed due meanwhile.
     fn fire_due_timers(&mut self) {
-        loop {
-            let now = self.clock.now();
-            let Some((t, at)) = self.next_deadline() else { return };
-            if at > now {
-                return;
-            }
-            self.timers.remove(&t);
-            self.step(Input::Timer(t));
+        while self.ep.next_deadline().is_some_and(|at| at <= self.clock.now()) {
+            self.step(Input::Timeout);
         }
     }
 
@@ -692,8 +679,9 @@ impl Driver {
                 break;
             }
             let sleep = self
+                .ep
                 .next_deadline()
-                .map_or(Duration::from_secs(3600), |(_, at)| self.clock.until(at));
+                .map_or(Duration::from_secs(3600), |at| self.clock.until(at));
             let commit_rx = self.commit_rx.as_mut();
             tokio::select! {
                 biased;

@@ -442,10 +442,18 @@ fn main() -> ExitCode {
                     line,
                     recorded,
                     replayed,
+                    recorded_deadline,
+                    replayed_deadline,
                 }) => {
                     println!("DIVERGENCE at step {step} (trace line {line})");
                     println!("recorded: {}", serde_json::to_string(&recorded).unwrap_or_default());
                     println!("replayed: {}", serde_json::to_string(&replayed).unwrap_or_default());
+                    if let Some(d) = recorded_deadline.filter(|d| *d != replayed_deadline) {
+                        println!(
+                            "next deadline: recorded {}, replayed {} (0: no timer armed)",
+                            d.0, replayed_deadline.0
+                        );
+                    }
                     ExitCode::FAILURE
                 }
                 Err(e) => {

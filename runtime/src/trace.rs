@@ -4,11 +4,24 @@
 //! what [`Endpoint::restore`] returned; then, for every step, `{"now", "input"}` followed by
 //! `{"outputs": [...]}`. Replaying it through `failover-model` with the same configuration
 //! must give the same outputs; [`replay`] reports the first step where it does not.
+//!
+//! Timers are not outputs (the endpoint's timer map is the one source of truth, see
+//! `failover_model::io`): a trace records the `Timeout` inputs the driver fed and, on each
+//! outputs line, `next_deadline`: when the endpoint asked to be woken next (`0`: no timer
+//! armed). The replay compares that too. Traces written before this recorded `SetTimer` and
+//! `CancelTimer` outputs and no `next_deadline`; reading drops those outputs and the replay
+//! then skips the deadline comparison, so they still replay.
+//!
+//! The replay carries every step out through the core's reference executor
+//! (`failover_model::exec`): besides comparing outputs it folds the writes into the durable
+//! image and performs the executor's step checks; a step that breaks one is an error.
 
 use failover_model::{
-    Binding, Config, DurableImage, DurableWrite, Endpoint, Input, Output, StateRecord, Time,
+    exec, Binding, Config, DurableImage, DurableWrite, Endpoint, Input, Output, StateRecord, Time,
+    Timer,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
@@ -58,6 +71,10 @@ pub enum TraceLine {
     Outputs {
         /// In order.
         outputs: Vec<Output>,
+        /// `Endpoint::next_deadline` after the step (`Time::ZERO`: no timer armed); absent in
+        /// traces written before timers stopped being outputs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_deadline: Option<Time>,
     },
 }
 
@@ -99,10 +116,10 @@ impl TraceWriter {
         now: Time,
         image: &DurableImage,
         outputs: &[Output],
+        next_deadline: Option<Time>,
     ) -> std::io::Result<()> {
         self.line(&TraceLine::Restore { restore: RestoreRecord { now, image: image.into() } })?;
-        self.line(&TraceLine::Outputs { outputs: outputs.to_vec() })?;
-        self.out.flush()
+        self.outputs(outputs, next_deadline)
     }
 
     /// Records an input (before the step).
@@ -113,12 +130,20 @@ impl TraceWriter {
         self.line(&TraceLine::Step { now, input: input.clone() })
     }
 
-    /// Records a step's outputs.
+    /// Records a step's outputs and the endpoint's next deadline after it
+    /// (`Endpoint::next_deadline`).
     ///
     /// # Errors
     /// I/O.
-    pub fn outputs(&mut self, outputs: &[Output]) -> std::io::Result<()> {
-        self.line(&TraceLine::Outputs { outputs: outputs.to_vec() })?;
+    pub fn outputs(
+        &mut self,
+        outputs: &[Output],
+        next_deadline: Option<Time>,
+    ) -> std::io::Result<()> {
+        self.line(&TraceLine::Outputs {
+            outputs: outputs.to_vec(),
+            next_deadline: Some(next_deadline.unwrap_or(Time::ZERO)),
+        })?;
         self.out.flush()
     }
 }
@@ -131,7 +156,7 @@ pub enum ReplayOutcome {
         /// Steps replayed (not counting the restore).
         steps: usize,
     },
-    /// The first step whose outputs differ.
+    /// The first step whose outputs, or next deadline, differ.
     Divergence {
         /// Step number (0 = the restore).
         step: usize,
@@ -141,35 +166,56 @@ pub enum ReplayOutcome {
         recorded: Vec<Output>,
         /// What the model gives now.
         replayed: Vec<Output>,
+        /// The next deadline recorded after the step (`Time::ZERO`: none armed; `None`: the
+        /// trace predates the field).
+        recorded_deadline: Option<Time>,
+        /// The model's next deadline after the step (`Time::ZERO`: none armed).
+        replayed_deadline: Time,
     },
 }
 
-/// Replays a trace file through the model with `config`.
+/// Replays a trace file through the model with `config`, carrying every step out with the
+/// core's reference executor (`failover_model::exec`).
 ///
 /// # Errors
-/// The file cannot be read or is not a trace (the message says which line).
+/// The file cannot be read or is not a trace (the message says which line), or a replayed step
+/// broke one of the executor's step checks (the message says which step and check).
 pub fn replay(path: &Path, config: &Config) -> anyhow::Result<ReplayOutcome> {
     let mut it = read_trace(path)?.into_iter();
     let Some((_, TraceLine::Restore { restore })) = it.next() else {
         anyhow::bail!("{}: the first line must be the restore record", path.display());
     };
-    let image: DurableImage = restore.image.into();
-    let (mut ep, outs) = Endpoint::restore_owned(config.clone(), image, restore.now);
+    let (mut ep, mut image, first) =
+        exec::restore_owned(config.clone(), restore.image.into(), restore.now);
     let mut step = 0usize;
-    let mut pending: Option<(usize, Vec<Output>)> = Some((1, outs));
+    // (line of the input, the executed step) awaiting its recorded outputs.
+    let mut pending: Option<(usize, exec::Step)> = Some((1, first));
+    let broken = |step: usize, line: usize, done: &exec::Step| {
+        anyhow::anyhow!(
+            "{}:{line}: step {step} breaks the core's step checks: {}",
+            path.display(),
+            done.violations_text()
+        )
+    };
     for (line, l) in it {
         match l {
-            TraceLine::Outputs { outputs } => {
-                let Some((_, replayed)) = pending.take() else {
+            TraceLine::Outputs { outputs, next_deadline } => {
+                let Some((input_line, done)) = pending.take() else {
                     anyhow::bail!("{}:{line}: outputs without an input", path.display());
                 };
-                if replayed != outputs {
+                let deadline = ep.next_deadline().unwrap_or(Time::ZERO);
+                if done.outputs != outputs || next_deadline.is_some_and(|d| d != deadline) {
                     return Ok(ReplayOutcome::Divergence {
                         step,
                         line,
                         recorded: outputs,
-                        replayed,
+                        replayed: done.outputs,
+                        recorded_deadline: next_deadline,
+                        replayed_deadline: deadline,
                     });
+                }
+                if !done.violations.is_empty() {
+                    return Err(broken(step, input_line, &done));
                 }
             }
             TraceLine::Step { now, input } => {
@@ -177,14 +223,31 @@ pub fn replay(path: &Path, config: &Config) -> anyhow::Result<ReplayOutcome> {
                     anyhow::bail!("{}:{line}: input before the previous outputs", path.display());
                 }
                 step += 1;
-                pending = Some((line, ep.handle(now, input)));
+                pending = Some((line, exec::step(&mut ep, &mut image, now, input)));
             }
             TraceLine::Restore { .. } => {
                 anyhow::bail!("{}:{line}: a second restore record", path.display());
             }
         }
     }
+    // A trace cut off mid-step (the process died before the outputs line).
+    if let Some((line, done)) = pending {
+        if !done.violations.is_empty() {
+            return Err(broken(step, line, &done));
+        }
+    }
     Ok(ReplayOutcome::NoDivergence { steps: step })
+}
+
+/// Drops the `SetTimer` / `CancelTimer` outputs of an outputs line written before timers
+/// stopped being outputs (module docs).
+fn drop_legacy_timer_outputs(line: &mut serde_json::Value) {
+    if let Some(outputs) = line.get_mut("outputs").and_then(serde_json::Value::as_array_mut) {
+        outputs.retain(|o| {
+            !o.as_object()
+                .is_some_and(|m| m.contains_key("SetTimer") || m.contains_key("CancelTimer"))
+        });
+    }
 }
 
 fn read_trace(path: &Path) -> anyhow::Result<Vec<(usize, TraceLine)>> {
@@ -195,8 +258,12 @@ fn read_trace(path: &Path) -> anyhow::Result<Vec<(usize, TraceLine)>> {
         if l.trim().is_empty() {
             continue;
         }
-        let parsed: TraceLine = serde_json::from_str(&l)
-            .map_err(|e| anyhow::anyhow!("{}:{}: not a trace line: {e}", path.display(), i + 1))?;
+        let bad = |e: serde_json::Error| {
+            anyhow::anyhow!("{}:{}: not a trace line: {e}", path.display(), i + 1)
+        };
+        let mut value: serde_json::Value = serde_json::from_str(&l).map_err(bad)?;
+        drop_legacy_timer_outputs(&mut value);
+        let parsed: TraceLine = serde_json::from_value(value).map_err(bad)?;
         lines.push((i + 1, parsed));
     }
     Ok(lines)
@@ -318,7 +385,7 @@ pub fn behaviour(
     loop {
         let next = it.next();
         let outputs = match (&next, pending.is_some()) {
-            (Some((_, TraceLine::Outputs { outputs })), true) => Some(outputs.clone()),
+            (Some((_, TraceLine::Outputs { outputs, .. })), true) => Some(outputs.clone()),
             (Some((line, TraceLine::Outputs { .. })), false) if total <= window.to => {
                 anyhow::bail!("{}:{line}: outputs without an input", path.display())
             }
@@ -328,6 +395,19 @@ pub fn behaviour(
             _ => None,
         };
         if let Some((step, now, input)) = pending.take().filter(|p| p.0 <= window.to) {
+            // Timers are the endpoint's own (not outputs): the notes below say what the step
+            // armed, re-armed and cancelled, from its timer map before and after.
+            // (Before the restore there was no endpoint, so none.)
+            let timers_before: BTreeMap<Timer, Time> =
+                if input.is_some() { ep.timers().clone() } else { BTreeMap::new() };
+            // The timers due at the step, in the order `Input::Timeout` fires them.
+            let mut due: Vec<(Time, Timer)> = timers_before
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(tm, at)| (*at, *tm))
+                .collect();
+            due.sort();
+            let due_before: Vec<Timer> = due.into_iter().map(|(_, tm)| tm).collect();
             // An input whose outputs line is missing (the trace ends mid-step) uses the replay's.
             let replayed = match &input {
                 None => recorded_restore.take().unwrap_or_default(),
@@ -390,6 +470,18 @@ pub fn behaviour(
                             label: format!("{tm:?} timer"),
                         });
                         format!("timer {tm:?}")
+                    }
+                    Some(Input::Timeout) => {
+                        let names: Vec<String> =
+                            due_before.iter().map(|tm| format!("{tm:?}")).collect();
+                        let names =
+                            if names.is_empty() { "nothing due".into() } else { names.join(", ") };
+                        marks.push(Mark {
+                            lane: Some(me.clone()),
+                            kind: MarkKind::Timer,
+                            label: format!("timeout: {names}"),
+                        });
+                        format!("timeout ({names})")
                     }
                     Some(Input::Command(c)) => {
                         marks.push(Mark {
@@ -514,9 +606,24 @@ pub fn behaviour(
                         _ => {}
                     }
                 }
+                // A timer that was due and is gone fired (the label says so); any other that
+                // is gone was cancelled.
+                let fired = |tm: &Timer| match &input {
+                    Some(Input::Timer(x)) => x == tm && due_before.contains(tm),
+                    Some(Input::Timeout) => due_before.contains(tm),
+                    _ => false,
+                };
+                for (tm, at) in ep.timers() {
+                    if timers_before.get(tm) != Some(at) {
+                        notes.push(format!("set {tm:?} for {}", t(*at)));
+                    }
+                }
+                for tm in timers_before.keys() {
+                    if !ep.timers().contains_key(tm) && !fired(tm) {
+                        notes.push(format!("cancel {tm:?}"));
+                    }
+                }
                 notes.extend(outs.iter().filter_map(|o| match o {
-                    Output::SetTimer(tm, at) => Some(format!("set {tm:?} for {}", t(*at))),
-                    Output::CancelTimer(tm) => Some(format!("cancel {tm:?}")),
                     Output::Persist(DurableWrite::Binding(b)) => {
                         Some(format!("persist {} {}", b.resource, b.status.name()))
                     }
@@ -654,12 +761,13 @@ mod tests {
         let image = DurableImage::default();
         let t0 = Time(800_000_000);
         let (mut ep, outs) = Endpoint::restore(config, &image, t0);
-        w.restore(t0, &image, &outs).expect("write");
+        w.restore(t0, &image, &outs, ep.next_deadline()).expect("write");
         let mut all = vec![outs];
         let startup = ep.timers().get(&Timer::Startup).copied().unwrap_or(t0.plus(1));
+        assert_eq!(ep.next_deadline(), Some(startup), "STARTUP ends first");
         let inputs = vec![
             (t0.plus(1), solicit(1, 0)),
-            (startup, Input::Timer(Timer::Startup)),
+            (startup, Input::Timeout),
             (startup.plus(1), solicit(2, 1)),
             (startup.plus(2), Input::ConnectionUp),
             (startup.plus(3), Input::ConnectionDown),
@@ -669,7 +777,7 @@ mod tests {
         for (now, input) in inputs {
             w.input(now, &input).expect("write");
             let outs = ep.handle(now, input);
-            w.outputs(&outs).expect("write");
+            w.outputs(&outs, ep.next_deadline()).expect("write");
             all.push(outs);
         }
         (path, all)
@@ -721,11 +829,98 @@ mod tests {
         b.validate().expect("consistent");
         assert_eq!(total, 6, "the whole trace is counted");
         assert_eq!(b.steps.len(), 2);
-        assert_eq!(b.steps[0].label, "timer Startup");
+        assert_eq!(b.steps[0].label, "timeout (Startup)");
+        // Timers are not outputs: the notes come from the endpoint's timer map. The timeout
+        // that ended STARTUP arms no STARTUP again and names it as fired, not cancelled.
+        assert!(b.steps[0].notes.iter().all(|n| !n.contains("Startup")), "{:?}", b.steps[0].notes);
         // Only the client of step 3 appears.
         assert_eq!(b.lanes.len(), 3);
         assert!(b.arrows.iter().all(|a| a.sent < 2));
         // The state at the window's first step is the replayed one, not a fresh start.
         assert!(b.steps[1].servers[0].state.is_some());
+    }
+
+    /// The restore step's notes say which timers it armed (from the timer map, as the
+    /// `SetTimer` outputs used to).
+    #[test]
+    fn timer_notes_come_from_the_timer_map() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let (b, _) = behaviour(&path, &config, Window::default_for(None, None)).expect("ok");
+        let notes = &b.steps[0].notes;
+        assert!(notes.iter().any(|n| n.starts_with("set Startup for ")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.starts_with("set Heartbeat for ")), "{notes:?}");
+    }
+
+    /// A trace written before timers stopped being outputs (with `SetTimer` / `CancelTimer` in
+    /// its outputs lines and no `next_deadline`) still replays, and still diverges where its
+    /// other outputs do.
+    #[test]
+    fn a_trace_with_timer_outputs_still_replays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let legacy = dir.path().join("legacy.jsonl");
+        let mut text = String::new();
+        for l in std::fs::read_to_string(&path).expect("read").lines() {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            if let Some(m) = v.as_object_mut() {
+                if m.remove("next_deadline").is_some() {
+                    let outs =
+                        m.get_mut("outputs").and_then(|o| o.as_array_mut()).expect("outputs");
+                    outs.push(serde_json::json!({"SetTimer": ["Heartbeat", 800_000_060]}));
+                    outs.insert(0, serde_json::json!({"CancelTimer": "Contact"}));
+                }
+            }
+            text.push_str(&v.to_string());
+            text.push('\n');
+        }
+        assert!(text.contains("SetTimer") && !text.contains("next_deadline"));
+        std::fs::write(&legacy, &text).expect("write");
+        assert_eq!(
+            replay(&legacy, &config).expect("replays"),
+            ReplayOutcome::NoDivergence { steps: 6 }
+        );
+        let tampered = dir.path().join("tampered.jsonl");
+        std::fs::write(&tampered, text.replacen("\"Connect\"", "\"Disconnect\"", 1))
+            .expect("write");
+        assert!(matches!(
+            replay(&tampered, &config).expect("replays"),
+            ReplayOutcome::Divergence { step: 0, .. }
+        ));
+    }
+
+    /// The replay compares the recorded next deadline: a trace whose timers went elsewhere
+    /// diverges at that step even when its outputs agree.
+    #[test]
+    fn a_different_next_deadline_is_a_divergence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = sample(dir.path());
+        let config = Config::example(Role::Primary);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut v: serde_json::Value = serde_json::from_str(&lines[3]).expect("json");
+        let d = v["next_deadline"].as_u64().expect("a deadline");
+        v["next_deadline"] = serde_json::json!(d + 1);
+        lines[3] = v.to_string();
+        let changed = dir.path().join("changed.jsonl");
+        std::fs::write(&changed, lines.join("\n") + "\n").expect("write");
+        match replay(&changed, &config).expect("replays") {
+            ReplayOutcome::Divergence {
+                step,
+                line,
+                recorded,
+                replayed,
+                recorded_deadline,
+                replayed_deadline,
+            } => {
+                assert_eq!((step, line), (1, 4));
+                assert_eq!(recorded, replayed);
+                assert_eq!(recorded_deadline, Some(Time(u32::try_from(d).expect("u32") + 1)));
+                assert_eq!(u64::from(replayed_deadline.0), d);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -85,38 +85,34 @@ async fn timers_are_fed_when_due_and_never_early() {
     let config = Config::example(Role::Secondary);
     let running = start(dir.path(), &config, clock.clone());
 
-    // The restore armed timers; take the earliest deadline.
+    // The restore armed timers: the trace records the endpoint's next deadline.
     let restore = lines(&trace);
-    let deadlines: Vec<u32> = restore
+    let first = restore
         .get(1)
-        .and_then(|v| v.get("outputs"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o.get("SetTimer")?.get(1)?.as_u64())
-        .filter_map(|t| u32::try_from(t).ok())
-        .collect();
-    let first = *deadlines.iter().min().expect("the restore arms at least one timer");
+        .and_then(|v| v.get("next_deadline"))
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok())
+        .expect("the restore's outputs line records the next deadline");
     assert!(first > T0.0);
+    assert!(!restore.iter().any(|l| l.to_string().contains("SetTimer")), "timers are not outputs");
+    let timeout = |i: &Value| i == "Timeout";
 
     clock.set(Time(first - 1));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        !inputs(&trace).iter().any(|(_, i)| i.get("Timer").is_some()),
-        "a timer was fed before its deadline"
+        !inputs(&trace).iter().any(|(_, i)| timeout(i)),
+        "a timeout was fed before the deadline"
     );
 
     clock.set(Time(first));
     assert!(
-        wait_for(Duration::from_secs(5), || inputs(&trace)
-            .iter()
-            .any(|(_, i)| i.get("Timer").is_some()))
-        .await,
-        "the due timer was never fed"
+        wait_for(Duration::from_secs(5), || inputs(&trace).iter().any(|(_, i)| timeout(i))).await,
+        "the due timeout was never fed"
     );
     for (now, i) in inputs(&trace) {
-        if i.get("Timer").is_some() {
-            assert!(now >= first, "timer fed at {now}, before {first}");
+        assert!(i.get("Timer").is_none(), "the driver feeds only Input::Timeout: {i}");
+        if timeout(&i) {
+            assert!(now >= first, "timeout fed at {now}, before {first}");
         }
     }
     stop(running).await;

@@ -1,14 +1,17 @@
 //! The stateright [`Model`]: environment actions around two `failover_model::Endpoint`s.
 //!
 //! Every protocol decision is taken by `Endpoint::new`, `Endpoint::restore` and
-//! `Endpoint::handle`. The driver below only carries out the outputs in order, as the
-//! driving contract of `failover_model::io` says (and as `failoverd` does):
-//! `Persist` → the durable image; `Reply` → the client's ledger (only then does the client
-//! believe it); `Send` → the FIFO towards the partner if the connection flows (a message the
-//! core lets overtake, `failover_model::failover::link::may_overtake`, may be delivered ahead of
-//! the queued ones: [`Action::Overtake`]); `Connect` →
-//! a connection attempt becomes possible; `Disconnect` → this side closes; timers are read
-//! back through `Endpoint::timers()`.
+//! `Endpoint::handle`, and every step is carried out by the core's reference executor
+//! (`failover_model::exec`): `Persist` → the durable image, in order, with the executor's step
+//! checks (each failed one sets its property's bit, see [`violation_flag`]). The driver below
+//! only delivers what is left, in order, as the driving contract of `failover_model::io` says
+//! (and as `failoverd` does): `Reply` → the client's ledger (only then does the client believe
+//! it); `Send` → the FIFO towards the partner if the connection flows (a message the core lets
+//! overtake, `failover_model::failover::link::may_overtake`, may be delivered ahead of the
+//! queued ones: [`Action::Overtake`]); `Connect` → a connection attempt becomes possible;
+//! `Disconnect` → this side closes. Timers are the endpoint's own (`Endpoint::timers()`); the
+//! model fires a chosen due timer with `Input::Timer` (the checker's hook, so every order of
+//! due timers is explored), where `failoverd` feeds `Input::Timeout`.
 
 use crate::config::{bounds, endpoint_config, Assumptions, Bounds, Timing};
 use crate::properties::{self, flag};
@@ -19,12 +22,13 @@ use crate::world::{
 use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind, RequestedLease,
 };
-use failover_model::failover::message::{BindingMessage, BindingPayload, MessageBody};
+use failover_model::exec::{self, Check, Violation};
+use failover_model::failover::message::MessageBody;
 use failover_model::leases::binding::BindingStatus;
 use failover_model::Message;
 use failover_model::{
-    Command, Config, Duid, DurableImage, Endpoint, EndpointState, IaKind, Input, Output, Resource,
-    Role, Time, Timer,
+    Command, Config, Duid, DurableImage, EndpointState, IaKind, Input, Output, Resource, Role,
+    Time, Timer,
 };
 use serde::Serialize;
 use stateright::{Model, Property};
@@ -287,82 +291,41 @@ impl FailoverModel {
     // ----------------------------------------------------------------------------------------
     // The driver.
 
-    /// Feeds one input to `role` and carries out the outputs; returns the client replies.
+    /// Feeds one input to `role` through the core's executor (which applies the writes and
+    /// performs its step checks) and delivers the rest; returns the client replies.
     fn feed(&self, w: &mut World, role: Role, input: Input) -> Vec<ClientReply> {
         let i = idx(role);
         let now = self.local(w, role);
-        let Some(ep) = w.servers[i].live.as_mut() else { return Vec::new() };
+        let server = &mut w.servers[i];
+        let Some(ep) = server.live.as_mut() else { return Vec::new() };
         let pre = ep.state();
         let check = StepInput::of(&input);
-        let settled_live = settled_live_leases(ep, &input, now);
         let recorded_input = recording().then(|| input.clone());
-        let outputs = ep.handle(now, input);
+        let step = exec::step(ep, &mut server.image, now, input);
         if let Some(input) = recorded_input {
-            record(Happening::Fed { server: role, now, input, outputs: outputs.clone() });
+            record(Happening::Fed { server: role, now, input, outputs: step.outputs.clone() });
         }
-        let post = ep.state();
-        // S32 (§7.5.4, Figure 4, under the project's causal reading: docs/design.md): an update
-        // is taken without Figure 4's time comparisons only over a record with no change of
-        // the receiver's own pending. Such a record is one the partner knows, so the update is
-        // newer; were it not, the receiver would hand a lease its client still holds to
-        // another client here.
-        if settled_live.iter().any(|(r, holder)| {
-            ep.binding(r).is_some_and(|b| {
-                b.status == BindingStatus::Active && b.client.as_ref() != Some(holder)
-            })
-        }) {
-            w.ghost.violations |= flag::S32;
-        }
-        self.check_sends(w, role, pre, post, &check, &outputs);
-        let replies = self.carry_out(w, role, outputs);
+        flag_violations(w, &step.violations);
+        self.check_sends(w, role, &step.outputs);
+        let replies = self.carry_out(w, role, step);
         self.after_step(w, role, Some(pre), &check);
         replies
     }
 
-    /// Step invariants on the partner messages of one step (S6, S18, S19, S20).
-    fn check_sends(
-        &self,
-        w: &mut World,
-        role: Role,
-        pre: EndpointState,
-        post: EndpointState,
-        input: &StepInput,
-        outputs: &[Output],
-    ) {
-        let sends = || {
-            outputs.iter().filter_map(|o| match o {
-                Output::Send(m) => Some(m),
-                _ => None,
-            })
-        };
-        let closes = outputs.iter().any(|o| matches!(o, Output::Disconnect));
-        // S6 (§7.5.3, §7.6): a BNDUPD is answered by a BNDREPLY with the same xid (unless the
-        // endpoint drops the connection in the same step).
-        if let Some(xid) = input.bndupd_xid {
-            let answered = sends()
-                .filter(|m| matches!(m.body, MessageBody::BndReply(_)) && m.xid == xid)
-                .count();
-            if answered != 1 && !closes {
-                w.ghost.violations |= flag::S6;
-            }
-        }
-        // S25 (§8.5.2): after losing its stable storage, a server whose partner has a record
-        // of communicating with it MUST ask for everything (UPDREQALL), not UPDREQ. The digest
-        // scopes this to RECOVER; we hold every path to it, POTENTIAL-CONFLICT included
-        // (docs/design.md: the RFC's PC path would leave the acknowledged bindings missing).
-        if sends().any(|m| matches!(m.body, MessageBody::UpdReq(_)))
-            && w.ghost.needs_updreqall[idx(role)]
-        {
-            w.ghost.violations |= flag::S25;
-        }
-        for m in sends() {
+    /// The step invariants on partner messages that need the world, not only the step (S18:
+    /// the primary's configured MCLT; S25: the ghost's record of a storage loss). The others
+    /// are the executor's ([`violation_flag`]).
+    fn check_sends(&self, w: &mut World, role: Role, outputs: &[Output]) {
+        for o in outputs {
+            let Output::Send(m) = o else { continue };
             match &m.body {
-                // S19 (§6.1): only the primary sends CONNECT; only the secondary CONNECTREPLY.
-                MessageBody::Connect(_) if role == Role::Secondary => {
-                    w.ghost.violations |= flag::S19;
-                }
-                MessageBody::ConnectReply(_) if role == Role::Primary => {
-                    w.ghost.violations |= flag::S19;
+                // S25 (§8.5.2): after losing its stable storage, a server whose partner has a
+                // record of communicating with it MUST ask for everything (UPDREQALL), not
+                // UPDREQ. The digest scopes this to RECOVER; we hold every path to it,
+                // POTENTIAL-CONFLICT included (docs/design.md: the RFC's PC path would leave
+                // the acknowledged bindings missing).
+                MessageBody::UpdReq(_) if w.ghost.needs_updreqall[idx(role)] => {
+                    w.ghost.violations |= flag::S25;
                 }
                 // S18 (§6.1.2): an accepting CONNECTREPLY echoes the primary's MCLT.
                 MessageBody::ConnectReply(o)
@@ -371,40 +334,21 @@ impl FailoverModel {
                 {
                     w.ghost.violations |= flag::S18;
                 }
-                // S20 (§8.3.1, §5.5.16): STATE in STARTUP has S = 1 and a recorded state other
-                // than STARTUP; outside STARTUP, S = 0.
-                MessageBody::State(st) => {
-                    let s_flag = st.flags.is_some_and(|f| f.startup);
-                    let in_startup =
-                        pre == EndpointState::Startup && post == EndpointState::Startup;
-                    let out_of_startup =
-                        pre != EndpointState::Startup && post != EndpointState::Startup;
-                    if (in_startup && (!s_flag || st.server_state == Some(EndpointState::Startup)))
-                        || (out_of_startup && s_flag)
-                    {
-                        w.ghost.violations |= flag::S20;
-                    }
-                }
                 _ => {}
             }
         }
     }
 
-    /// Carries out outputs in order (the driving contract of `failover_model::io`).
-    fn carry_out(&self, w: &mut World, role: Role, outputs: Vec<Output>) -> Vec<ClientReply> {
+    /// Delivers what the executor left of a step, in order (the driving contract of
+    /// `failover_model::io`).
+    fn carry_out(&self, w: &mut World, role: Role, step: exec::Step) -> Vec<ClientReply> {
         let i = idx(role);
         let j = 1 - i;
         let mut replies = Vec::new();
-        for o in outputs {
+        for o in step.effects() {
             match o {
-                Output::Persist(write) => w.servers[i].image.apply(&write),
                 Output::Reply(r) => replies.push(r),
                 Output::Send(m) => {
-                    if let MessageBody::BndReply(bm) = &m.body {
-                        if !acked_is_durable(&w.servers[i].image, bm) {
-                            w.ghost.violations |= flag::S5;
-                        }
-                    }
                     if w.link.flowing() {
                         if recording() {
                             record(Happening::Queued {
@@ -425,6 +369,17 @@ impl FailoverModel {
         replies
     }
 
+    /// Restores `role` from its durable image through the core's executor (its step checks
+    /// included) and delivers the outputs.
+    fn restore(&self, w: &mut World, role: Role) {
+        let i = idx(role);
+        let now = self.local(w, role);
+        let (ep, step) = exec::restore(self.configs[i].clone(), &mut w.servers[i].image, now);
+        w.servers[i].live = Some(ep);
+        flag_violations(w, &step.violations);
+        self.carry_out(w, role, step);
+    }
+
     /// Bookkeeping and step invariants that compare the state before and after a step.
     fn after_step(&self, w: &mut World, role: Role, pre: Option<EndpointState>, input: &StepInput) {
         let i = idx(role);
@@ -432,12 +387,6 @@ impl FailoverModel {
         let Some(pre) = pre else { return };
         if pre == post {
             return;
-        }
-        // S17 (§8.1): every transition is on stable storage by the end of the step.
-        if post != EndpointState::Startup
-            && w.servers[i].image.state.as_ref().map(|r| r.state) != Some(post)
-        {
-            w.ghost.violations |= flag::S17;
         }
         // S23 (§8.6.2): RECOVER-WAIT is left for RECOVER-DONE no earlier than the time the
         // server went down plus the MCLT (a server that never ran failover may go at once).
@@ -459,23 +408,6 @@ impl FailoverModel {
         if post == EndpointState::Normal {
             w.ghost.ran_failover[i] = true;
             w.ghost.down_at[i] = None;
-        }
-        // S21 (§8.4.2): PARTNER-DOWN ignores STATE messages with the STARTUP flag.
-        if pre == EndpointState::PartnerDown && input.startup_state {
-            w.ghost.violations |= flag::S21;
-        }
-        // S24 (§8.10.2): POTENTIAL-CONFLICT is left on UPDDONE (primary → CONFLICT-DONE,
-        // secondary → NORMAL) or on comms failure (→ RESOLUTION-INTERRUPTED).
-        if pre == EndpointState::PotentialConflict {
-            let ok = match post {
-                EndpointState::ResolutionInterrupted => true,
-                EndpointState::ConflictDone => role == Role::Primary && input.upddone,
-                EndpointState::Normal => role == Role::Secondary && input.upddone,
-                _ => false,
-            };
-            if !ok {
-                w.ghost.violations |= flag::S24;
-            }
         }
         // S24b (§8.4.2, §8.9.2): PARTNER-DOWN → NORMAL only with the partner in RECOVER-DONE;
         // COMM-INT → NORMAL only with the partner in NORMAL, COMM-INT or RECOVER-DONE.
@@ -988,10 +920,6 @@ impl FailoverModel {
         (next, happened)
     }
 
-    fn process_init(&self, w: &mut World, role: Role, outputs: Vec<Output>) {
-        self.carry_out(w, role, outputs);
-    }
-
     fn update_stability(&self, w: &mut World, disturbed: bool) {
         if self.liveness_k == 0 {
             w.ghost.stable_since = None;
@@ -1006,55 +934,48 @@ impl FailoverModel {
     }
 }
 
-/// The leases a BNDUPD names that the receiver holds ACTIVE, unexpired, for a client, with no
-/// change of its own pending (S32), and that client.
-fn settled_live_leases(
-    ep: &failover_model::Endpoint,
-    input: &Input,
-    now: Time,
-) -> Vec<(Resource, failover_model::ClientKey)> {
-    let Input::Partner(m) = input else { return Vec::new() };
-    let MessageBody::BndUpd(bm) = &m.body else { return Vec::new() };
-    let Some(BindingPayload::Client(cd)) = &bm.payload else {
-        return Vec::new();
-    };
-    cd.ias
-        .iter()
-        .flat_map(|ia| &ia.leases)
-        .filter_map(|l| ep.binding(&l.resource))
-        .filter(|b| {
-            b.status == BindingStatus::Active
-                && !b.pending
-                && now < b.state_expiration_time.unwrap_or(b.client_expiry)
-        })
-        .filter_map(|b| b.client.clone().map(|c| (b.resource, c)))
-        .collect()
-}
-
-/// What the step invariants need to know about an input.
+/// What the world's step invariants need to know about an input (S24b; the others are the
+/// executor's).
 #[derive(Default)]
 struct StepInput {
-    bndupd_xid: Option<u32>,
     startup_state: bool,
     partner_state: Option<EndpointState>,
-    upddone: bool,
 }
 
 impl StepInput {
     fn of(input: &Input) -> Self {
         let mut s = StepInput::default();
         if let Input::Partner(m) = input {
-            match &m.body {
-                MessageBody::State(st) => {
-                    s.startup_state = st.flags.is_some_and(|f| f.startup);
-                    s.partner_state = st.server_state;
-                }
-                MessageBody::UpdDone(_) => s.upddone = true,
-                MessageBody::BndUpd(_) => s.bndupd_xid = Some(m.xid),
-                _ => {}
+            if let MessageBody::State(st) = &m.body {
+                s.startup_state = st.flags.is_some_and(|f| f.startup);
+                s.partner_state = st.server_state;
             }
         }
         s
+    }
+}
+
+/// The property bit each of the executor's step checks sets (`failover_model::exec::Check`).
+#[must_use]
+pub fn violation_flag(check: Check) -> u32 {
+    match check {
+        Check::AckDurable => flag::S5,
+        Check::GrantDurable => flag::S5B,
+        Check::UpdateAnswered => flag::S6,
+        Check::TransitionDurable => flag::S17,
+        Check::ConnectionRoles => flag::S19,
+        Check::StartupSignalling => flag::S20,
+        Check::PartnerDownIgnoresStartup => flag::S21,
+        Check::PotentialConflictExit => flag::S24,
+        Check::SettledLeaseKept => flag::S32,
+        // `Invariants`, and any check the executor gains before it has a property of its own.
+        _ => flag::I1,
+    }
+}
+
+fn flag_violations(w: &mut World, violations: &[Violation]) {
+    for v in violations {
+        w.ghost.violations |= violation_flag(v.check);
     }
 }
 
@@ -1077,35 +998,6 @@ fn own_free(role: Role) -> BindingStatus {
 /// The free status of the partner's pool.
 fn partner_free(role: Role) -> BindingStatus {
     own_free(role.other())
-}
-
-/// S5 (§7.5.2, §4.4.1): every binding a BNDREPLY accepts is on stable storage, with at least
-/// the partner lifetime the reply acknowledges as its expiration time.
-fn acked_is_durable(image: &DurableImage, bm: &BindingMessage) -> bool {
-    let ok = |s: &Option<failover_model::failover::message::Status>| {
-        s.as_ref().is_none_or(|s| s.code.0 == 0)
-    };
-    if !ok(&bm.status) {
-        return true;
-    }
-    let mut leases = Vec::new();
-    match &bm.payload {
-        Some(BindingPayload::Client(cd)) => {
-            if !ok(&cd.status) {
-                return true;
-            }
-            for ia in cd.ias.iter().filter(|ia| ok(&ia.status)) {
-                leases.extend(ia.leases.iter().filter(|l| ok(&l.options.status)));
-            }
-        }
-        Some(BindingPayload::Prefix(p)) if ok(&p.lease.options.status) => leases.push(&p.lease),
-        _ => {}
-    }
-    leases.iter().all(|l| {
-        image.bindings.get(&l.resource).is_some_and(|b| {
-            l.options.partner_lifetime_sent.is_none_or(|pls| b.expiration_time >= pls)
-        })
-    })
 }
 
 /// `role` closes its side of the connection (`Output::Disconnect`): its incoming FIFO is
@@ -1150,11 +1042,9 @@ impl Model for FailoverModel {
             },
             ghost: Ghost::default(),
         };
+        // A fresh endpoint is the restore of an empty image (`Endpoint::new`).
         for role in [Role::Primary, Role::Secondary] {
-            let (ep, outputs) =
-                Endpoint::new(self.configs[idx(role)].clone(), self.local(&w, role));
-            w.servers[idx(role)].live = Some(ep);
-            self.process_init(&mut w, role, outputs);
+            self.restore(&mut w, role);
         }
         self.update_stability(&mut w, true);
         if self.bounds.warm_start {
@@ -1390,13 +1280,7 @@ impl Model for FailoverModel {
                     return None;
                 }
                 disturbed = true;
-                let (ep, outputs) = Endpoint::restore(
-                    self.configs[i].clone(),
-                    &w.servers[i].image,
-                    self.local(&w, server),
-                );
-                w.servers[i].live = Some(ep);
-                self.carry_out(&mut w, server, outputs);
+                self.restore(&mut w, server);
             }
             Action::Fire { server, timer } => {
                 self.feed(&mut w, server, Input::Timer(timer));

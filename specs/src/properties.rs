@@ -2,10 +2,14 @@
 //!
 //! Two kinds of invariant appear here:
 //! - *state invariants* read the world directly (S1, S3, L1);
-//! - *step invariants* are checked by the driver while it carries out a step's outputs (the
-//!   only place where "before" and "after" and the order of outputs are visible) and leave a
-//!   sticky bit in [`crate::world::Ghost::violations`]; the property reads the bit. The
-//!   counterexample ends at the step that set it.
+//! - *step invariants* are checked while a step's outputs are carried out (the only place
+//!   where "before" and "after" and the order of outputs are visible) and leave a sticky bit in
+//!   [`crate::world::Ghost::violations`]; the property reads the bit. The counterexample ends
+//!   at the step that set it. Those that need only the endpoint, its image and the step (S5,
+//!   S5b, S6, S17, S19, S20, S21, S24, S32, I1) are the core's reference executor's
+//!   (`failover_model::exec`, mapped by [`crate::model::violation_flag`]), so the core's tests
+//!   and the replay of runtime traces check them too; the model's driver adds those that
+//!   need the world (the clients' ledger, the partner, the ghost variables).
 
 use crate::model::FailoverModel;
 use crate::world::{fault, World};
@@ -69,6 +73,10 @@ pub mod flag {
     /// S32: a partner's BNDUPD took a lease from the client that held it, unexpired, in the
     /// receiver's own settled (not pending) record.
     pub const S32: u32 = 1 << 23;
+    /// S5b: a REPLY granted a lease not yet on stable storage (the executor's `GrantDurable`).
+    pub const S5B: u32 = 1 << 24;
+    /// I1: the endpoint's own invariants (`Endpoint::check_invariants`) broke in a step.
+    pub const I1: u32 = 1 << 25;
 }
 
 /// Property names, for the requirements map and the command line.
@@ -83,6 +91,10 @@ pub mod name {
     pub const S4: &str = "S4 client expiry covered by partner's durable knowledge";
     /// S5.
     pub const S5: &str = "S5 BNDREPLY only after the update is durable";
+    /// S5b.
+    pub const S5B: &str = "S5b REPLY only after the grant is durable";
+    /// I1.
+    pub const I1: &str = "I1 the endpoint's invariants hold after every step";
     /// S7.
     pub const S7: &str = "S7 no reuse for another client without ack outside PARTNER-DOWN";
     /// S8.
@@ -136,7 +148,7 @@ pub mod name {
 }
 
 /// The step-invariant bit of each flag-backed property.
-pub const FLAG_PROPERTIES: [(&str, u32); 24] = [
+pub const FLAG_PROPERTIES: [(&str, u32); 26] = [
     (name::S32, flag::S32),
     (name::S23, flag::S23),
     (name::S25, flag::S25),
@@ -161,6 +173,8 @@ pub const FLAG_PROPERTIES: [(&str, u32); 24] = [
     (name::S24B, flag::S24B),
     (name::S30, flag::S30),
     (name::L9, flag::L9),
+    (name::S5B, flag::S5B),
+    (name::I1, flag::I1),
 ];
 
 /// S1 (RFC 7031 §7 req. 4, 7, 8; the aim of RFC 8156 §4.4): no resource is believed held,
@@ -305,6 +319,8 @@ flag_property! {
     p_s23 => flag::S23;
     p_s25 => flag::S25;
     p_s32 => flag::S32;
+    p_s5b => flag::S5B;
+    p_i1 => flag::I1;
 }
 
 macro_rules! reach {
@@ -427,6 +443,7 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::always(name::S3, s3),
         Property::always(name::S4, p_s4),
         Property::always(name::S5, p_s5),
+        Property::always(name::S5B, p_s5b),
         Property::always(name::S6, p_s6),
         Property::always(name::S7, p_s7),
         Property::always(name::S8, p_s8),
@@ -449,6 +466,7 @@ pub fn all() -> Vec<Property<FailoverModel>> {
         Property::always(name::S24B, p_s24b),
         Property::always(name::S30, p_s30),
         Property::always(name::L9, p_l9),
+        Property::always(name::I1, p_i1),
         Property::always(name::L1, l1),
         Property::always(name::L5, l5),
         Property::always(name::D1, d1),

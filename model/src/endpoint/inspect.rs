@@ -106,7 +106,9 @@ impl Endpoint {
         &self.timers
     }
 
-    /// The earliest armed deadline.
+    /// The earliest armed deadline: when the driver must next feed [`Input::Timeout`] (`None`:
+    /// no timer is armed). It changes only inside a step, so a driver reads it after each
+    /// (the timer contract of [`crate::io`]).
     #[must_use]
     pub fn next_deadline(&self) -> Option<Time> {
         self.timers.values().min().copied()

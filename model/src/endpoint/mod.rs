@@ -61,9 +61,12 @@ use std::collections::BTreeMap;
 ///         disk.apply(w); // durable before anything after it leaves the machine
 ///     }
 /// }
-/// // The driver fires a timer once its deadline has passed, never earlier.
-/// let (timer, at) = ep.timers().iter().map(|(t, at)| (*t, *at)).min_by_key(|(_, at)| *at).unwrap();
-/// for o in ep.handle(at, Input::Timer(timer)) {
+/// // Timers are the endpoint's own: after each step the driver asks for the next deadline,
+/// // sleeps until then and feeds `Input::Timeout`, which fires every due timer in a fixed
+/// // order (by deadline, then `Timer` order). Never earlier than the deadline.
+/// let at = ep.next_deadline().expect("STARTUP is timed");
+/// assert!(ep.handle(at.minus(1), Input::Timeout).is_empty(), "nothing is due yet");
+/// for o in ep.handle(at, Input::Timeout) {
 ///     if let Output::Persist(w) = &o {
 ///         disk.apply(w);
 ///     }
@@ -187,6 +190,7 @@ impl Endpoint {
                 }
             }
             Input::Timer(t) => self.on_timer(now, t, &mut sink),
+            Input::Timeout => self.on_timeout(now, &mut sink),
             Input::Command(c) => self.on_command(now, c, &mut sink),
         }
         self.finish_step(now, sink)
@@ -195,17 +199,22 @@ impl Endpoint {
     /// The end of every step: FO_SEND_TIMER after a send (§6.6), the expiry timer; the timers
     /// go back to the endpoint.
     fn finish_step(&mut self, now: Time, mut sink: Sink) -> Vec<Output> {
+        self.settle_step(now, &mut sink);
+        let (out, timers) = sink.finish();
+        self.timers = timers;
+        out
+    }
+
+    /// What ends a step, also between the timers one [`Input::Timeout`] fires (idempotent).
+    fn settle_step(&mut self, now: Time, sink: &mut Sink) {
         if sink.take_sent() {
-            self.conn.rearm_send_timer(now, &mut sink);
+            self.conn.rearm_send_timer(now, sink);
         }
         let st = standing(&self.config, &self.machine);
         match self.leases.next_expiry(&st) {
             Some(t) => sink.set_timer(Timer::Expiry, t.max(now)),
             None => sink.cancel_timer(Timer::Expiry),
         }
-        let (out, timers) = sink.finish();
-        self.timers = timers;
-        out
     }
 
     /// Sends what may go to the partner now (§7.4).

@@ -8,6 +8,19 @@ use crate::sink::Sink;
 use crate::time::Time;
 
 impl Endpoint {
+    /// [`crate::io::Input::Timeout`]: fires every due timer, earliest deadline first and, at
+    /// equal deadlines, in [`Timer`] order; each at most once per call, and each exactly as
+    /// [`crate::io::Input::Timer`] would (its step settled before the next is chosen, since a
+    /// firing may arm or cancel others). The contract is in [`crate::io`].
+    pub(super) fn on_timeout(&mut self, now: Time, sink: &mut Sink) {
+        let mut fired: Vec<Timer> = Vec::new();
+        while let Some(t) = sink.next_due(now, &fired) {
+            fired.push(t);
+            self.on_timer(now, t, sink);
+            self.settle_step(now, sink);
+        }
+    }
+
     pub(super) fn on_timer(&mut self, now: Time, t: Timer, sink: &mut Sink) {
         // A timer fires only when armed and due; anything else is stale and ignored.
         if !sink.fire(t, now) {

@@ -3,13 +3,16 @@
 //! Two `Endpoint`s, a TCP-like partner link (FIFO per direction, both directions lost on a
 //! break), durable images folded from `Persist` outputs, crashes with and without storage, a
 //! partition switch, and simulated clients that remember what they were granted. Time moves
-//! only when the test says so, firing timers in deadline order on the way.
+//! only when the test says so, waking each endpoint at its `next_deadline()` with
+//! `Input::Timeout` on the way (as `failoverd` does). Every step is carried out by the core's
+//! reference executor (`failover_model::exec`), whose step checks must all hold.
 #![allow(dead_code)]
 
 use failover_model::config::{AddressPool, Lifetimes, PrefixPool};
 use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, IaRequest, ReplyKind, RequestedLease,
 };
+use failover_model::exec::{self, Step};
 use failover_model::{
     Command, Config, Duid, DurableImage, Endpoint, EndpointState, Event, IaKind, Input, Message,
     Output, Resource, Role, Time,
@@ -180,27 +183,31 @@ impl Pair {
     pub fn start(&mut self, side: Side) {
         let now = self.now_of(side);
         let node = self.node_mut(side);
-        let (ep, outs) = Endpoint::restore(node.config.clone(), &node.image, now);
+        let (ep, step) = exec::restore(node.config.clone(), &mut node.image, now);
         node.ep = Some(ep);
-        self.apply(side, outs);
+        self.apply(side, step);
     }
 
-    /// Feeds one input and carries out its outputs.
+    /// Feeds one input through the executor (which applies the writes and performs its step
+    /// checks, endpoint invariants included) and delivers the rest of the outputs.
     pub fn input(&mut self, side: Side, input: Input) -> Vec<Output> {
         let now = self.now_of(side);
-        let Some(ep) = self.node_mut(side).ep.as_mut() else { return vec![] };
-        let outs = ep.handle(now, input);
-        if let Err(e) = ep.check_invariants() {
-            panic!("{side:?} invariant broken after step: {e}");
-        }
-        self.apply(side, outs.clone());
+        let node = self.node_mut(side);
+        let Some(ep) = node.ep.as_mut() else { return vec![] };
+        let step = exec::step(ep, &mut node.image, now, input);
+        let outs = step.outputs.clone();
+        self.apply(side, step);
         outs
     }
 
-    fn apply(&mut self, side: Side, outs: Vec<Output>) {
-        for o in outs {
+    fn apply(&mut self, side: Side, step: Step) {
+        assert!(
+            step.violations.is_empty(),
+            "{side:?} broke the core's step checks: {}",
+            step.violations_text()
+        );
+        for o in step.effects() {
             match o {
-                Output::Persist(w) => self.node_mut(side).image.apply(&w),
                 Output::Reply(r) => self.node_mut(side).replies.push(r),
                 Output::Silence { .. } => self.node_mut(side).silences += 1,
                 Output::Send(m) => {
@@ -237,7 +244,6 @@ impl Pair {
                     self.input(side.other(), Input::ConnectionDown);
                 }
                 Output::Event(e) => self.node_mut(side).events.push(e),
-                Output::SetTimer(..) | Output::CancelTimer(_) => {}
                 _ => {}
             }
         }
@@ -288,32 +294,32 @@ impl Pair {
         self.node(side).replies.iter().rev().find(|r| r.tag == tag).cloned()
     }
 
-    fn next_timer(&self, limit: Time) -> Option<(Time, Side, failover_model::Timer)> {
-        let mut best: Option<(Time, Side, failover_model::Timer)> = None;
+    /// The earliest next deadline of either endpoint on the pair's clock, if not after
+    /// `limit` (the primary first at equal deadlines).
+    fn next_wakeup(&self, limit: Time) -> Option<(Time, Side)> {
+        let mut best: Option<(Time, Side)> = None;
         for side in [Side::P, Side::S] {
-            if let Some(ep) = &self.node(side).ep {
-                let ahead = self.node(side).ahead;
-                for (t, at) in ep.timers() {
-                    // The deadline on the pair's clock.
-                    let at = at.minus(ahead);
-                    if at <= limit && best.is_none_or(|b| at < b.0) {
-                        best = Some((at, side, *t));
-                    }
+            if let Some(at) = self.node(side).ep.as_ref().and_then(Endpoint::next_deadline) {
+                // The deadline on the pair's clock.
+                let at = at.minus(self.node(side).ahead);
+                if at <= limit && best.is_none_or(|b| at < b.0) {
+                    best = Some((at, side));
                 }
             }
         }
         best
     }
 
-    /// Moves time forward by `secs`, firing every timer that falls due on the way.
+    /// Moves time forward by `secs`, waking each endpoint at its next deadline on the way
+    /// (`Input::Timeout`, which fires every timer due then) and delivering what that sends.
     pub fn advance(&mut self, secs: u32) {
         let until = self.now.plus(secs);
         self.drive();
         for _ in 0..1_000_000 {
-            match self.next_timer(until) {
-                Some((at, side, t)) => {
+            match self.next_wakeup(until) {
+                Some((at, side)) => {
                     self.now = self.now.max(at);
-                    self.input(side, Input::Timer(t));
+                    self.input(side, Input::Timeout);
                     self.drive();
                 }
                 None => {
