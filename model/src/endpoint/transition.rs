@@ -106,6 +106,11 @@ impl Endpoint {
             if next == EndpointState::Normal && current == EndpointState::Normal {
                 next = current;
             }
+            if next == EndpointState::Normal && self.awaits_recover_done_interlock(current, p) {
+                // The updates go first; the BNDREPLY that settles the last one comes back here.
+                self.flush_updates(now, sink);
+                break;
+            }
             self.transition(now, next, sink);
         }
         // Comms-OK actions that depend on the partner's state.
@@ -114,6 +119,27 @@ impl Endpoint {
             EndpointState::PotentialConflict => self.maybe_request_conflict_updates(now, sink),
             _ => {}
         }
+    }
+
+    /// §8.7 "an interlocked transition": a server that kept serving (PARTNER-DOWN or
+    /// COMMUNICATIONS-INTERRUPTED) and sees its partner in RECOVER-DONE enters NORMAL only
+    /// once every update it owes the partner is acknowledged. The partner enters NORMAL on our
+    /// STATE(NORMAL) and allocates from its own pool at once (§8.7.2, §8.8); an update still
+    /// queued behind that STATE (a prefix of the partner's we delegated in PARTNER-DOWN,
+    /// §8.4.1) would arrive too late. This matters when the partner reached RECOVER-DONE while
+    /// apart (§8.6.2: the RECOVER-WAIT timer runs while communications are down), after the
+    /// update request that would otherwise have carried those bindings (found by the random
+    /// walks: seeds 5227 and 1000190 of `failover-check walk --config walk`).
+    pub(super) fn awaits_recover_done_interlock(
+        &self,
+        current: EndpointState,
+        partner: EndpointState,
+    ) -> bool {
+        matches!(
+            current,
+            EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted
+        ) && partner == EndpointState::RecoverDone
+            && (self.leases.db().pending_count() > 0 || self.updates.unacked_count() > 0)
     }
 
     /// Whether a STATE with the STARTUP flag is taken as the partner's real state (only the
