@@ -106,9 +106,10 @@ impl Endpoint {
             if next == EndpointState::Normal && current == EndpointState::Normal {
                 next = current;
             }
-            if next == EndpointState::Normal && self.awaits_recover_done_interlock(current, p) {
-                // The updates go first; the BNDREPLY that settles the last one comes back here.
-                self.flush_updates(now, sink);
+            if next == EndpointState::Normal
+                && self.awaits_recover_done_interlock(current, p, now, sink)
+            {
+                // The BNDREPLY that settles the last update in flight comes back here.
                 break;
             }
             self.transition(now, next, sink);
@@ -131,15 +132,22 @@ impl Endpoint {
     /// update request that would otherwise have carried those bindings (found by the random
     /// walks: seeds 5227 and 1000190 of `failover-check walk --config walk`).
     pub(super) fn awaits_recover_done_interlock(
-        &self,
+        &mut self,
         current: EndpointState,
         partner: EndpointState,
+        now: Time,
+        sink: &mut Sink,
     ) -> bool {
-        matches!(
-            current,
-            EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted
-        ) && partner == EndpointState::RecoverDone
-            && (self.leases.db().pending_count() > 0 || self.updates.unacked_count() > 0)
+        if !matches!(current, EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted)
+            || partner != EndpointState::RecoverDone
+        {
+            return false;
+        }
+        // Everything that may go now goes ahead of our STATE(NORMAL); NORMAL waits while any
+        // of it is unacknowledged. What cannot go now (an update the partner rejected, held to
+        // the next scan, §7.5.4) does not hold NORMAL back: the partner's record won.
+        self.flush_updates(now, sink);
+        self.updates.unacked_count() > 0
     }
 
     /// Whether a STATE with the STARTUP flag is taken as the partner's real state (only the
