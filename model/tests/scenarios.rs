@@ -485,6 +485,53 @@ fn partner_down_updates_a_recovering_partner_at_once() {
     assert!(p_knows, "the recovering primary learned {r:?} before leaving RECOVER-WAIT");
 }
 
+/// §8.7 interlock when the partner reached RECOVER-DONE while apart (§8.6.2: the RECOVER-WAIT
+/// timer runs while communications are down): a prefix the secondary delegated in
+/// PARTNER-DOWN after the primary's update request is known to the primary before the primary
+/// enters NORMAL. Sent after the secondary's STATE(NORMAL), the update arrived after the primary
+/// had entered NORMAL and could allocate the same prefix (found by the random walks, seeds 5227
+/// and 1000190 of `failover-check walk --config walk`).
+#[test]
+fn partner_down_updates_a_recover_done_partner_before_normal() {
+    let mut pair = normal_pair();
+    pair.crash(Side::P, false, true);
+    pair.command(Side::S, Command::PartnerDown);
+    pair.advance(5);
+    pair.start(Side::P);
+    pair.advance(1);
+    assert_eq!(pair.state(Side::P), St::RecoverWait);
+    // Apart now; the primary's RECOVER-WAIT timer moves it to RECOVER-DONE on its own.
+    pair.partition();
+    let mut waited = 0;
+    while pair.state(Side::P) != St::RecoverDone {
+        pair.advance(60);
+        waited += 60;
+        assert!(waited < 10 * 86_400, "RECOVER-WAIT never ended: {:?}", pair.state(Side::P));
+    }
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    let mut c = Client::new(7, IaKind::Pd);
+    let (r, _) = c.obtain(&mut pair, Side::S).expect("served in PARTNER-DOWN");
+    // Back together, one delivery or timer at a time, until the primary is in NORMAL.
+    pair.heal();
+    for _ in 0..100_000 {
+        if pair.state(Side::P) == St::Normal {
+            let p_knows = pair.node(Side::P).ep().binding(&r).is_some_and(|b| b.client.is_some());
+            assert!(p_knows, "the primary entered NORMAL before it learned of {r:?}");
+            return;
+        }
+        if !pair.step() {
+            let next = [Side::P, Side::S]
+                .into_iter()
+                .filter_map(|side| pair.node(side).ep().next_deadline().map(|at| (at, side)))
+                .min()
+                .expect("a timer is armed");
+            pair.now = pair.now.max(next.0);
+            pair.input(next.1, Input::Timeout);
+        }
+    }
+    panic!("the primary never reached NORMAL: {:?}", pair.state(Side::P));
+}
+
 /// RFC 8415 §16: a SOLICIT (likewise CONFIRM, REBIND, INFORMATION-REQUEST) that reached a
 /// unicast address without a relay is discarded; the same SOLICIT by multicast is answered.
 /// §18.4: a unicast REQUEST is answered with UseMulticast and grants nothing.

@@ -383,6 +383,14 @@ impl FailoverModel {
     /// Bookkeeping and step invariants that compare the state before and after a step.
     fn after_step(&self, w: &mut World, role: Role, pre: Option<EndpointState>, input: &StepInput) {
         let i = idx(role);
+        if input.startup_state {
+            w.ghost.heard[i] = None;
+        } else if let Some(ps) = input.partner_state {
+            w.ghost.heard[i] = Some(ps);
+        }
+        if !w.servers[i].live.as_ref().is_some_and(|ep| ep.comms_ok()) {
+            w.ghost.heard[i] = None;
+        }
         let Some(post) = w.state_of(role) else { return };
         let Some(pre) = pre else { return };
         if pre == post {
@@ -428,7 +436,8 @@ impl FailoverModel {
             };
             let told = input.partner_state.filter(|_| !input.startup_state).is_some_and(allowed);
             let actual = w.state_of(role.other()).is_some_and(allowed);
-            if !told && !actual {
+            let heard = w.ghost.heard[i].is_some_and(allowed);
+            if !told && !actual && !heard {
                 w.ghost.violations |= flag::S24B;
             }
         }

@@ -221,6 +221,11 @@ pub struct Ghost {
     /// has a record of communicating with the server): its recovery must ask for everything
     /// (§8.5.2, S25).
     pub needs_updreqall: [bool; 2],
+    /// The partner state each server last heard in a STATE without the STARTUP flag on its
+    /// current connection (`None` without one, or after a STATE with the flag): what a
+    /// transition it makes later, on another input, may rest on (S24b with the §8.7 interlock:
+    /// NORMAL after the last update is acknowledged).
+    pub heard: [Option<EndpointState>; 2],
     /// Since when the environment is "stable" (both up, no partition, no fault, no delayed
     /// message or connection), for the bounded reintegration property L1.
     pub stable_since: Option<Time>,

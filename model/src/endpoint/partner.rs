@@ -76,7 +76,18 @@ impl Endpoint {
                 self.updates.on_bndupd(now, xid, b, &st, &mut self.conn, &mut self.leases, sink)
             }
             (ConnPhase::Ok, MessageBody::BndReply(b)) => {
-                self.updates.on_bndreply(now, xid, &b, &st, &mut self.conn, &mut self.leases, sink)
+                self.updates.on_bndreply(now, xid, &b, &st, &mut self.conn, &mut self.leases, sink);
+                // The §8.7 interlock: NORMAL waited for the updates to be acknowledged.
+                if let Some(p) = self.conn.partner().state {
+                    if p == EndpointState::RecoverDone
+                        && matches!(
+                            self.machine.state(),
+                            EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted
+                        )
+                    {
+                        self.evaluate_partner_state(now, sink);
+                    }
+                }
             }
             (ConnPhase::Ok, MessageBody::UpdReq(_)) => self.on_updreq(now, xid, false, sink),
             (ConnPhase::Ok, MessageBody::UpdReqAll(_)) => self.on_updreq(now, xid, true, sink),

@@ -106,6 +106,12 @@ impl Endpoint {
             if next == EndpointState::Normal && current == EndpointState::Normal {
                 next = current;
             }
+            if next == EndpointState::Normal
+                && self.awaits_recover_done_interlock(current, p, now, sink)
+            {
+                // The BNDREPLY that settles the last update in flight comes back here.
+                break;
+            }
             self.transition(now, next, sink);
         }
         // Comms-OK actions that depend on the partner's state.
@@ -114,6 +120,34 @@ impl Endpoint {
             EndpointState::PotentialConflict => self.maybe_request_conflict_updates(now, sink),
             _ => {}
         }
+    }
+
+    /// §8.7 "an interlocked transition": a server that kept serving (PARTNER-DOWN or
+    /// COMMUNICATIONS-INTERRUPTED) and sees its partner in RECOVER-DONE enters NORMAL only
+    /// once every update it owes the partner is acknowledged. The partner enters NORMAL on our
+    /// STATE(NORMAL) and allocates from its own pool at once (§8.7.2, §8.8); an update still
+    /// queued behind that STATE (a prefix of the partner's we delegated in PARTNER-DOWN,
+    /// §8.4.1) would arrive too late. This matters when the partner reached RECOVER-DONE while
+    /// apart (§8.6.2: the RECOVER-WAIT timer runs while communications are down), after the
+    /// update request that would otherwise have carried those bindings (found by the random
+    /// walks: seeds 5227 and 1000190 of `failover-check walk --config walk`).
+    pub(super) fn awaits_recover_done_interlock(
+        &mut self,
+        current: EndpointState,
+        partner: EndpointState,
+        now: Time,
+        sink: &mut Sink,
+    ) -> bool {
+        if !matches!(current, EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted)
+            || partner != EndpointState::RecoverDone
+        {
+            return false;
+        }
+        // Everything that may go now goes ahead of our STATE(NORMAL); NORMAL waits while any
+        // of it is unacknowledged. What cannot go now (an update the partner rejected, held to
+        // the next scan, §7.5.4) does not hold NORMAL back: the partner's record won.
+        self.flush_updates(now, sink);
+        self.updates.unacked_count() > 0
     }
 
     /// Whether a STATE with the STARTUP flag is taken as the partner's real state (only the
