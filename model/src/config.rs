@@ -370,8 +370,8 @@ impl Config {
         if self.relationship.len() > MAX_RELATIONSHIP_LEN {
             return bad("relationship".into(), format!("at most {MAX_RELATIONSHIP_LEN} octets"));
         }
-        if self.server_duid.0.is_empty() || self.server_duid.0.len() > 130 {
-            return bad("server_duid".into(), "must be 1 to 130 octets (RFC 8415 §11.1)".into());
+        if let Err(why) = Duid::checked(self.server_duid.0.clone()) {
+            return bad("server_duid".into(), why.into());
         }
         if self.mclt < MIN_LEASE_TIME {
             return bad("failover.mclt".into(), "must be at least 30 seconds (RFC 8156 §1)".into());

@@ -13,6 +13,21 @@ impl Duid {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Duid(bytes.into())
     }
+
+    /// The longest DUID: 128 octets of identifier after the 2-octet type (RFC 8415 §11.1).
+    pub const MAX_LEN: usize = 130;
+
+    /// A DUID from bytes, if it has 1 to [`Duid::MAX_LEN`] octets (RFC 8415 §11.1).
+    ///
+    /// # Errors
+    /// The rule it breaks, for the caller's message.
+    pub fn checked(bytes: impl Into<Vec<u8>>) -> Result<Self, &'static str> {
+        let bytes = bytes.into();
+        if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
+            return Err("must be 1 to 130 octets (RFC 8415 §11.1)");
+        }
+        Ok(Duid(bytes))
+    }
 }
 
 impl std::fmt::Display for Duid {
@@ -92,6 +107,14 @@ pub struct ClientKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duid_has_1_to_130_octets() {
+        assert!(Duid::checked(Vec::new()).is_err());
+        assert!(Duid::checked(vec![0; Duid::MAX_LEN + 1]).is_err());
+        assert_eq!(Duid::checked(vec![7; Duid::MAX_LEN]), Ok(Duid(vec![7; Duid::MAX_LEN])));
+        assert_eq!(Duid::checked(vec![0, 3]), Ok(Duid(vec![0, 3])));
+    }
 
     #[test]
     fn bit127_owner() {

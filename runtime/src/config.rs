@@ -344,7 +344,7 @@ fn ipv6(field: &str, s: &str) -> Result<Ipv6Addr, ConfigError> {
 /// Parses a DUID written as hex octets, with optional `:`, `-` or space separators.
 ///
 /// # Errors
-/// Not hex, an odd number of digits, or outside 1..=130 octets (RFC 8415 §11.1).
+/// Not hex, an odd number of digits, or a length the core refuses ([`Duid::checked`]).
 pub fn parse_duid(field: &str, s: &str) -> Result<Duid, ConfigError> {
     let digits: String = s.chars().filter(|c| !matches!(c, ':' | '-' | ' ')).collect();
     if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -354,10 +354,7 @@ pub fn parse_duid(field: &str, s: &str) -> Result<Duid, ConfigError> {
         .step_by(2)
         .filter_map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
         .collect();
-    if bytes.is_empty() || bytes.len() > 130 {
-        return Err(ConfigError::new(field, "must be 1 to 130 octets (RFC 8415 §11.1)"));
-    }
-    Ok(Duid::new(bytes))
+    Duid::checked(bytes).map_err(|why| ConfigError::new(field, why))
 }
 
 fn parse_prefix(field: &str, s: &str) -> Result<(Ipv6Addr, u8), ConfigError> {

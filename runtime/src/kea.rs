@@ -777,10 +777,10 @@ fn server_id(v: &Value, path: &str) -> Result<Option<Duid>, KeaError> {
         }
         other => return err(&format!("{path}.type"), format!("{other:?}: must be LLT, EN or LL")),
     };
-    if d.len() > 130 {
-        return err(path, "the DUID would be longer than 130 octets");
+    match Duid::checked(d) {
+        Ok(duid) => Ok(Some(duid)),
+        Err(why) => err(path, format!("the DUID {why}")),
     }
-    Ok(Some(Duid::new(d)))
 }
 
 /// The HA relationship: (this server's name, relationship name, partner address, role).
