@@ -465,12 +465,9 @@ fn storage_loss_in_resolution_interrupted_holds_new_leases() {
     assert!(c1.holds(pair.now).is_none() || r2 != r1);
 }
 
-/// A server in PARTNER-DOWN keeps its partner informed while the partner recovers: a lease it
-/// grants while the partner is in RECOVER-WAIT goes out as a BNDUPD at once. Held back until
-/// its own NORMAL, the update queued behind its STATE(NORMAL), on which the partner enters NORMAL
-/// and may allocate the same prefix first (found by the model checker, `deep`).
-#[test]
-fn partner_down_updates_a_recovering_partner_at_once() {
+/// The primary crashed (its storage kept) and is back, in RECOVER-WAIT, with the secondary put in
+/// PARTNER-DOWN by the operator.
+fn primary_back_in_recover_wait() -> Pair {
     let mut pair = normal_pair();
     pair.crash(Side::P, false, true);
     pair.command(Side::S, Command::PartnerDown);
@@ -478,6 +475,17 @@ fn partner_down_updates_a_recovering_partner_at_once() {
     pair.start(Side::P);
     pair.advance(1);
     assert_eq!(pair.state(Side::P), St::RecoverWait);
+    assert_eq!(pair.state(Side::S), St::PartnerDown);
+    pair
+}
+
+/// A server in PARTNER-DOWN keeps its partner informed while the partner recovers: a lease it
+/// grants while the partner is in RECOVER-WAIT goes out as a BNDUPD at once. Held back until
+/// its own NORMAL, the update queued behind its STATE(NORMAL), on which the partner enters NORMAL
+/// and may allocate the same prefix first (found by the model checker, `deep`).
+#[test]
+fn partner_down_updates_a_recovering_partner_at_once() {
+    let mut pair = primary_back_in_recover_wait();
     assert_eq!(pair.state(Side::S), St::PartnerDown);
     let mut c = Client::new(7, IaKind::Pd);
     let (r, _) = c.obtain(&mut pair, Side::S).expect("served in PARTNER-DOWN");
@@ -493,13 +501,7 @@ fn partner_down_updates_a_recovering_partner_at_once() {
 /// and 1000190 of `failover-check walk --config walk`).
 #[test]
 fn partner_down_updates_a_recover_done_partner_before_normal() {
-    let mut pair = normal_pair();
-    pair.crash(Side::P, false, true);
-    pair.command(Side::S, Command::PartnerDown);
-    pair.advance(5);
-    pair.start(Side::P);
-    pair.advance(1);
-    assert_eq!(pair.state(Side::P), St::RecoverWait);
+    let mut pair = primary_back_in_recover_wait();
     // Apart now; the primary's RECOVER-WAIT timer moves it to RECOVER-DONE on its own.
     pair.partition();
     let mut waited = 0;
