@@ -79,12 +79,7 @@ impl Endpoint {
                 self.updates.on_bndreply(now, xid, &b, &st, &mut self.conn, &mut self.leases, sink);
                 // The §8.7 interlock: NORMAL waited for the updates to be acknowledged.
                 if let Some(p) = self.conn.partner().state {
-                    if p == EndpointState::RecoverDone
-                        && matches!(
-                            self.machine.state(),
-                            EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted
-                        )
-                    {
+                    if super::transition::interlocked(self.machine.state(), p) {
                         self.evaluate_partner_state(now, sink);
                     }
                 }

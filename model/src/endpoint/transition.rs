@@ -138,9 +138,7 @@ impl Endpoint {
         now: Time,
         sink: &mut Sink,
     ) -> bool {
-        if !matches!(current, EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted)
-            || partner != EndpointState::RecoverDone
-        {
+        if !interlocked(current, partner) {
             return false;
         }
         // Everything that may go now goes ahead of our STATE(NORMAL); NORMAL waits while any
@@ -220,4 +218,11 @@ impl Endpoint {
             self.persist_record(now, sink);
         }
     }
+}
+
+/// Whether a move to NORMAL from `own` with the partner in `partner` is the §8.7 interlock
+/// (see `Endpoint::awaits_recover_done_interlock`).
+pub(super) fn interlocked(own: EndpointState, partner: EndpointState) -> bool {
+    matches!(own, EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted)
+        && partner == EndpointState::RecoverDone
 }
