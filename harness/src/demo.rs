@@ -241,6 +241,7 @@ fn request(
         ],
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     }
 }
 

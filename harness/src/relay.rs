@@ -36,6 +36,7 @@ pub fn rapid_solicit(duid: Duid, kinds: &[IaKind]) -> ClientRequest {
             .collect(),
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     }
 }
 

@@ -74,6 +74,7 @@ fn request(
         ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases }],
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     }
 }
 
@@ -249,6 +250,7 @@ fn codecs(c: &mut Criterion, bndupd: &Message) {
             status: None,
         }],
         preference: None,
+        options: Vec::new(),
     };
     let ctx = ReplyContext { xid: [1, 2, 3], msg_type: 3, relays: vec![], oro: vec![] };
     g.bench_function("client_reply_encode", |b| {

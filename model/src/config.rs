@@ -10,6 +10,7 @@
 //! A [`ConfigError`] names the element as the operator writes it in `failoverd`'s TOML file
 //! (`failover.mclt`, `pools.addresses[1].last`, `lifetimes.prefix.preferred`).
 
+use crate::dhcp::options::Options;
 use crate::failover::state::Role;
 use crate::resource::Duid;
 use serde::{Deserialize, Serialize};
@@ -137,8 +138,10 @@ pub struct Config {
     pub rebalance_threshold: u32,
     /// Answer SOLICIT with Rapid Commit when the client asks (RFC 8415 §18.3.1).
     pub rapid_commit: bool,
-    /// OPTION_PREFERENCE sent in ADVERTISE (the primary normally higher).
-    pub preference: Option<u8>,
+    /// The configuration options sent to clients (`[options]`), preference (ADVERTISE) among
+    /// them (the primary's normally higher).
+    #[serde(default)]
+    pub options: Options,
     /// A seeded protocol bug (model checking only).
     #[cfg(feature = "mutations")]
     #[serde(default)]
@@ -161,7 +164,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid { path: path.into(), reason: reason.into() }
     }
 
@@ -228,8 +231,8 @@ pub struct Settings {
     pub prefix_lifetimes: Lifetimes,
     /// `dhcp.rapid_commit` (default [`DEFAULT_RAPID_COMMIT`]).
     pub rapid_commit: Option<bool>,
-    /// `dhcp.preference` (default: none sent).
-    pub preference: Option<u8>,
+    /// `[options]` (default: none sent; `options.preference` or `dhcp.preference`).
+    pub options: Options,
 }
 
 impl Settings {
@@ -265,7 +268,7 @@ impl Settings {
             address_lifetimes,
             prefix_lifetimes,
             rapid_commit: None,
-            preference: None,
+            options: Options::default(),
         }
     }
 
@@ -301,7 +304,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_SECONDARY_PREFIX_SHARE),
             rebalance_threshold: self.rebalance_threshold.unwrap_or(DEFAULT_REBALANCE_THRESHOLD),
             rapid_commit: self.rapid_commit.unwrap_or(DEFAULT_RAPID_COMMIT),
-            preference: self.preference,
+            options: self.options,
             #[cfg(feature = "mutations")]
             mutation: None,
         };
@@ -346,7 +349,7 @@ impl Config {
             secondary_prefix_share: 50,
             rebalance_threshold: 1,
             rapid_commit: true,
-            preference: None,
+            options: Options::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
         }
@@ -465,7 +468,7 @@ impl Config {
                 );
             }
         }
-        Ok(())
+        self.options.validate("options")
     }
 }
 
@@ -503,7 +506,7 @@ mod tests {
         assert_eq!(c.secondary_prefix_share, 50);
         assert_eq!(c.rebalance_threshold, 1);
         assert!(c.rapid_commit);
-        assert_eq!(c.preference, None);
+        assert_eq!(c.options, Options::default());
         // The STARTUP period follows a configured keepalive time unless given itself.
         let mut s = settings();
         s.keepalive_time = Some(6);
@@ -553,6 +556,10 @@ mod tests {
         let mut s = settings();
         s.address_lifetimes = Lifetimes { preferred: 10, valid: 20 };
         assert_eq!(path(s), "lifetimes.address.valid");
+        // The options' rules, under `options`.
+        let mut s = settings();
+        s.options.dns_servers = Some(vec![Ipv6Addr::UNSPECIFIED]);
+        assert_eq!(path(s), "options.dns_servers[0]");
         let e = settings().into_config().map(|_| ());
         assert_eq!(e, Ok(()));
     }

@@ -199,6 +199,7 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
                 .collect(),
             link_address: None,
             unicast: uni && k % 5 == 0,
+            oro: Vec::new(),
         })
 }
 

@@ -7,6 +7,7 @@ use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, GrantedLease, IaReply, IaRequest,
     ReplyKind, RequestedLease,
 };
+use failover_model::dhcp::options::{DomainName, NtpServer, OptionValue};
 use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, DnsRemovalInfo,
     IaData, LeaseData, LeaseOptions, Message, MessageBody, NoOptions, PrefixData, RawOption,
@@ -346,8 +347,9 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
         any::<bool>(),
         vec(ia_request(), 0..4),
         any::<bool>(),
+        vec(any::<u16>(), 0..6),
     )
-        .prop_map(|(tag, kind, client_id, server_id, rapid_commit, ias, unicast)| {
+        .prop_map(|(tag, kind, client_id, server_id, rapid_commit, ias, unicast, oro)| {
             ClientRequest {
                 tag,
                 kind,
@@ -357,6 +359,7 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
                 ias,
                 link_address: None,
                 unicast,
+                oro,
             }
         })
 }
@@ -388,19 +391,54 @@ fn client_reply() -> impl Strategy<Value = ClientReply> {
         option::of(dhcp_status()),
         vec(ia_reply(), 0..4),
         option::of(any::<u8>()),
+        option_values(),
     )
-        .prop_map(|(kind, client_id, server_id, rapid_commit, status, ias, preference)| {
-            ClientReply {
-                tag: 0,
-                kind,
-                client_id,
-                server_id,
-                rapid_commit,
-                status,
-                ias,
-                preference,
-            }
-        })
+        .prop_map(
+            |(kind, client_id, server_id, rapid_commit, status, ias, preference, options)| {
+                ClientReply {
+                    tag: 0,
+                    kind,
+                    client_id,
+                    server_id,
+                    rapid_commit,
+                    status,
+                    ias,
+                    preference,
+                    options,
+                }
+            },
+        )
+}
+
+fn unicast() -> impl Strategy<Value = Ipv6Addr> {
+    ipv6().prop_filter("unicast", |a| !a.is_multicast())
+}
+
+fn domain_name() -> impl Strategy<Value = DomainName> {
+    vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4).prop_map(|l| DomainName::new(l.join(".")))
+}
+
+fn ntp_server() -> impl Strategy<Value = NtpServer> {
+    prop_oneof![
+        unicast().prop_map(NtpServer::Address),
+        any::<u128>().prop_map(|x| NtpServer::Multicast(Ipv6Addr::from(x | (0xff << 120)))),
+        domain_name().prop_map(NtpServer::Fqdn),
+    ]
+}
+
+/// Any subset of the configuration options, each valid, in code order (as the core selects
+/// them and dhcproto sorts them).
+fn option_values() -> impl Strategy<Value = Vec<OptionValue>> {
+    (
+        option::of(vec(unicast(), 1..4).prop_map(OptionValue::DnsServers)),
+        option::of(vec(domain_name(), 1..4).prop_map(OptionValue::DomainSearch)),
+        option::of(vec(unicast(), 1..4).prop_map(OptionValue::SntpServers)),
+        option::of(any::<u32>().prop_map(OptionValue::InformationRefreshTime)),
+        option::of(vec(ntp_server(), 1..4).prop_map(OptionValue::NtpServers)),
+        option::of(any::<u32>().prop_map(OptionValue::SolMaxRt)),
+        option::of(any::<u32>().prop_map(OptionValue::InfMaxRt)),
+    )
+        .prop_map(|(a, b, c, d, e, f, g)| [a, b, c, d, e, f, g].into_iter().flatten().collect())
 }
 
 fn relay_hop() -> impl Strategy<Value = RelayHop> {

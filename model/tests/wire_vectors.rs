@@ -6,8 +6,8 @@
 //! Options (RFC 8415 §21.1): option-code (2) | option-len (2) | data.
 
 use failover_model::dhcp::client::{
-    ClientMsgKind, ClientReply, DhcpStatus, GrantedLease, IaReply, IaRequest, ReplyKind,
-    RequestedLease,
+    ClientMsgKind, ClientReply, ClientRequest, DhcpStatus, GrantedLease, IaReply, IaRequest,
+    ReplyKind, RequestedLease,
 };
 use failover_model::failover::message::{
     BindingMessage, BindingPayload, ClientData, ConnectOptions, DisconnectOptions, DnsRemovalInfo,
@@ -657,7 +657,11 @@ fn direct_solicit() {
         ReplyContext { xid: [0x12, 0x34, 0x56], msg_type: 1, relays: vec![], oro: vec![23] }
     );
 
-    // Our request helper writes the same SOLICIT minus the ORO (options ordered by code).
+    assert_eq!(p.request.oro, vec![23]);
+    // Our request helper writes the same SOLICIT (options ordered by code), and without the
+    // ORO when the request names no option.
+    assert_eq!(encode_client_request(&p.request, [0x12, 0x34, 0x56]).as_deref(), Ok(&bytes[..]));
+    let no_oro = ClientRequest { oro: vec![], ..p.request.clone() };
     #[rustfmt::skip]
     let helper = [
         1, 0x12, 0x34, 0x56,
@@ -666,7 +670,7 @@ fn direct_solicit() {
         0, 8, 0, 2, 0, 0,
         0, 14, 0, 0,
     ];
-    assert_eq!(encode_client_request(&p.request, [0x12, 0x34, 0x56]).as_deref(), Ok(&helper[..]));
+    assert_eq!(encode_client_request(&no_oro, [0x12, 0x34, 0x56]).as_deref(), Ok(&helper[..]));
 
     // The REPLY (rapid commit, RFC 8415 §18.3.1): CLIENTID, SERVERID, IA_NA with IAADDR,
     // RAPID_COMMIT; same transaction id, not relayed.
@@ -690,6 +694,7 @@ fn direct_solicit() {
             status: None,
         }],
         preference: None,
+        options: Vec::new(),
     };
     #[rustfmt::skip]
     let reply_bytes = [
@@ -784,6 +789,7 @@ fn relayed_request_and_relay_repl() {
             status: Some(DhcpStatus::NoAddrsAvail),
         }],
         preference: None,
+        options: Vec::new(),
     };
     #[rustfmt::skip]
     let repl = [

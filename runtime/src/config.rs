@@ -16,6 +16,7 @@
 //! carry the same paths).
 
 use failover_model::config::{AddressPool, Lifetimes, PrefixPool, Settings};
+use failover_model::dhcp::options::{DomainName, NtpServer, OptionName, Options};
 use failover_model::{Config, Duid, Role};
 use serde::Deserialize;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -76,6 +77,34 @@ pub struct RawConfig {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// Configuration options sent to clients.
+    #[serde(default)]
+    pub options: RawOptions,
+}
+
+/// `[options]`: the configuration options sent to clients (the rules are the core's,
+/// [`Options::validate`]; which go into a reply, [`Options::select`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptions {
+    /// DNS recursive name servers (23, RFC 3646), IPv6 addresses.
+    pub dns_servers: Option<Vec<String>>,
+    /// Domain search list (24, RFC 3646).
+    pub domain_search: Option<Vec<String>>,
+    /// SNTP servers (31, RFC 4075), IPv6 addresses.
+    pub sntp_servers: Option<Vec<String>>,
+    /// NTP servers (56, RFC 5908): a unicast address, a multicast group or a name each.
+    pub ntp_servers: Option<Vec<String>>,
+    /// Information refresh time (32), seconds.
+    pub information_refresh_time: Option<u32>,
+    /// SOL_MAX_RT (82), seconds.
+    pub sol_max_rt: Option<u32>,
+    /// INF_MAX_RT (83), seconds.
+    pub inf_max_rt: Option<u32>,
+    /// Preference (7) in ADVERTISE (also accepted as `dhcp.preference`).
+    pub preference: Option<u8>,
+    /// Option names sent even when the client's ORO does not ask for them.
+    pub always_send: Option<Vec<String>>,
 }
 
 /// `[log]`.
@@ -150,7 +179,7 @@ pub struct RawDhcp {
     pub interfaces: Vec<RawInterface>,
     /// Answer SOLICIT with Rapid Commit when asked (default: the core's, [`Settings`]).
     pub rapid_commit: Option<bool>,
-    /// OPTION_PREFERENCE in ADVERTISE.
+    /// OPTION_PREFERENCE in ADVERTISE (the same as `options.preference`; give one of them).
     pub preference: Option<u8>,
 }
 
@@ -369,6 +398,68 @@ fn parse_prefix(field: &str, s: &str) -> Result<(Ipv6Addr, u8), ConfigError> {
     Ok((addr, len))
 }
 
+/// `[options]` into the core's [`Options`]: addresses, names and option names are parsed here
+/// (syntax); every rule is [`Options::validate`]'s. An NTP server is a multicast group
+/// (sub-option 2) or a unicast address (1) if it parses as an IPv6 address, a name (3)
+/// otherwise.
+///
+/// # Errors
+/// A value that is not an IPv6 address where one belongs, or an unknown option name.
+pub fn parse_options(o: &RawOptions, at: &str) -> Result<Options, ConfigError> {
+    let addrs =
+        |key: &str, v: &Option<Vec<String>>| -> Result<Option<Vec<Ipv6Addr>>, ConfigError> {
+            v.as_ref()
+                .map(|v| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, s)| ipv6(&format!("{at}.{key}[{i}]"), s))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+        };
+    let ntp_servers = o.ntp_servers.as_ref().map(|v| {
+        v.iter()
+            .map(|s| match s.trim().parse::<Ipv6Addr>() {
+                Ok(a) if a.is_multicast() => NtpServer::Multicast(a),
+                Ok(a) => NtpServer::Address(a),
+                Err(_) => NtpServer::Fqdn(DomainName::new(s.trim())),
+            })
+            .collect()
+    });
+    let always_send = o
+        .always_send
+        .as_ref()
+        .map(|v| {
+            v.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    OptionName::from_key(s).ok_or_else(|| {
+                        let known: Vec<&str> = OptionName::ALL.iter().map(|n| n.key()).collect();
+                        ConfigError::new(
+                            format!("{at}.always_send[{i}]"),
+                            format!("{s:?} is not an option name ({})", known.join(", ")),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    Ok(Options {
+        dns_servers: addrs("dns_servers", &o.dns_servers)?,
+        domain_search: o
+            .domain_search
+            .as_ref()
+            .map(|v| v.iter().map(|s| DomainName::new(s.trim())).collect()),
+        sntp_servers: addrs("sntp_servers", &o.sntp_servers)?,
+        ntp_servers,
+        information_refresh_time: o.information_refresh_time,
+        sol_max_rt: o.sol_max_rt,
+        inf_max_rt: o.inf_max_rt,
+        preference: o.preference,
+        always_send,
+    })
+}
+
 impl TryFrom<RawConfig> for RuntimeConfig {
     type Error = ConfigError;
 
@@ -577,7 +668,17 @@ impl TryFrom<RawConfig> for RuntimeConfig {
         settings.secondary_prefix_share = p.secondary_prefix_share;
         settings.rebalance_threshold = p.rebalance_threshold;
         settings.rapid_commit = d.rapid_commit;
-        settings.preference = d.preference;
+        let mut options = parse_options(&raw.options, "options")?;
+        if let Some(p) = d.preference {
+            if options.preference.is_some() {
+                return Err(ConfigError::new(
+                    "dhcp.preference",
+                    "options.preference is given too: give the preference once",
+                ));
+            }
+            options.preference = Some(p);
+        }
+        settings.options = options;
         let model: Config =
             settings.into_config().map_err(|e| ConfigError::new(e.path(), e.reason()))?;
 

@@ -1340,7 +1340,7 @@ mod tests {
         );
         assert_eq!((m.address_lifetimes.preferred, m.address_lifetimes.valid), (3000, 4000));
         assert_eq!((m.prefix_lifetimes.preferred, m.prefix_lifetimes.valid), (3000, 4000));
-        assert_eq!(m.preference, Some(200), "option preference becomes dhcp.preference");
+        assert_eq!(m.options.preference, Some(200), "option preference becomes dhcp.preference");
         assert!(m.rapid_commit, "subnet 1 has rapid-commit");
         let names: Vec<&str> = t.config.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["eth0", "eth1"]);

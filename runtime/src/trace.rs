@@ -749,6 +749,7 @@ mod tests {
             ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: Vec::new() }],
             link_address: None,
             unicast: false,
+            oro: Vec::new(),
         })
     }
 

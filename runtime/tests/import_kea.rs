@@ -228,6 +228,7 @@ fn leases_imported_into_the_primary_reach_the_secondary_and_renew() {
         }],
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     };
     let peer = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7);
     let primary_dhcp = nodes[0].dhcp;

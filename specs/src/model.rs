@@ -565,6 +565,7 @@ impl FailoverModel {
             ias,
             link_address: None,
             unicast: false,
+            oro: Vec::new(),
         }
     }
 

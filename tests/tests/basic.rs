@@ -275,6 +275,7 @@ fn direct_unicast_solicit_dropped_multicast_answered() {
         ias: vec![IaRequest { kind: IaKind::Na, iaid: 7, leases: vec![] }],
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     };
     let solicit = encode_client_request(&req, [7, 7, 7]).expect("encode");
     let reply = |sock: &UdpSocket| {

@@ -4,6 +4,7 @@
 //! [`ClientRequest`]; the core answers with a [`ClientReply`] or a deliberate silence. No
 //! dhcproto type appears here.
 
+use crate::dhcp::options::OptionValue;
 use crate::resource::{Duid, IaKind, Iaid, Resource};
 use serde::{Deserialize, Serialize};
 use std::net::Ipv6Addr;
@@ -89,6 +90,10 @@ pub struct ClientRequest {
     pub link_address: Option<Ipv6Addr>,
     /// Whether the message came to a unicast address without a relay (RFC 8415 §16 / §18.4).
     pub unicast: bool,
+    /// The option codes of the client's Option Request option (RFC 8415 §21.7), in its order
+    /// (empty if none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oro: Vec<u16>,
 }
 
 /// DHCPv6 status codes (RFC 8415 §21.13).
@@ -222,6 +227,9 @@ pub struct ClientReply {
     pub ias: Vec<IaReply>,
     /// OPTION_PREFERENCE, if any (ADVERTISE).
     pub preference: Option<u8>,
+    /// The configuration options chosen for this reply ([`crate::dhcp::options::Options::select`]), in code order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionValue>,
 }
 
 /// Why the core stays silent to a client (RFC 8415 §16 discard rules, or §8 responsiveness).

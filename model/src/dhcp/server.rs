@@ -53,9 +53,16 @@ impl Server<'_> {
             sink.reply(reply);
             return Answered::Only;
         }
-        let Some(duid) = req.client_id.clone() else {
-            // Only INFORMATION-REQUEST gets here without a client id (screened).
+        if req.kind == ClientMsgKind::InformationRequest {
+            // RFC 8415 §18.3.6: the configuration, no lease, with or without a client id (the
+            // options do not depend on who asks). Bindings are untouched: nothing to update.
+            self.configure(&req, &mut reply);
             sink.reply(reply);
+            return Answered::Only;
+        }
+        let Some(duid) = req.client_id.clone() else {
+            // Screened: every other message carries a client id.
+            sink.silence(req.tag, SilenceReason::Invalid);
             return Answered::Only;
         };
         match req.kind {
@@ -74,10 +81,7 @@ impl Server<'_> {
                 self.on_confirm(&req, reply, sink);
                 Answered::Only
             }
-            ClientMsgKind::InformationRequest => {
-                sink.reply(reply);
-                Answered::Only
-            }
+            ClientMsgKind::InformationRequest => Answered::Only, // answered above
         }
     }
 
@@ -96,6 +100,7 @@ impl Server<'_> {
             Request | Renew | Release | Decline => {
                 req.client_id.is_some() && req.server_id.is_some()
             }
+            // RFC 8415 §16.12: see below.
             InformationRequest => true,
         };
         if !valid || req.client_id.as_ref().is_some_and(|d| d.0.is_empty()) {
@@ -104,6 +109,11 @@ impl Server<'_> {
         if req.unicast && matches!(req.kind, Solicit | Rebind | Confirm | InformationRequest) {
             // RFC 8415 §16: discarded when received at a unicast address (relays aside).
             return Err(SilenceReason::Unicast);
+        }
+        if req.kind == InformationRequest && !req.ias.is_empty() {
+            // RFC 8415 §16.12: an INFORMATION-REQUEST with an IA option is discarded (one with a
+            // Server Identifier not ours is the OtherServer rule below).
+            return Err(SilenceReason::Invalid);
         }
         let ours = &self.st.config.server_duid;
         if req.server_id.as_ref().is_some_and(|s| s != ours) {
@@ -125,7 +135,16 @@ impl Server<'_> {
             status: None,
             ias: Vec::new(),
             preference: None,
+            options: Vec::new(),
         }
+    }
+
+    /// The configuration options for a reply that carries configuration (SOLICIT, REQUEST,
+    /// RENEW, REBIND, INFORMATION-REQUEST): [`crate::dhcp::options::Options::select`] on the client's ORO, once the
+    /// reply's kind is known. Never called for a UseMulticast reply (RFC 8415 §18.4: "no other
+    /// options").
+    fn configure(&self, req: &ClientRequest, reply: &mut ClientReply) {
+        reply.options = self.st.config.options.select(req.kind, reply.kind, &req.oro);
     }
 
     fn on_solicit(
@@ -141,7 +160,8 @@ impl Server<'_> {
         reply.kind = if commit { ReplyKind::Reply } else { ReplyKind::Advertise };
         reply.rapid_commit = commit;
         if !commit {
-            reply.preference = self.st.config.preference;
+            // RFC 8415 §21.8, §18.3.9: preference only in ADVERTISE.
+            reply.preference = self.st.config.options.preference;
         }
         for ia in &req.ias {
             let key = ClientKey { duid: duid.clone(), kind: ia.kind, iaid: ia.iaid };
@@ -163,6 +183,7 @@ impl Server<'_> {
             };
             reply.ias.push(ia_reply);
         }
+        self.configure(req, &mut reply);
         sink.reply(reply);
         if commit {
             Answered::Changed
@@ -211,6 +232,7 @@ impl Server<'_> {
                 .collect();
             reply.ias.push(ia_with(ia.kind, ia.iaid, leases));
         }
+        self.configure(req, &mut reply);
         sink.reply(reply);
         Answered::Changed
     }
@@ -299,6 +321,7 @@ impl Server<'_> {
             }
             reply.ias.push(ia_reply);
         }
+        self.configure(req, &mut reply);
         sink.reply(reply);
         Answered::Changed
     }

@@ -76,6 +76,7 @@ pub fn relay_envelope(data: &[u8]) -> Result<(), String> {
             status: None,
             ias: Vec::new(),
             preference: None,
+            options: Vec::new(),
         };
         if let Ok(out) = encode_client_reply(&reply, &p.context) {
             if !p.context.relays.is_empty() {

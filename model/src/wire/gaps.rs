@@ -178,6 +178,7 @@ fn gap_cannot_build_relay_repl() {
         ias: vec![IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] }],
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     };
     let inner = encode_client_request(&req, [7, 7, 7]).unwrap_or_default();
     let link = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
@@ -195,6 +196,7 @@ fn gap_cannot_build_relay_repl() {
         status: None,
         ias: vec![],
         preference: Some(255),
+        options: Vec::new(),
     };
     let repl = encode_client_reply(&reply, &context).unwrap_or_default();
     assert_eq!(repl.first(), Some(&13));
@@ -244,6 +246,7 @@ fn gap_message_new_draws_a_random_xid() {
         status: None,
         ias: vec![],
         preference: None,
+        options: Vec::new(),
     };
     let a = encode_client_reply(&reply, &ctx);
     let b = encode_client_reply(&reply, &ctx);
@@ -273,6 +276,7 @@ fn gap_insert_reverses_same_code_options() {
         ias: (1..=5).map(|iaid| IaRequest { kind: IaKind::Na, iaid, leases: vec![] }).collect(),
         link_address: None,
         unicast: false,
+        oro: Vec::new(),
     };
     let bytes = encode_client_request(&req, [0, 0, 0]).unwrap_or_default();
     let back = decode_client_packet(&bytes, 0, false)

@@ -78,10 +78,13 @@ pub mod code {
     pub const RECONF_MSG: u16 = 19;
     pub const RECONF_ACCEPT: u16 = 20;
     pub const DNS_SERVERS: u16 = 23;
+    pub const DOMAIN_LIST: u16 = 24;
+    pub const SNTP_SERVERS: u16 = 31;
     pub const IA_PD: u16 = 25;
     pub const IAPREFIX: u16 = 26;
     pub const INFORMATION_REFRESH_TIME: u16 = 32;
     pub const CLIENT_FQDN: u16 = 39;
+    pub const NTP_SERVER: u16 = 56;
     pub const ERO: u16 = 43;
     pub const CLIENT_DATA: u16 = 45;
     pub const CLT_TIME: u16 = 46;
@@ -148,6 +151,12 @@ pub enum Shape {
         /// Fixed octets before the items.
         header: usize,
     },
+    /// A list of domain names in uncompressed wire form (RFC 8415 §10, RFC 1035 §3.1): each
+    /// label 1..=63 octets, each name at most 255 octets and ending with the root label.
+    DomainNames,
+    /// RFC 5908 §4 NTP sub-options (their own code space): server address (1) and multicast
+    /// address (2) are 16 octets, FQDN (3) exactly one domain name; others opaque.
+    NtpSuboptions,
     /// Not allowed in a validated option area (OPTION_RELAY_MSG: only the relay envelope codec
     /// handles it).
     Forbidden,
@@ -193,7 +202,9 @@ pub fn shape(option_code: u16) -> Shape {
         CLIENT_FQDN | VSS => Shape::AtLeast(1),
         F_RECONFIGURE_DATA => Shape::AtLeast(4),
         LQ_RELAY_DATA => Shape::AtLeast(16),
-        DNS_SERVERS => Shape::MultipleOf(16),
+        DNS_SERVERS | SNTP_SERVERS => Shape::MultipleOf(16),
+        DOMAIN_LIST => Shape::DomainNames,
+        NTP_SERVER => Shape::NtpSuboptions,
         STATUS_CODE => Shape::Utf8 { prefix: 2 },
         F_RELATIONSHIP_NAME => Shape::Utf8 { prefix: 0 },
         USER_CLASS => Shape::LengthPrefixedItems { header: 0 },
@@ -317,11 +328,71 @@ pub fn validate_option(tlv: Tlv<'_>, depth: usize, budget: &mut usize) -> Result
             }
             Ok(())
         }
+        Shape::DomainNames => {
+            let mut rest = data;
+            while !rest.is_empty() {
+                rest = split_name(rest).map_err(|reason| WireError::BadValue { code, reason })?.1;
+            }
+            Ok(())
+        }
+        Shape::NtpSuboptions => {
+            if depth + 1 >= MAX_NESTING_DEPTH {
+                return Err(WireError::TooDeep { limit: MAX_NESTING_DEPTH });
+            }
+            for sub in split_options(data, budget)? {
+                let ok = match sub.code {
+                    1 | 2 => sub.data.len() == 16,
+                    3 => matches!(split_name(sub.data), Ok((_, []))),
+                    _ => true,
+                };
+                if !ok {
+                    return Err(WireError::BadValue {
+                        code,
+                        reason: "an NTP sub-option is malformed (RFC 5908 §4)",
+                    });
+                }
+            }
+            Ok(())
+        }
         Shape::Forbidden => Err(WireError::BadValue {
             code,
             reason: "relay message option outside a relay envelope",
         }),
     }
+}
+
+/// Splits one uncompressed domain name (RFC 1035 §3.1) off the front of `buf`: its labels and
+/// the rest. Labels are 1..=63 octets (a length octet with the top bits set is a compression
+/// pointer or reserved, refused: RFC 8415 §10 forbids compression), the name ends with the
+/// zero-length root label and is at most 255 octets.
+///
+/// # Errors
+/// Why the octets are not such a name.
+pub fn split_name(buf: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), &'static str> {
+    let mut labels = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let Some(&len) = buf.get(at) else {
+            return Err("a domain name is cut off (no root label)");
+        };
+        let len = usize::from(len);
+        if len == 0 {
+            at += 1;
+            break;
+        }
+        if len > 63 {
+            return Err("a domain name label is over 63 octets or compressed (RFC 8415 §10)");
+        }
+        let Some(label) = buf.get(at + 1..at + 1 + len) else {
+            return Err("a domain name label runs past the option");
+        };
+        labels.push(label);
+        at += 1 + len;
+        if at >= 255 {
+            return Err("a domain name is longer than 255 octets (RFC 1035 §2.3.4)");
+        }
+    }
+    Ok((labels, buf.get(at..).unwrap_or_default()))
 }
 
 /// Validates a whole option area (depth 0, a fresh [`MAX_OPTIONS`] budget).

@@ -426,6 +426,7 @@ impl Client {
             ias: vec![IaRequest { kind: self.kind, iaid: self.iaid, leases }],
             link_address: None,
             unicast: false,
+            oro: Vec::new(),
         }
     }
 

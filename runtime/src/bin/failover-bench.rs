@@ -151,6 +151,7 @@ fn responder(interface: &str, port: u16, max_seconds: u64) -> anyhow::Result<()>
             status: None,
             ias,
             preference: None,
+            options: Vec::new(),
         };
         match encode_client_reply(&reply, &pkt.context) {
             Ok(bytes) => {

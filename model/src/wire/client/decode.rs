@@ -84,6 +84,7 @@ pub fn decode_client_packet(
         ias,
         link_address,
         unicast: unicast && relays.is_empty(),
+        oro: oro.clone().unwrap_or_default(),
     };
     let context = ReplyContext { xid, msg_type: ty, relays, oro: oro.unwrap_or_default() };
     Ok(ClientPacket { request, context })

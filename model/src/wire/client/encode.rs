@@ -169,6 +169,17 @@ pub fn encode_client_reply(reply: &ClientReply, ctx: &ReplyContext) -> Result<Ve
         size += 4;
         opts.push(DhcpOption::RapidCommit);
     }
+    for (i, v) in reply.options.iter().enumerate() {
+        if reply.options[..i].iter().any(|w| w.code() == v.code()) {
+            return Err(WireError::Duplicate(v.code()));
+        }
+        let (o, n) = super::options::d6_option(v)?;
+        size = size.saturating_add(n);
+        if size > MAX_UDP_MESSAGE_SIZE {
+            return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
+        }
+        opts.push(o);
+    }
     msg.set_opts(in_order(opts));
     let mut out = finish(&msg, size)?;
     for hop in ctx.relays.iter().rev() {

@@ -30,9 +30,15 @@
 //! link-address and peer-address copied, INTERFACE_ID echoed, plus any option the relay listed
 //! in an ERO).
 //!
+//! The configuration options a reply carries ([`crate::dhcp::options::OptionValue`]: 23, 24,
+//! 31, 32, 56, 82, 83) are written by our own checked codec (`options.rs`) and handed to
+//! dhcproto as opaque options; the reply's decoder reads them back with our decoder.
+//!
 //! dhcproto keeps options sorted by code, so an encoded message lists its options by code:
 //! CLIENTID, SERVERID, IA_NA, IA_TA, PREFERENCE, ELAPSED_TIME, STATUS_CODE, RAPID_COMMIT,
-//! IA_PD; IAs of one kind keep their order. Decoding accepts any order and keeps wire order.
+//! DNS_SERVERS, DOMAIN_LIST, IA_PD, SNTP_SERVERS, INFORMATION_REFRESH_TIME, NTP_SERVER,
+//! SOL_MAX_RT, INF_MAX_RT; IAs of one kind keep their order. Decoding accepts any order and
+//! keeps wire order.
 
 use super::error::WireError;
 use super::tlv::{
@@ -99,6 +105,7 @@ pub struct ClientPacket {
 
 mod decode;
 mod encode;
+mod options;
 mod peer;
 mod relay;
 
@@ -106,6 +113,7 @@ pub use self::decode::decode_client_packet;
 use self::decode::{ia_lease, msg_type_of};
 pub use self::encode::encode_client_reply;
 use self::encode::{check_duid, d6_ia, finish, in_order};
+pub use self::options::{decode_option_value, option_data};
 pub use self::peer::{decode_server_reply, encode_client_request};
 use self::relay::{build_relay, unwrap_envelopes};
 pub use self::relay::{unwrap_relay_repl, wrap_relay_forw};
@@ -241,6 +249,7 @@ mod tests {
             status: None,
             ias: vec![],
             preference: None,
+            options: vec![],
         };
         let out = encode_client_reply(&reply, &p.context).unwrap_or_default();
         let mut budget = MAX_OPTIONS;
@@ -272,6 +281,7 @@ mod tests {
             status: None,
             ias: vec![IaReply { kind: IaKind::Na, iaid: 1, t1: 0, t2: 0, leases, status: None }],
             preference: None,
+            options: vec![],
         };
         let ctx = ReplyContext { xid: [0; 3], msg_type: 1, relays: vec![], oro: vec![] };
         assert!(matches!(encode_client_reply(&reply, &ctx), Err(WireError::TooLarge { .. })));

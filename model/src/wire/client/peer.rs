@@ -1,10 +1,11 @@
 //! The client side (tests, demo clients): encoding requests, decoding replies.
 
 use super::*;
+use crate::dhcp::options::OptionValue;
 
 /// Encodes a client request (as a client would send it) with transaction id `xid`: CLIENTID,
 /// SERVERID, the IAs with their IAADDR / IAPREFIX hints (T1 = T2 = 0), ELAPSED_TIME 0
-/// (RFC 8415 §21.9: MUST be sent) and RAPID_COMMIT. `tag`, `link_address` and `unicast` are
+/// (RFC 8415 §21.9: MUST be sent), RAPID_COMMIT and the ORO if `req.oro` is not empty. `tag`, `link_address` and `unicast` are
 /// not on the wire.
 pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8>, WireError> {
     let mut msg = d6::Message::new_with_id(msg_type_of(req.kind), xid);
@@ -28,6 +29,15 @@ pub fn encode_client_request(req: &ClientRequest, xid: [u8; 3]) -> Result<Vec<u8
             return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
         }
         opts.push(o);
+    }
+    if !req.oro.is_empty() {
+        size += 4 + 2 * req.oro.len();
+        if size > MAX_UDP_MESSAGE_SIZE {
+            return Err(WireError::TooLarge { size, limit: MAX_UDP_MESSAGE_SIZE });
+        }
+        opts.push(DhcpOption::ORO(d6::ORO {
+            opts: req.oro.iter().map(|&c| d6::OptionCode::from(c)).collect(),
+        }));
     }
     opts.push(DhcpOption::ElapsedTime(0));
     if req.rapid_commit {
@@ -63,8 +73,16 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
     let mut status = None;
     let mut preference = None;
     let mut ias = Vec::new();
+    let mut options: Vec<OptionValue> = Vec::new();
     for (t, opt) in &typed {
         let c = t.code;
+        if let Some(v) = decode_option_value(c, t.data)? {
+            if options.iter().any(|w| w.code() == c) {
+                return Err(WireError::Duplicate(c));
+            }
+            options.push(v);
+            continue;
+        }
         let Some(opt) = opt.clone() else { continue };
         match opt {
             DhcpOption::ClientId(v) => once(&mut client_id, c, Duid(v))?,
@@ -88,6 +106,7 @@ pub fn decode_server_reply(bytes: &[u8]) -> Result<(ClientReply, [u8; 3]), WireE
         status,
         ias,
         preference,
+        options,
     };
     Ok((reply, xid))
 }
