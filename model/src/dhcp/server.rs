@@ -406,3 +406,206 @@ fn no_avail(kind: IaKind) -> DhcpStatus {
         IaKind::Na | IaKind::Ta => DhcpStatus::NoAddrsAvail,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::dhcp::client::IaRequest;
+    use crate::dhcp::options::{DomainName, OptionName, OptionValue, Options};
+    use crate::failover::state::{Role, ALL_STATES};
+    use crate::io::Output;
+    use std::collections::BTreeMap;
+    use std::net::Ipv6Addr;
+
+    fn config(role: Role) -> Config {
+        let mut c = Config::example(role);
+        c.options = Options {
+            dns_servers: Some(vec![Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x53)]),
+            domain_search: Some(vec![DomainName::new("example.org")]),
+            information_refresh_time: Some(3600),
+            sol_max_rt: Some(7200),
+            preference: Some(200),
+            ..Options::default()
+        };
+        c
+    }
+
+    fn request(kind: ClientMsgKind, oro: &[u16]) -> ClientRequest {
+        ClientRequest {
+            tag: 7,
+            kind,
+            client_id: Some(Duid::new([0, 3, 0, 1, 2, 0, 0, 0, 0, 9])),
+            server_id: None,
+            rapid_commit: false,
+            ias: Vec::new(),
+            link_address: None,
+            unicast: false,
+            oro: oro.to_vec(),
+        }
+    }
+
+    /// Runs one request through the server of `config` in `state`; returns the outputs.
+    fn run(config: &Config, state: EndpointState, req: ClientRequest) -> Vec<Output> {
+        let (mut leases, _) = Leases::restore(config, BTreeMap::new());
+        let in_flight = BTreeSet::new();
+        let st = Standing {
+            config,
+            state,
+            mclt: config.mclt,
+            partner_down_time: Time::ZERO,
+            allocation_held: false,
+        };
+        let mut server =
+            Server { st, leases: &mut leases, in_flight: &in_flight, shut_down: false };
+        let mut sink = Sink::new(BTreeMap::new());
+        let _ = server.on_client(Time::ZERO.plus(1000), req, &mut sink);
+        sink.finish().0
+    }
+
+    fn reply(out: &[Output]) -> Option<&ClientReply> {
+        out.iter().find_map(|o| match o {
+            Output::Reply(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    fn silence(out: &[Output]) -> Option<SilenceReason> {
+        out.iter().find_map(|o| match o {
+            Output::Silence { reason, .. } => Some(*reason),
+            _ => None,
+        })
+    }
+
+    fn codes(r: Option<&ClientReply>) -> Option<Vec<u16>> {
+        r.map(|r| r.options.iter().map(OptionValue::code).collect())
+    }
+
+    /// RFC 8415 §18.3.6 in every state of both roles: a responsive state answers any
+    /// INFORMATION-REQUEST, a renew-responsive one (RFC 8156 §3) those naming it, an
+    /// unresponsive one none; the answer is the configuration the ORO asks for, never an IA,
+    /// and it changes no binding (no Persist, no update).
+    #[test]
+    fn information_request_in_every_state() {
+        for role in [Role::Primary, Role::Secondary] {
+            let c = config(role);
+            for state in ALL_STATES {
+                let resp = state::responsiveness(state, role);
+                let oro = [23, 24, 32, 82, 83];
+                let anonymous = ClientRequest {
+                    client_id: None,
+                    ..request(ClientMsgKind::InformationRequest, &oro)
+                };
+                let directed = ClientRequest {
+                    server_id: Some(c.server_duid.clone()),
+                    ..request(ClientMsgKind::InformationRequest, &oro)
+                };
+                for (req, named) in [(anonymous, false), (directed, true)] {
+                    let out = run(&c, state, req.clone());
+                    let answers = match resp {
+                        Responsiveness::Responsive => true,
+                        Responsiveness::RenewResponsive => named,
+                        Responsiveness::Unresponsive => false,
+                    };
+                    if answers {
+                        let r = reply(&out);
+                        assert_eq!(codes(r), Some(vec![23, 24, 32, 82]), "{role:?} {state:?}");
+                        let r = r.cloned().unwrap_or_else(|| panic!("{out:?}"));
+                        assert_eq!(r.kind, ReplyKind::Reply);
+                        assert_eq!(r.client_id, req.client_id);
+                        assert_eq!((r.ias.len(), r.status, r.preference), (0, None, None));
+                        assert_eq!(out.len(), 1, "only the reply: {out:?}");
+                    } else {
+                        let want = if resp == Responsiveness::Unresponsive {
+                            SilenceReason::Unresponsive
+                        } else {
+                            SilenceReason::NotAddressedToUs
+                        };
+                        assert_eq!(silence(&out), Some(want), "{role:?} {state:?} {out:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// RFC 8415 §16.12: discarded if it carries an IA or another server's identifier; §16: if
+    /// it came by unicast.
+    #[test]
+    fn information_request_discards() {
+        let c = config(Role::Primary);
+        let mut with_ia = request(ClientMsgKind::InformationRequest, &[23]);
+        with_ia.ias.push(IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] });
+        assert_eq!(silence(&run(&c, EndpointState::Normal, with_ia)), Some(SilenceReason::Invalid));
+        let mut other = request(ClientMsgKind::InformationRequest, &[23]);
+        other.server_id = Some(Duid::new([0, 2, 0, 0, 0, 0, 9]));
+        assert_eq!(
+            silence(&run(&c, EndpointState::Normal, other)),
+            Some(SilenceReason::OtherServer)
+        );
+        let mut unicast = request(ClientMsgKind::InformationRequest, &[23]);
+        unicast.unicast = true;
+        assert_eq!(silence(&run(&c, EndpointState::Normal, unicast)), Some(SilenceReason::Unicast));
+    }
+
+    #[test]
+    fn which_replies_carry_configuration() {
+        let c = config(Role::Primary);
+        let normal = EndpointState::Normal;
+        let mut sol = request(ClientMsgKind::Solicit, &[23, 32, 82, 7]);
+        sol.ias.push(IaRequest { kind: IaKind::Na, iaid: 1, leases: vec![] });
+        // ADVERTISE: what the ORO asks for but 32 (§21.23), and the preference (§21.8), which
+        // the ORO cannot ask for (§21.7).
+        let out = run(&c, normal, sol.clone());
+        assert_eq!(codes(reply(&out)), Some(vec![23, 82]));
+        assert_eq!(
+            reply(&out).map(|r| (r.kind, r.preference)),
+            Some((ReplyKind::Advertise, Some(200)))
+        );
+        // Rapid Commit: a REPLY, no preference.
+        let rapid = ClientRequest { rapid_commit: true, ..sol.clone() };
+        let out = run(&c, normal, rapid);
+        assert_eq!(codes(reply(&out)), Some(vec![23, 82]));
+        assert_eq!(reply(&out).map(|r| (r.kind, r.preference)), Some((ReplyKind::Reply, None)));
+        // No ORO: nothing (§21.7), unless always sent (§18.3).
+        let bare = ClientRequest { oro: vec![], ..sol.clone() };
+        assert_eq!(codes(reply(&run(&c, normal, bare.clone()))), Some(vec![]));
+        let mut always = c.clone();
+        always.options.always_send = Some(vec![OptionName::DomainSearch]);
+        assert_eq!(codes(reply(&run(&always, normal, bare))), Some(vec![24]));
+        // An ADVERTISE with NoAddrsAvail still carries SOL_MAX_RT (RFC 8415 §18.2.9 has the
+        // client act on it).
+        let mut full = c.clone();
+        full.address_pools.clear();
+        let out = run(&full, normal, sol);
+        let r = reply(&out);
+        assert_eq!(r.map(|r| r.ias[0].status), Some(Some(DhcpStatus::NoAddrsAvail)));
+        assert_eq!(codes(r), Some(vec![23, 82]));
+        // RELEASE, DECLINE and CONFIRM replies carry none (§18.3.7, §18.3.8, §18.3.3).
+        let server_id = Some(c.server_duid.clone());
+        for kind in [ClientMsgKind::Release, ClientMsgKind::Decline] {
+            let req = ClientRequest { server_id: server_id.clone(), ..request(kind, &[23]) };
+            assert_eq!(codes(reply(&run(&c, normal, req))), Some(vec![]), "{kind:?}");
+        }
+        let mut confirm = request(ClientMsgKind::Confirm, &[23]);
+        confirm.ias.push(IaRequest {
+            kind: IaKind::Na,
+            iaid: 1,
+            leases: vec![RequestedLease {
+                resource: Resource::Address(c.address_pools[0].first),
+                preferred_lifetime: 0,
+                valid_lifetime: 0,
+            }],
+        });
+        assert_eq!(codes(reply(&run(&c, normal, confirm))), Some(vec![]));
+        // RENEW with its ORO: configuration (§18.3.4).
+        let renew =
+            ClientRequest { server_id: server_id.clone(), ..request(ClientMsgKind::Renew, &[24]) };
+        assert_eq!(codes(reply(&run(&c, normal, renew))), Some(vec![24]));
+        // A unicast REQUEST: UseMulticast "and no other options" (§18.4).
+        let mut uni = ClientRequest { server_id, ..request(ClientMsgKind::Request, &[23]) };
+        uni.unicast = true;
+        let out = run(&c, normal, uni);
+        assert_eq!(reply(&out).map(|r| r.status), Some(Some(DhcpStatus::UseMulticast)));
+        assert_eq!(codes(reply(&out)), Some(vec![]));
+    }
+}
