@@ -728,6 +728,81 @@ mod tests {
         assert_eq!(p.partner.port(), s.failover_listen.port());
         assert_ne!(p.dhcp_port, s.dhcp_port);
         assert!(p.partner.ip().is_loopback() && s.partner.ip().is_loopback());
+        // Both send the same configuration but for their preference; 56 takes an address or a
+        // name.
+        let unpreferred = |o: &Options| Options { preference: None, ..o.clone() };
+        assert_eq!(unpreferred(&p.model.options), unpreferred(&s.model.options));
+        let o = &p.model.options;
+        assert_eq!(o.dns_servers.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            o.ntp_servers,
+            Some(vec![
+                NtpServer::Address("2001:db8::123".parse().expect("address")),
+                NtpServer::Fqdn(DomainName::new("ntp.example.org")),
+            ])
+        );
+        assert_eq!(o.information_refresh_time, Some(86_400));
+        assert_eq!(o.preference, Some(255), "dhcp.preference is the options' preference");
+    }
+
+    /// `[options]`: the syntax here, the rules in the core, both naming the TOML element.
+    #[test]
+    fn options_errors_name_the_element() {
+        let with =
+            |table: &str| PRIMARY.replacen("[options]\n", &format!("[options]\n{table}\n"), 1);
+        let no_opts = |s: &str| {
+            s.lines()
+                .filter(|l| {
+                    ![
+                        "dns_servers",
+                        "domain_search",
+                        "ntp_servers",
+                        "information_refresh_time",
+                        "sol_max_rt",
+                    ]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let base = no_opts(PRIMARY);
+        let opt = |table: &str| err(&base.replacen("[options]", &format!("[options]\n{table}"), 1));
+        for (table, path) in [
+            ("dns_servers = [\"2001:db8::1\", \"dns.example\"]", "options.dns_servers[1]:"),
+            ("dns_servers = [\"ff02::1\"]", "options.dns_servers[0]:"),
+            ("dns_servers = [\"2001:db8::1\", \"2001:db8::1\"]", "options.dns_servers[1]:"),
+            ("sntp_servers = [\"::\"]", "options.sntp_servers[0]:"),
+            ("domain_search = [\"ok.example\", \"bad..example\"]", "options.domain_search[1]:"),
+            ("ntp_servers = [\"ntp.example\", \"2001:db8::zz\"]", "options.ntp_servers[1]:"),
+            ("information_refresh_time = 599", "options.information_refresh_time:"),
+            ("sol_max_rt = 59", "options.sol_max_rt:"),
+            ("inf_max_rt = 86401", "options.inf_max_rt:"),
+            ("always_send = [\"dns-servers\"]", "options.always_send[0]:"),
+            ("always_send = [\"sol_max_rt\"]\nsol_max_rt = 60", "options.always_send[0]:"),
+            ("always_send = [\"dns_servers\"]", "options.always_send[0]:"),
+            ("preference = 1", "dhcp.preference:"),
+        ] {
+            assert!(opt(table).starts_with(path), "{table}: {}", opt(table));
+        }
+        assert!(opt("frobnicate = 1").contains("frobnicate"), "{}", opt("frobnicate = 1"));
+        // Valid ones are taken as written.
+        let ok = RuntimeConfig::parse(&with("always_send = [\"dns_servers\"]")).expect("valid");
+        assert_eq!(ok.model.options.always_send, Some(vec![OptionName::DnsServers]));
+        let moved = base.replacen("preference = 255\n", "", 1).replacen(
+            "[options]",
+            "[options]\npreference = 7",
+            1,
+        );
+        let c = RuntimeConfig::parse(&moved).expect("options.preference alone");
+        assert_eq!(c.model.options.preference, Some(7));
+        // No [options] table at all: nothing is sent.
+        let none: String = base.replacen("[options]", "", 1);
+        let c = RuntimeConfig::parse(&none).expect("valid without [options]");
+        assert_eq!(
+            c.model.options,
+            failover_model::dhcp::options::Options { preference: Some(255), ..Default::default() }
+        );
     }
 
     #[test]
@@ -782,6 +857,8 @@ mod tests {
         );
         s.address_pools.clone_from(&c.model.address_pools);
         s.prefix_pools.clone_from(&c.model.prefix_pools);
+        s.options.clone_from(&c.model.options);
+        assert!(!c.model.options.is_empty(), "the example gives options");
         assert_eq!(s.into_config(), Ok(c.model.clone()));
         assert_eq!(c.model.max_unacked_bndupd, failover_model::config::DEFAULT_MAX_UNACKED_BNDUPD);
     }
