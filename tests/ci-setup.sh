@@ -10,6 +10,7 @@
 #   procps           sysctl (keep_addr_on_down on the failover link)
 #   libfaketime      a partner whose clock is ahead (runtime/tests/process.rs, §6.1 back-off)
 #   chromium         headless, renders the trace viewer's page (specs/tests/viewer.rs)
+#   tshark           an outside decoder of the replies' options (tests/tests/options.rs)
 set -eu
 if [ "$(id -u)" != 0 ]; then
     echo "ci-setup.sh: must run as root" >&2
@@ -17,12 +18,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin kea-dhcp6-server procps libfaketime chromium
+apt-get install -y -q --no-install-recommends iproute2 isc-dhcp-client dhcpcd-base kea-admin kea-dhcp6-server procps libfaketime chromium tshark
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(find /usr/lib -name libfaketime.so.1 2>/dev/null | head -1)" ] || {
     echo "ci-setup.sh: libfaketime still missing" >&2
     exit 1
 }
-for tool in ip dhclient dhcpcd perfdhcp kea-dhcp6 sysctl mount chromium; do
+for tool in ip dhclient dhcpcd perfdhcp kea-dhcp6 sysctl mount chromium tshark; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || {
         echo "ci-setup.sh: $tool still missing" >&2
         exit 1
