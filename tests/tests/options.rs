@@ -7,8 +7,10 @@ use failover_model::dhcp::client::{ClientMsgKind, ClientReply, ReplyKind};
 use failover_model::dhcp::options::{DomainName, NtpServer, Options};
 use failover_model::resource::Duid;
 use failover_model::wire::client::{encode_client_reply, ReplyContext};
+use failover_tests::{require, serial, sh, wait_for, Proc, Role, Server, Timers, Topology};
 use std::net::Ipv6Addr;
 use std::process::Command;
+use std::time::Duration;
 
 fn a(s: &str) -> Ipv6Addr {
     s.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)
@@ -140,3 +142,118 @@ fn tshark_decodes_the_options_of_an_information_request_reply() {
 
 /// What tshark prints for the REPLY above (Wireshark's DHCPv6 dissector field labels).
 const TSHARK_REPLY: &[&str] = &["Message type: Reply (7)", "Transaction ID: 0xabcdef"];
+
+/// The `[options]` both servers of the e2e pair send.
+const OPTIONS_TOML: &str = "\n[options]\n\
+    dns_servers = [\"2001:db8::53\", \"2001:db8::5353\"]\n\
+    domain_search = [\"example.org\", \"corp.example.org\"]\n\
+    sntp_servers = [\"2001:db8::7b\"]\n\
+    information_refresh_time = 3600\n";
+
+/// Stateless DHCPv6 (RFC 8415 §18.3.6) with a real client: ISC dhclient `-6 -S` sends
+/// INFORMATION-REQUEST asking (ORO) for DNS servers, the search list and SNTP servers, and
+/// its script receives what the primary configured. The secondary, renew-responsive in
+/// NORMAL (RFC 8156 §3), does not answer a request that does not name it.
+#[test]
+fn dhclient_stateless_gets_dns_servers_and_search_list() {
+    let _g = serial();
+    if !require(
+        "failover-tests::options::dhclient_stateless_gets_dns_servers_and_search_list",
+        &["ip", "dhclient"],
+    ) {
+        return;
+    }
+    let topo = Topology::new(1);
+    let t = Timers::default();
+    let mut p = Server::configure(&topo, Role::Primary, &t);
+    let mut s = Server::configure(&topo, Role::Secondary, &t);
+    for srv in [&p, &s] {
+        let text = std::fs::read_to_string(&srv.config).expect("config") + OPTIONS_TOML;
+        std::fs::write(&srv.config, text).expect("config written");
+    }
+    s.start();
+    p.start();
+    p.wait_state("NORMAL", Duration::from_secs(30));
+    s.wait_state("NORMAL", Duration::from_secs(30));
+
+    let base = topo.path("c0-stateless");
+    let (script, conf, events, log) = (
+        base.with_extension("script.sh"),
+        base.with_extension("conf"),
+        base.with_extension("events"),
+        base.with_extension("log"),
+    );
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$reason|$new_dhcp6_name_servers|$new_dhcp6_domain_search|\
+             $new_dhcp6_sntp_servers\" >> {}\nexit 0\n",
+            events.display()
+        ),
+    )
+    .expect("script");
+    sh(&["chmod", "755", &script.display().to_string()]);
+    std::fs::write(&conf, "request dhcp6.name-servers, dhcp6.domain-search, dhcp6.sntp-servers;\n")
+        .expect("conf");
+    let (lf, pf) = (base.with_extension("leases"), base.with_extension("pid"));
+    let args = [
+        "dhclient".to_owned(),
+        "-6".into(),
+        "-S".into(),
+        "-d".into(),
+        "-v".into(),
+        "-cf".into(),
+        conf.display().to_string(),
+        "-lf".into(),
+        lf.display().to_string(),
+        "-pf".into(),
+        pf.display().to_string(),
+        "-sf".into(),
+        script.display().to_string(),
+        "eth0".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut client = Proc::spawn_in_ns("dhclient -S c0", &topo.ns("c0"), &args, &log);
+    let mut line = String::new();
+    let inform = || {
+        std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            // dhclient 4.4.3 runs its script with reason RENEW6 for the stateless REPLY.
+            .find(|l| l.split('|').nth(1).is_some_and(|v| !v.is_empty()))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // In stateless mode dhclient exits once it has the REPLY (and has run its script).
+    wait_for("dhclient's stateless configuration", Duration::from_secs(30), || {
+        let running = client.running();
+        line = inform();
+        assert!(
+            !line.is_empty() || running,
+            "dhclient exited without configuration: events {:?}, log {}",
+            std::fs::read_to_string(&events),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        !line.is_empty()
+    });
+    eprintln!("dhclient: {line}");
+    let f: Vec<&str> = line.split('|').collect();
+    assert_eq!(f.get(1).copied(), Some("2001:db8::53 2001:db8::5353"), "{line}");
+    let search: Vec<&str> = f.get(2).copied().unwrap_or_default().split_whitespace().collect();
+    let search: Vec<&str> = search.iter().map(|n| n.trim_end_matches('.')).collect();
+    assert_eq!(search, vec!["example.org", "corp.example.org"], "{line}");
+    assert_eq!(f.get(3).copied(), Some("2001:db8::7b"), "{line}");
+    drop(client);
+    // The primary answered the INFORMATION-REQUEST; the secondary answered nothing.
+    let replies = |srv: &Server| -> f64 {
+        srv.metrics()
+            .lines()
+            .filter(|l| l.starts_with("failoverd_client_replies_total"))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+            .sum()
+    };
+    assert!(replies(&p) >= 1.0, "the primary counted no reply:\n{}", p.metrics());
+    assert!(replies(&s) == 0.0, "the secondary answered in NORMAL:\n{}", s.metrics());
+    p.terminate_and_check_replay();
+    s.terminate_and_check_replay();
+}
