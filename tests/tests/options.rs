@@ -53,9 +53,7 @@ fn pcap(payload: &[u8]) -> Vec<u8> {
     ip.extend_from_slice(&dst.octets());
     ip.extend_from_slice(&udp);
     let mut f = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        f.extend_from_slice(&v.to_le_bytes());
-    }
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&2u16.to_le_bytes());
     f.extend_from_slice(&4u16.to_le_bytes());
     for v in [0u32, 0, 65_535, 101] {

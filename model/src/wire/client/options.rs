@@ -116,7 +116,7 @@ fn name_of(code: u16, labels: &[&[u8]]) -> Result<DomainName, WireError> {
 }
 
 fn addrs(code: u16, data: &[u8]) -> Result<Vec<Ipv6Addr>, WireError> {
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(WireError::BadOptionLength {
             code,
             len: data.len(),
