@@ -192,7 +192,11 @@ impl Walk {
 /// Why a Kea key is not translated (a short reason), for the keys operators use most.
 fn reason_for(key: &str) -> &'static str {
     match key {
-        "option-data" | "option-def" => "DHCPv6 options are not served by failoverd",
+        "option-data" => {
+            "DHCPv6 options are not imported; failoverd has one global [options] table (no \
+             per-subnet options yet)"
+        }
+        "option-def" => "custom option definitions are not supported",
         "reservations"
         | "reservations-global"
         | "reservations-in-subnet"
@@ -418,7 +422,11 @@ pub fn translate_config(text: &str, opts: &ConfigOptions) -> Result<Translation,
                         );
                         w.note(
                             &opath,
-                            format!("{what}: DHCPv6 options are not served by failoverd"),
+                            format!(
+                                "{what}: not imported; give it in failoverd's [options] table \
+                                 (dns_servers, domain_search, sntp_servers, ntp_servers, \
+                                 information_refresh_time, sol_max_rt, inf_max_rt, always_send)"
+                            ),
                         );
                     }
                 }
