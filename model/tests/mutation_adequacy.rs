@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Client, Pair, Side};
-use failover_model::failover::message::NoOptions;
+use failover_model::failover::message::{NoOptions, ServerFlags, StateOptions};
 use failover_model::io::Command;
 use failover_model::{
     BindingStatus, EndpointState as St, IaKind, Input, Message, MessageBody, Output, Resource,
@@ -71,4 +71,29 @@ fn a_poolreq_to_the_secondary_and_a_poolresp_to_the_primary_are_refused() {
         Message { xid: 98, sent_time: pair.now, body: MessageBody::PoolResp(NoOptions::default()) };
     let out = pair.input(Side::P, Input::Partner(poolresp));
     assert!(out.contains(&Output::Disconnect), "{out:?}");
+}
+
+/// OPTION_F_SERVER_FLAGS (§5.5.15): every STATE carrying the partner's S (STARTUP) flag is answered
+/// with this server's STATE (its flags acknowledge the S flag), not only the first STATE of
+/// a connection. (Mutant: `newly_ok || partner.flags.startup` replaced by `&&`, which answers
+/// only the first.)
+#[test]
+fn every_startup_state_is_answered_with_a_state() {
+    let mut pair = normal_pair();
+    let state = Message {
+        xid: 97,
+        sent_time: pair.now,
+        body: MessageBody::State(StateOptions {
+            server_state: Some(St::Normal),
+            flags: Some(ServerFlags { startup: true, ack_startup: false, communicated: true }),
+            start_time_of_state: Some(pair.now),
+            partner_down_time: None,
+            unknown: vec![],
+        }),
+    };
+    let out = pair.input(Side::S, Input::Partner(state));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Send(m) if m.body.name() == "STATE")),
+        "{out:?}"
+    );
 }
