@@ -24,10 +24,13 @@ pub enum Mutation {
     /// Give an EXPIRED or RELEASED lease back to its client once its BNDUPD was sent, as long
     /// as no update is outstanding (breaks §4.2.2.1 / §8.8.1; S1).
     ReuseAnnouncedLease,
+    /// Delegate the partner's prefixes in PARTNER-DOWN (once this server's own are gone)
+    /// without waiting the MCLT from PARTNER-DOWN entry (breaks §4.2.2 / §8.4.1; S9).
+    PartnerPrefixesWithoutPdWait,
 }
 
 /// Every mutation, for listing.
-pub const ALL_MUTATIONS: [Mutation; 7] = [
+pub const ALL_MUTATIONS: [Mutation; 8] = [
     Mutation::AckBeforePersist,
     Mutation::IgnoreMcltInCommInt,
     Mutation::AllocateFromPartnerPool,
@@ -35,6 +38,7 @@ pub const ALL_MUTATIONS: [Mutation; 7] = [
     Mutation::SkipPotentialConflict,
     Mutation::TrustStartupState,
     Mutation::ReuseAnnouncedLease,
+    Mutation::PartnerPrefixesWithoutPdWait,
 ];
 
 impl Mutation {
@@ -49,6 +53,7 @@ impl Mutation {
             Mutation::SkipPotentialConflict => "skip-potential-conflict",
             Mutation::TrustStartupState => "trust-startup-state",
             Mutation::ReuseAnnouncedLease => "reuse-announced-lease",
+            Mutation::PartnerPrefixesWithoutPdWait => "partner-prefixes-without-pd-wait",
         }
     }
 

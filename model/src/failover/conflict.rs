@@ -230,6 +230,33 @@ mod tests {
         );
     }
 
+    /// Figure 4's t_upd: for ACTIVE, EXPIRED and RELEASED the CLT time even when the start
+    /// time of state is later; for the other statuses the later of the two.
+    #[test]
+    fn t_upd_takes_the_clt_for_active_expired_released() {
+        for s in [BindingStatus::Active, BindingStatus::Expired, BindingStatus::Released] {
+            assert_eq!(upd(s, Some(10), 100).t_upd(), Time(10), "{s:?}");
+            assert_eq!(upd(s, None, 100).t_upd(), Time(100), "{s:?}");
+        }
+        for s in [BindingStatus::Free, BindingStatus::Reset, BindingStatus::Abandoned] {
+            assert_eq!(upd(s, Some(10), 100).t_upd(), Time(100), "{s:?}");
+            assert_eq!(upd(s, Some(200), 100).t_upd(), Time(200), "{s:?}");
+        }
+    }
+
+    /// ACTIVE against ACTIVE for another client, at the primary, with nothing of the
+    /// primary's own unacked: newer by causality, accepted even without time(2).
+    #[test]
+    fn active_vs_active_without_a_concurrent_change_is_accepted_on_the_primary() {
+        let mut db = rec(BindingStatus::Active, 100, 100, 1000, 1);
+        db.pending = false;
+        let u = upd(BindingStatus::Active, Some(90), 90);
+        assert_eq!(
+            resolve(Some(&db), &u, Some(&key(2)), Role::Primary, Time(200)),
+            Resolution::Accept
+        );
+    }
+
     #[test]
     fn reset_vs_active_is_time2() {
         let db = rec(BindingStatus::Reset, 0, 300, 0, 1);

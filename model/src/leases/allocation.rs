@@ -56,6 +56,14 @@ impl Standing<'_> {
         false
     }
 
+    fn partner_prefix_wait_mutated(&self) -> bool {
+        #[cfg(feature = "mutations")]
+        if self.mutated(crate::mutation::Mutation::PartnerPrefixesWithoutPdWait) {
+            return true;
+        }
+        false
+    }
+
     fn partner_pool_mutation(&self) -> bool {
         #[cfg(feature = "mutations")]
         if self.mutated(crate::mutation::Mutation::AllocateFromPartnerPool) {
@@ -407,7 +415,9 @@ impl Leases {
         if st.state != EndpointState::PartnerDown {
             return false;
         }
-        if now < crate::leases::mclt::partner_pool_usable_from(st.partner_down_time, st.mclt) {
+        if now < crate::leases::mclt::partner_pool_usable_from(st.partner_down_time, st.mclt)
+            && !st.partner_prefix_wait_mutated()
+        {
             return false;
         }
         match st.role() {
