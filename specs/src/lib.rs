@@ -23,6 +23,8 @@ pub mod config;
 pub mod model;
 pub mod properties;
 pub mod run;
+pub mod spec;
+pub mod step;
 pub mod viewer;
 pub mod walk;
 pub mod world;
