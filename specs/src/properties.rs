@@ -803,17 +803,56 @@ fn s30(m: &FailoverModel, s: &Step<'_>) -> bool {
     on_client(m, s, |a| a.new_allocations().all(|g| g.valid >= 30))
 }
 
-/// S31 (§4.2.2.1): outside PARTNER-DOWN, an EXPIRED or RELEASED lease goes back to its
-/// previous client only while no BNDUPD about it has been sent: its change is still pending
-/// (the "update partner" flag) and not carried by an outstanding BNDUPD. (Another client: S7.)
+/// The message on the wire, if it is one.
+fn body(w: &crate::world::Wire) -> Option<&MessageBody> {
+    match w {
+        crate::world::Wire::Msg(m) => Some(&m.body),
+        crate::world::Wire::Fin => None,
+    }
+}
+
+/// Whether `body` is a BNDUPD (`update`) or BNDREPLY (`!update`) that carries `r` as
+/// EXPIRED or RELEASED.
+fn announces(body: &MessageBody, update: bool, r: &failover_model::Resource) -> bool {
+    use failover_model::failover::message::BindingPayload;
+    let bm = match body {
+        MessageBody::BndUpd(bm) if update => bm,
+        MessageBody::BndReply(bm) if !update => bm,
+        _ => return false,
+    };
+    let leases: Vec<_> = match &bm.payload {
+        Some(BindingPayload::Client(cd)) => cd.ias.iter().flat_map(|ia| &ia.leases).collect(),
+        Some(BindingPayload::Prefix(pd)) => vec![&pd.lease],
+        None => Vec::new(),
+    };
+    leases.iter().any(|l| {
+        l.resource == *r
+            && matches!(
+                l.options.binding_status,
+                Some(BindingStatus::Expired | BindingStatus::Released)
+            )
+    })
+}
+
+/// S31 (§4.2.2.1, §8.8.1): outside PARTNER-DOWN, an EXPIRED or RELEASED lease goes back to
+/// its previous client only while no BNDUPD about it has been sent: not when the partner has
+/// acknowledged the change (the "update partner" flag is clear), nor while a BNDUPD carrying
+/// it as EXPIRED or RELEASED, or the BNDREPLY answering one, is on the connection. (Another
+/// client: S7.)
 fn s31(m: &FailoverModel, s: &Step<'_>) -> bool {
     on_client(m, s, |a| {
+        let i = idx(a.server);
+        let link = &s.before.link;
+        let on_link = |r: &failover_model::Resource| {
+            link.fifo[1 - i].iter().filter_map(body).any(|b| announces(b, true, r))
+                || link.fifo[i].iter().filter_map(body).any(|b| announces(b, false, r))
+        };
         a.in_pd()
             || a.giving().all(|g| {
                 let Some(b) = a.pre.binding(&g.resource) else { return true };
                 let regrant = matches!(b.status, BindingStatus::Expired | BindingStatus::Released)
                     && b.client.as_ref().is_some_and(|k| k.duid == a.duid);
-                !regrant || (b.pending && !a.pre.is_in_flight(&g.resource))
+                !regrant || (b.pending && !on_link(&g.resource))
             })
     })
 }
