@@ -17,7 +17,7 @@
 //! ([`crate::model`]) never reads this module; the [`stateright::Model`] implementation
 //! ([`crate::spec`]) reads the table.
 
-use crate::model::{own_free, Action, ClientOp, FailoverModel};
+use crate::model::{own_free, partner_free, Action, ClientOp, FailoverModel};
 use crate::step::{grants, told, Fed, Grant, Step};
 use crate::world::{fault, idx, Client, World};
 use failover_model::dhcp::client::{ClientMsgKind, ClientReply, ClientRequest};
@@ -717,9 +717,9 @@ fn s8(m: &FailoverModel, s: &Step<'_>) -> bool {
 
 /// S9 (§4.2.1, §4.2.2, §8.4.1): in PARTNER-DOWN a server never allocates an address of its
 /// partner's half, and allocates a prefix of its partner's free pool only from PD entry +
-/// MCLT on: one FREE(-BACKUP) for the partner at PD entry, or — for the secondary — an
+/// MCLT on — one FREE(-BACKUP) for the partner at PD entry, or, for the secondary, an
 /// untouched prefix (no record at all: untouched delegable prefixes are the primary's FREE,
-/// `failover_model::leases::pool`).
+/// `failover_model::leases::pool`) — and only once its own free prefixes are all gone.
 fn s9(m: &FailoverModel, s: &Step<'_>) -> bool {
     on_client(m, s, |a| {
         if !a.in_pd() {
@@ -738,9 +738,31 @@ fn s9(m: &FailoverModel, s: &Step<'_>) -> bool {
                 r.is_prefix() && a.server == Role::Secondary && a.pre.binding(&r).is_none();
             let untouched_ok = !untouched_partner_prefix
                 || entered.is_some_and(|t| a.local >= t.plus(m.timing.mclt));
-            waited && !partner_half && untouched_ok
+            let partner_prefix = untouched_partner_prefix
+                || (r.is_prefix()
+                    && a.pre.binding(&r).is_some_and(|b| b.status == partner_free(a.server)));
+            waited && !partner_half && untouched_ok && !(partner_prefix && own_prefix_left(m, a))
         })
     })
+}
+
+/// Whether the server still has a prefix of its own free pool (§4.2.2: FREE-BACKUP records
+/// for the secondary; FREE records and untouched prefixes for the primary).
+fn own_prefix_left(m: &FailoverModel, a: &Asked<'_>) -> bool {
+    let own = own_free(a.server);
+    let mut records = 0u128;
+    for b in a.pre.bindings().filter(|b| b.resource.is_prefix()) {
+        if b.status == own {
+            return true;
+        }
+        records += 1;
+    }
+    let total: u128 = m.configs[idx(a.server)]
+        .prefix_pools
+        .iter()
+        .map(|p| 1u128 << (p.delegated_len - p.prefix_len))
+        .sum();
+    a.server == Role::Primary && total > records
 }
 
 /// S10 (§4.2.1.1, §8.9.1): outside PARTNER-DOWN, new leases come from the server's own half

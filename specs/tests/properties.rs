@@ -326,49 +326,96 @@ fn l9b_fails_when_a_rebind_to_the_other_server_is_not_renewed() {
     assert!(!holds(&m, name::L9B, &r.before, Some(&r.action), &fed, &r.after));
 }
 
-/// S9: in PARTNER-DOWN the secondary hands out a delegable prefix nobody has touched (the
-/// primary's, §4.2.2) before PD entry + MCLT.
-#[test]
-fn s9_fails_for_an_untouched_partner_prefix_before_the_wait() {
-    let mut a = Assumptions::default();
-    a.switch_off("A1").expect("A1 is a switch");
-    let m = FailoverModel::new("a1", bounds("a1").expect("a1"), a);
-    let w = m.init_states().remove(0);
-    let pd = step(&m, &w, Action::PartnerDown { server: Role::Secondary });
-    assert_eq!(pd.after.state_of(Role::Secondary), Some(EndpointState::PartnerDown));
-    let r = client(&m, &pd.after, Role::Secondary, ClientOp::Solicit);
-    assert!(r.holds(&m, name::S9));
-    // Rewrite the REPLY to delegate a prefix the secondary has no record of.
-    let ep = r.before.servers[1].live.as_ref().unwrap();
-    let pool = &m.configs[1].prefix_pools[0];
-    let base = u128::from(pool.prefix);
-    let untouched = (0..1u128 << (pool.delegated_len - pool.prefix_len))
-        .map(|k| {
-            Resource::Prefix(
-                std::net::Ipv6Addr::from(base | (k << (128 - u32::from(pool.delegated_len)))),
-                pool.delegated_len,
-            )
-        })
-        .find(|p| ep.binding(p).is_none())
-        .expect("an untouched prefix");
+/// The record `r` with every delegated prefix its REPLYs carry replaced by `prefix`.
+fn delegating(r: &Rec, prefix: Resource) -> Vec<Fed> {
     let mut fed = r.fed.clone();
     let mut rewritten = false;
     for f in &mut fed {
         for o in &mut f.outputs {
             let Output::Reply(reply) = o else { continue };
             for ia in reply.ias.iter_mut().filter(|ia| ia.kind == IaKind::Pd) {
+                if ia.leases.is_empty() {
+                    ia.leases.push(failover_model::dhcp::client::GrantedLease {
+                        resource: prefix,
+                        preferred_lifetime: 30,
+                        valid_lifetime: 60,
+                    });
+                }
                 for l in &mut ia.leases {
-                    l.resource = untouched;
+                    l.resource = prefix;
                     rewritten = true;
                 }
             }
         }
     }
-    assert!(rewritten, "the secondary delegates a prefix in PARTNER-DOWN");
-    assert!(!holds(&m, name::S9, &r.before, Some(&r.action), &fed, &r.after));
-    // After PD entry + MCLT the same delegation is allowed.
-    let mut before = r.before.clone();
-    let entered = before.ghost.pd_entered[1].expect("the PD entry is recorded");
-    before.ghost.pd_entered[1] = Some(Time(entered.0 - m.timing.mclt));
-    assert!(holds(&m, name::S9, &before, Some(&r.action), &fed, &r.after));
+    assert!(rewritten, "the secondary answers with an IA_PD");
+    fed
+}
+
+/// S9: in PARTNER-DOWN the secondary hands out a delegable prefix nobody has touched (the
+/// primary's, §4.2.2) before PD entry + MCLT, or while it has a free prefix of its own.
+#[test]
+fn s9_fails_for_an_untouched_partner_prefix_before_the_wait_or_before_its_own() {
+    let mut a = Assumptions::default();
+    a.switch_off("A1").expect("A1 is a switch");
+    let m = FailoverModel::new("a1", bounds("a1").expect("a1"), a);
+    let w = m.init_states().remove(0);
+    let pd = step(&m, &w, Action::PartnerDown { server: Role::Secondary });
+    assert_eq!(pd.after.state_of(Role::Secondary), Some(EndpointState::PartnerDown));
+    let ask = |w: &World, c: u8| {
+        step(
+            &m,
+            w,
+            Action::Client {
+                client: c,
+                server: Role::Secondary,
+                op: ClientOp::Solicit,
+                reply_lost: false,
+            },
+        )
+    };
+    // The secondary's prefix records: its own FREE-BACKUP one, none for the primary's.
+    let ep = pd.after.servers[1].live.as_ref().unwrap();
+    let pool = &m.configs[1].prefix_pools[0];
+    let untouched = (0..1u128 << (pool.delegated_len - pool.prefix_len))
+        .map(|k| {
+            Resource::Prefix(
+                std::net::Ipv6Addr::from(
+                    u128::from(pool.prefix) | (k << (128 - u32::from(pool.delegated_len))),
+                ),
+                pool.delegated_len,
+            )
+        })
+        .find(|p| ep.binding(p).is_none())
+        .expect("a prefix the secondary has no record of");
+    let waited = |w: &World| {
+        let mut w = w.clone();
+        let entered = w.ghost.pd_entered[1].expect("the PD entry is recorded");
+        w.ghost.pd_entered[1] = Some(Time(entered.0 - m.timing.mclt));
+        w
+    };
+    // While its own FREE-BACKUP prefix is left: refused even after the wait.
+    let first = ask(&pd.after, 0);
+    assert!(first.holds(&m, name::S9));
+    let fed = delegating(&first, untouched);
+    assert!(!holds(&m, name::S9, &first.before, Some(&first.action), &fed, &first.after));
+    assert!(!holds(&m, name::S9, &waited(&first.before), Some(&first.action), &fed, &first.after));
+    // Its own prefix gone (the real step delegated it): refused before PD entry + MCLT only.
+    let second = ask(&first.after, 1);
+    assert!(second.holds(&m, name::S9));
+    let ep = second.before.servers[1].live.as_ref().unwrap();
+    assert!(
+        !ep.bindings().any(|b| b.resource.is_prefix() && b.status == BindingStatus::FreeBackup),
+        "the secondary's own prefix is delegated"
+    );
+    let fed = delegating(&second, untouched);
+    assert!(!holds(&m, name::S9, &second.before, Some(&second.action), &fed, &second.after));
+    assert!(holds(
+        &m,
+        name::S9,
+        &waited(&second.before),
+        Some(&second.action),
+        &fed,
+        &second.after
+    ));
 }
