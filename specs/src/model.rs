@@ -1,17 +1,21 @@
-//! The stateright [`Model`]: environment actions around two `failover_model::Endpoint`s.
+//! The environment: the actions around two `failover_model::Endpoint`s (clients, the
+//! partner connection, crashes and restarts, timers, time, the operator) and the ghost
+//! bookkeeping the properties read. It judges nothing: every action is returned with its
+//! record ([`Fed`] per input, assembled into a [`crate::step::Step`] by [`crate::spec`], which
+//! evaluates the properties of [`crate::properties`]).
 //!
 //! Every protocol decision is taken by `Endpoint::new`, `Endpoint::restore` and
 //! `Endpoint::handle`, and every step is carried out by the core's reference executor
 //! (`failover_model::exec`): `Persist` → the durable image, in order, with the executor's step
-//! checks (each failed one sets its property's bit, see [`violation_flag`]). The driver below
-//! only delivers what is left, in order, as the driving contract of `failover_model::io` says
-//! (and as `failoverd` does): `Reply` → the client's ledger (only then does the client believe
-//! it); `Send` → the FIFO towards the partner if the connection flows (a message the core lets
-//! overtake, `failover_model::failover::link::may_overtake`, may be delivered ahead of the
-//! queued ones: [`Action::Overtake`]); `Connect` → a connection attempt becomes possible;
-//! `Disconnect` → this side closes. Timers are the endpoint's own (`Endpoint::timers()`); the
-//! model fires a chosen due timer with `Input::Timer` (the checker's hook, so every order of
-//! due timers is explored), where `failoverd` feeds `Input::Timeout`.
+//! checks (their failures go into the record). The driver below only delivers what is left,
+//! in order, as the driving contract of `failover_model::io` says (and as `failoverd` does):
+//! `Reply` → the client's ledger (only then does the client believe it); `Send` → the FIFO
+//! towards the partner if the connection flows (a message the core lets overtake,
+//! `failover_model::failover::link::may_overtake`, may be delivered ahead of the queued ones:
+//! [`Action::Overtake`]); `Connect` → a connection attempt becomes possible; `Disconnect` →
+//! this side closes. Timers are the endpoint's own (`Endpoint::timers()`); the model fires a
+//! chosen due timer with `Input::Timer` (the checker's hook, so every order of due timers is
+//! explored), where `failoverd` feeds `Input::Timeout`.
 
 use crate::config::{bounds, endpoint_config, Assumptions, Bounds, Timing};
 use crate::step::{grants, told, Fed};

@@ -194,7 +194,8 @@ pub mod fault {
     pub const PD_COMMAND: u8 = 16;
 }
 
-/// Ghost state: never read by the endpoints, only by the properties.
+/// Ghost state: never read by the endpoints, only by the properties; kept by the environment
+/// (`crate::model`), except `violations`, which the specification (`crate::spec`) sets.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Ghost {
     /// Bit set of violated step properties: bit `k` is the property at index `k` of
