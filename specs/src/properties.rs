@@ -810,8 +810,7 @@ fn beyond_renewals(a: &Asked<'_>) -> bool {
 /// S14 (§3, §8.8.1): a NORMAL secondary answers only messages naming it and never allocates.
 fn s14(m: &FailoverModel, s: &Step<'_>) -> bool {
     on_client(m, s, |a| {
-        !(a.pre_state == EndpointState::Normal && a.server == Role::Secondary)
-            || !beyond_renewals(a)
+        !(a.pre_state == EndpointState::Normal && a.server == Role::Secondary && beyond_renewals(a))
     })
 }
 
