@@ -419,3 +419,23 @@ fn s9_fails_for_an_untouched_partner_prefix_before_the_wait_or_before_its_own() 
         &second.after
     ));
 }
+
+/// The table names every property once; a step property is an `always` (its verdict is a
+/// sticky bit), and every row cites a section.
+#[test]
+fn the_table_lists_each_property_once_with_its_section() {
+    use failover_specs::properties::Kind;
+    let mut names: Vec<_> = TABLE.iter().map(|p| p.name).collect();
+    names.sort_unstable();
+    let n = names.len();
+    names.dedup();
+    assert_eq!(names.len(), n, "a property is listed twice");
+    for p in TABLE {
+        assert!(!p.rfc.is_empty(), "{} cites no section", p.name);
+        if matches!(p.check, Over::Step(_)) {
+            assert_eq!(p.kind, Kind::Always, "{}", p.name);
+        }
+    }
+    let m = model("unit");
+    assert_eq!(m.properties().len(), TABLE.len());
+}
