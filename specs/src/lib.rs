@@ -8,6 +8,10 @@
 //! adds only the environment and the properties ([`properties`], named after the digest's
 //! §10 ids and citing RFC 8156).
 //!
+//! Read [`spec`] first: the world ([`world`]), the actions (the environment, [`model`]; each
+//! action yields one [`step::Step`] record), then the properties ([`properties::TABLE`], one
+//! row per property: name, RFC section, kind, check over the world or the step).
+//!
 //! Time: global seconds from [`world::T0`], advanced only to the next interesting instant
 //! (a timer deadline, a client's lease expiry or T1) and never past a horizon
 //! ([`config::Bounds::horizon`]). The endpoints keep absolute times inside opaque state, so
@@ -23,6 +27,8 @@ pub mod config;
 pub mod model;
 pub mod properties;
 pub mod run;
+pub mod spec;
+pub mod step;
 pub mod viewer;
 pub mod walk;
 pub mod world;

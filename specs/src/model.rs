@@ -1,20 +1,24 @@
-//! The stateright [`Model`]: environment actions around two `failover_model::Endpoint`s.
+//! The environment: the actions around two `failover_model::Endpoint`s (clients, the
+//! partner connection, crashes and restarts, timers, time, the operator) and the ghost
+//! bookkeeping the properties read. It judges nothing: every action is returned with its
+//! record ([`Fed`] per input, assembled into a [`crate::step::Step`] by [`crate::spec`], which
+//! evaluates the properties of [`crate::properties`]).
 //!
 //! Every protocol decision is taken by `Endpoint::new`, `Endpoint::restore` and
 //! `Endpoint::handle`, and every step is carried out by the core's reference executor
 //! (`failover_model::exec`): `Persist` → the durable image, in order, with the executor's step
-//! checks (each failed one sets its property's bit, see [`violation_flag`]). The driver below
-//! only delivers what is left, in order, as the driving contract of `failover_model::io` says
-//! (and as `failoverd` does): `Reply` → the client's ledger (only then does the client believe
-//! it); `Send` → the FIFO towards the partner if the connection flows (a message the core lets
-//! overtake, `failover_model::failover::link::may_overtake`, may be delivered ahead of the
-//! queued ones: [`Action::Overtake`]); `Connect` → a connection attempt becomes possible;
-//! `Disconnect` → this side closes. Timers are the endpoint's own (`Endpoint::timers()`); the
-//! model fires a chosen due timer with `Input::Timer` (the checker's hook, so every order of
-//! due timers is explored), where `failoverd` feeds `Input::Timeout`.
+//! checks (their failures go into the record). The driver below only delivers what is left,
+//! in order, as the driving contract of `failover_model::io` says (and as `failoverd` does):
+//! `Reply` → the client's ledger (only then does the client believe it); `Send` → the FIFO
+//! towards the partner if the connection flows (a message the core lets overtake,
+//! `failover_model::failover::link::may_overtake`, may be delivered ahead of the queued ones:
+//! [`Action::Overtake`]); `Connect` → a connection attempt becomes possible; `Disconnect` →
+//! this side closes. Timers are the endpoint's own (`Endpoint::timers()`); the model fires a
+//! chosen due timer with `Input::Timer` (the checker's hook, so every order of due timers is
+//! explored), where `failoverd` feeds `Input::Timeout`.
 
 use crate::config::{bounds, endpoint_config, Assumptions, Bounds, Timing};
-use crate::properties::{self, flag};
+use crate::step::{grants, told, Fed};
 use crate::world::{
     fault, idx, overtaking, role_at, role_name, Budget, Client, Ghost, Held, Link, PdWatch, Server,
     Wire, World, T0,
@@ -22,16 +26,15 @@ use crate::world::{
 use failover_model::dhcp::client::{
     ClientMsgKind, ClientReply, ClientRequest, IaRequest, ReplyKind, RequestedLease,
 };
-use failover_model::exec::{self, Check, Violation};
+use failover_model::exec;
 use failover_model::failover::message::MessageBody;
 use failover_model::leases::binding::BindingStatus;
 use failover_model::Message;
 use failover_model::{
-    Command, Config, Duid, DurableImage, EndpointState, IaKind, Input, Output, Resource, Role,
-    Time, Timer,
+    Command, Config, Duid, DurableImage, EndpointState, IaKind, Input, Output, Role, Time, Timer,
 };
 use serde::Serialize;
-use stateright::{Model, Property};
+use stateright::Model;
 use std::cell::RefCell;
 
 /// What happened inside one step, as the trace viewer needs it ([`FailoverModel::step_recorded`]).
@@ -292,73 +295,71 @@ impl FailoverModel {
     // The driver.
 
     /// Feeds one input to `role` through the core's executor (which applies the writes and
-    /// performs its step checks) and delivers the rest; returns the client replies.
-    fn feed(&self, w: &mut World, role: Role, input: Input) -> Vec<ClientReply> {
+    /// performs its step checks), delivers the rest, does the ghost bookkeeping and logs the
+    /// step in `log`; returns the client replies.
+    fn feed(
+        &self,
+        w: &mut World,
+        role: Role,
+        input: Input,
+        log: &mut Vec<Fed>,
+    ) -> Vec<ClientReply> {
         let i = idx(role);
         let now = self.local(w, role);
+        let (down_at, ran_failover, needs_updreqall) =
+            (w.ghost.down_at[i], w.ghost.ran_failover[i], w.ghost.needs_updreqall[i]);
         let server = &mut w.servers[i];
         let Some(ep) = server.live.as_mut() else { return Vec::new() };
         let pre = ep.state();
-        let check = StepInput::of(&input);
-        let recorded_input = recording().then(|| input.clone());
+        let kept = input.clone();
         let step = exec::step(ep, &mut server.image, now, input);
-        if let Some(input) = recorded_input {
-            record(Happening::Fed { server: role, now, input, outputs: step.outputs.clone() });
+        if recording() {
+            record(Happening::Fed {
+                server: role,
+                now,
+                input: kept.clone(),
+                outputs: step.outputs.clone(),
+            });
         }
-        flag_violations(w, &step.violations);
-        self.check_sends(w, role, &step.outputs);
-        let replies = self.carry_out(w, role, step);
-        self.after_step(w, role, Some(pre), &check);
+        let replies = self.carry_out(w, role, &step.outputs);
+        self.after_step(w, role, pre, &kept);
+        let ep = w.servers[i].live.as_ref();
+        log.push(Fed {
+            server: role,
+            now,
+            input: Some(kept),
+            outputs: step.outputs,
+            violations: step.violations,
+            state_before: Some(pre),
+            state_after: ep.map(failover_model::Endpoint::state),
+            comms_ok_after: ep.is_some_and(failover_model::Endpoint::comms_ok),
+            partner_state: w.state_of(role.other()),
+            heard_after: w.ghost.heard[i],
+            down_at,
+            ran_failover,
+            needs_updreqall,
+        });
         replies
     }
 
-    /// The step invariants on partner messages that need the world, not only the step (S18:
-    /// the primary's configured MCLT; S25: the ghost's record of a storage loss). The others
-    /// are the executor's ([`violation_flag`]).
-    fn check_sends(&self, w: &mut World, role: Role, outputs: &[Output]) {
-        for o in outputs {
-            let Output::Send(m) = o else { continue };
-            match &m.body {
-                // S25 (§8.5.2): after losing its stable storage, a server whose partner has a
-                // record of communicating with it MUST ask for everything (UPDREQALL), not
-                // UPDREQ. The digest scopes this to RECOVER; we hold every path to it,
-                // POTENTIAL-CONFLICT included (docs/design.md: the RFC's PC path would leave
-                // the acknowledged bindings missing).
-                MessageBody::UpdReq(_) if w.ghost.needs_updreqall[idx(role)] => {
-                    w.ghost.violations |= flag::S25;
-                }
-                // S18 (§6.1.2): an accepting CONNECTREPLY echoes the primary's MCLT.
-                MessageBody::ConnectReply(o)
-                    if o.status.as_ref().is_none_or(|s| s.code.0 == 0)
-                        && o.mclt != Some(self.configs[0].mclt) =>
-                {
-                    w.ghost.violations |= flag::S18;
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Delivers what the executor left of a step, in order (the driving contract of
-    /// `failover_model::io`).
-    fn carry_out(&self, w: &mut World, role: Role, step: exec::Step) -> Vec<ClientReply> {
+    /// `failover_model::io`): everything but the `Persist` writes, already in the image.
+    fn carry_out(&self, w: &mut World, role: Role, outputs: &[Output]) -> Vec<ClientReply> {
         let i = idx(role);
         let j = 1 - i;
         let mut replies = Vec::new();
-        for o in step.effects() {
+        for o in outputs {
             match o {
-                Output::Reply(r) => replies.push(r),
+                Output::Reply(r) => replies.push(r.clone()),
                 Output::Send(m) => {
                     if w.link.flowing() {
+                        let wire = Wire::Msg(Box::new(m.clone()));
                         if recording() {
-                            record(Happening::Queued {
-                                to: role_at(j),
-                                wire: Wire::Msg(Box::new(m.clone())),
-                            });
+                            record(Happening::Queued { to: role_at(j), wire: wire.clone() });
                         }
-                        w.link.fifo[j].push_back(Wire::Msg(Box::new(m)));
+                        w.link.fifo[j].push_back(wire);
                     } else if recording() {
-                        record(Happening::Dropped { from: role, message: m });
+                        record(Happening::Dropped { from: role, message: m.clone() });
                     }
                 }
                 Output::Connect if role == Role::Primary => w.link.connect_pending = true,
@@ -370,40 +371,51 @@ impl FailoverModel {
     }
 
     /// Restores `role` from its durable image through the core's executor (its step checks
-    /// included) and delivers the outputs.
-    fn restore(&self, w: &mut World, role: Role) {
+    /// included), delivers the outputs and logs the step in `log`.
+    fn restore(&self, w: &mut World, role: Role, log: &mut Vec<Fed>) {
         let i = idx(role);
         let now = self.local(w, role);
+        let (down_at, ran_failover, needs_updreqall) =
+            (w.ghost.down_at[i], w.ghost.ran_failover[i], w.ghost.needs_updreqall[i]);
         let (ep, step) = exec::restore(self.configs[i].clone(), &mut w.servers[i].image, now);
+        let (state, comms_ok) = (ep.state(), ep.comms_ok());
         w.servers[i].live = Some(ep);
-        flag_violations(w, &step.violations);
-        self.carry_out(w, role, step);
+        self.carry_out(w, role, &step.outputs);
+        log.push(Fed {
+            server: role,
+            now,
+            input: None,
+            outputs: step.outputs,
+            violations: step.violations,
+            state_before: None,
+            state_after: Some(state),
+            comms_ok_after: comms_ok,
+            partner_state: w.state_of(role.other()),
+            heard_after: w.ghost.heard[i],
+            down_at,
+            ran_failover,
+            needs_updreqall,
+        });
     }
 
-    /// Bookkeeping and step invariants that compare the state before and after a step.
-    fn after_step(&self, w: &mut World, role: Role, pre: Option<EndpointState>, input: &StepInput) {
+    /// The ghost bookkeeping after a step of `role` that began in state `pre` on `input`: what
+    /// the server has heard of its partner, the recovery and failover records, and the
+    /// PARTNER-DOWN reuse waits. (The properties judge the step; this only keeps the ghost
+    /// variables they read.)
+    fn after_step(&self, w: &mut World, role: Role, pre: EndpointState, input: &Input) {
         let i = idx(role);
-        if input.startup_state {
+        let (startup_state, partner_state) = told(input);
+        if startup_state {
             w.ghost.heard[i] = None;
-        } else if let Some(ps) = input.partner_state {
+        } else if let Some(ps) = partner_state {
             w.ghost.heard[i] = Some(ps);
         }
         if !w.servers[i].live.as_ref().is_some_and(|ep| ep.comms_ok()) {
             w.ghost.heard[i] = None;
         }
         let Some(post) = w.state_of(role) else { return };
-        let Some(pre) = pre else { return };
         if pre == post {
             return;
-        }
-        // S23 (§8.6.2): RECOVER-WAIT is left for RECOVER-DONE no earlier than the time the
-        // server went down plus the MCLT (a server that never ran failover may go at once).
-        if pre == EndpointState::RecoverWait && post == EndpointState::RecoverDone {
-            if let Some(down) = w.ghost.down_at[i] {
-                if w.ghost.ran_failover[i] && w.now < down.plus(self.timing.mclt) {
-                    w.ghost.violations |= flag::S23;
-                }
-            }
         }
         // A completed update request (RECOVER → RECOVER-WAIT, POTENTIAL-CONFLICT → NORMAL or
         // CONFLICT-DONE on UPDDONE) ends the recovery from a storage loss.
@@ -416,30 +428,6 @@ impl FailoverModel {
         if post == EndpointState::Normal {
             w.ghost.ran_failover[i] = true;
             w.ghost.down_at[i] = None;
-        }
-        // S24b (§8.4.2, §8.9.2): PARTNER-DOWN → NORMAL only with the partner in RECOVER-DONE;
-        // COMM-INT → NORMAL only with the partner in NORMAL, COMM-INT or RECOVER-DONE.
-        if post == EndpointState::Normal
-            && matches!(pre, EndpointState::PartnerDown | EndpointState::CommunicationsInterrupted)
-        {
-            let allowed = |s: EndpointState| {
-                if pre == EndpointState::PartnerDown {
-                    s == EndpointState::RecoverDone
-                } else {
-                    matches!(
-                        s,
-                        EndpointState::Normal
-                            | EndpointState::CommunicationsInterrupted
-                            | EndpointState::RecoverDone
-                    )
-                }
-            };
-            let told = input.partner_state.filter(|_| !input.startup_state).is_some_and(allowed);
-            let actual = w.state_of(role.other()).is_some_and(allowed);
-            let heard = w.ghost.heard[i].is_some_and(allowed);
-            if !told && !actual && !heard {
-                w.ghost.violations |= flag::S24B;
-            }
         }
         // PARTNER-DOWN entry: record the reuse waits (§4.2.2.1, §8.4.1) and, under A1, fence
         // the partner from clients until it hears from this server. A server that crashed in
@@ -454,6 +442,7 @@ impl FailoverModel {
             }
         } else {
             w.ghost.pd_watch[i] = None;
+            w.ghost.pd_entered[i] = None;
         }
     }
 
@@ -498,6 +487,7 @@ impl FailoverModel {
         }
         watch.sort();
         w.ghost.pd_watch[i] = Some(watch);
+        w.ghost.pd_entered[i] = Some(now);
     }
 
     /// `Bounds::warm_start`: from the initial world, carries out the partner network's and the
@@ -506,7 +496,7 @@ impl FailoverModel {
     /// recovery and pool balancing of two fresh servers, with no client, fault or command
     /// interleaved. Every step is an ordinary `next_state`, so the properties are checked on the
     /// way; the run then starts from the quiescent world it reaches.
-    fn warm_up(&self, mut w: World) -> World {
+    pub fn warm_up(&self, mut w: World) -> World {
         loop {
             let mut enabled = Vec::new();
             self.actions(&w, &mut enabled);
@@ -569,7 +559,8 @@ impl FailoverModel {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// A client operation: the request(s) reach `server`, and the client believes the leases
+    /// the REPLY grants (unless the reply is lost).
     fn client_action(
         &self,
         w: &mut World,
@@ -577,24 +568,21 @@ impl FailoverModel {
         server: Role,
         op: ClientOp,
         reply_lost: bool,
+        log: &mut Vec<Fed>,
     ) -> Option<()> {
         let i = idx(server);
         let ci = usize::from(c);
-        let pre_ep = w.servers[i].live.clone()?;
-        let pre_state = pre_ep.state();
-        let local = self.local(w, server);
-        let own_duid = pre_ep.config().server_duid.clone();
-        let duid = Self::client_duid(c);
+        let pre_state = w.servers[i].live.as_ref()?.state();
         w.budget.client_ops = w.budget.client_ops.checked_sub(1)?;
         if reply_lost {
             w.budget.lost_replies = w.budget.lost_replies.checked_sub(1)?;
             w.budget.faults = w.budget.faults.checked_sub(1)?;
         }
         let client = w.clients[ci].clone();
-        let granter = client.leases.first().map(|h| h.granted_by);
-        let granter_duid = granter.map(|g| self.configs[idx(g)].server_duid.clone());
-        // (request, reply) pairs, in order.
-        let mut exchanges: Vec<(ClientRequest, Vec<ClientReply>)> = Vec::new();
+        let granter_duid =
+            client.leases.first().map(|h| self.configs[idx(h.granted_by)].server_duid.clone());
+        // Every reply, in order.
+        let mut replies: Vec<ClientReply> = Vec::new();
         match op {
             ClientOp::Solicit => {
                 let ias = self
@@ -604,9 +592,9 @@ impl FailoverModel {
                     .map(|&k| IaRequest { kind: k, iaid: iaid_of(k), leases: Vec::new() })
                     .collect();
                 let sol = Self::request(c, 1, ClientMsgKind::Solicit, None, ias);
-                let replies = self.feed(w, server, Input::Client(sol.clone()));
-                let advertise = replies.iter().find(|r| r.kind == ReplyKind::Advertise).cloned();
-                exchanges.push((sol, replies));
+                let answers = self.feed(w, server, Input::Client(sol), log);
+                let advertise = answers.iter().find(|r| r.kind == ReplyKind::Advertise).cloned();
+                replies.extend(answers);
                 if let Some(adv) = advertise {
                     let ias = adv
                         .ias
@@ -632,19 +620,17 @@ impl FailoverModel {
                         Some(adv.server_id.clone()),
                         ias,
                     );
-                    let replies = self.feed(w, server, Input::Client(req.clone()));
-                    exchanges.push((req, replies));
+                    replies.extend(self.feed(w, server, Input::Client(req), log));
                 }
             }
             ClientOp::Renew | ClientOp::Rebind => {
                 let (kind, sid) = if op == ClientOp::Renew {
-                    (ClientMsgKind::Renew, granter_duid.clone())
+                    (ClientMsgKind::Renew, granter_duid)
                 } else {
                     (ClientMsgKind::Rebind, None)
                 };
                 let req = Self::request(c, 3, kind, sid, self.ias_for(&client, None));
-                let replies = self.feed(w, server, Input::Client(req.clone()));
-                exchanges.push((req, replies));
+                replies.extend(self.feed(w, server, Input::Client(req), log));
             }
             ClientOp::Release | ClientOp::Decline => {
                 let (kind, only) = if op == ClientOp::Release {
@@ -652,160 +638,25 @@ impl FailoverModel {
                 } else {
                     (ClientMsgKind::Decline, Some(IaKind::Na))
                 };
-                let req =
-                    Self::request(c, 4, kind, granter_duid.clone(), self.ias_for(&client, only));
+                let req = Self::request(c, 4, kind, granter_duid, self.ias_for(&client, only));
                 // The client stops using the leases as it sends the message.
                 w.clients[ci].leases.retain(|h| only.is_some_and(|k| h.kind != k));
-                let replies = self.feed(w, server, Input::Client(req.clone()));
-                exchanges.push((req, replies));
-            }
-        }
-
-        // Step invariants on what the server answered, judged by its state when asked.
-        let unresponsive = matches!(
-            pre_state,
-            EndpointState::Startup
-                | EndpointState::Recover
-                | EndpointState::RecoverWait
-                | EndpointState::PotentialConflict
-        );
-        let renew_only = (pre_state == EndpointState::Normal && server == Role::Secondary)
-            || pre_state == EndpointState::RecoverDone;
-        let must_answer = matches!(
-            pre_state,
-            EndpointState::CommunicationsInterrupted
-                | EndpointState::PartnerDown
-                | EndpointState::ResolutionInterrupted
-        );
-        let mut granted: Vec<(Resource, IaKind, u32, u32)> = Vec::new();
-        for (req, replies) in &exchanges {
-            // S13b (§8.4.1, §8.9.1, §8.11.1): these states answer every client request that
-            // does not name another server.
-            let names_other = req.server_id.as_ref().is_some_and(|d| *d != own_duid);
-            if must_answer && !names_other && replies.is_empty() {
-                w.ghost.violations |= flag::S13B;
-            }
-            for r in replies {
-                if unresponsive {
-                    w.ghost.violations |= flag::S13;
-                }
-                if renew_only && req.server_id.as_ref() != Some(&own_duid) {
-                    w.ghost.violations |=
-                        if pre_state == EndpointState::RecoverDone { flag::S15 } else { flag::S14 };
-                }
-                if r.kind != ReplyKind::Reply {
-                    continue;
-                }
-                for ia in &r.ias {
-                    for l in &ia.leases {
-                        let t1 = if ia.t1 == 0 || ia.t1 > l.valid_lifetime {
-                            l.valid_lifetime / 2
-                        } else {
-                            ia.t1
-                        };
-                        granted.push((l.resource, ia.kind, l.valid_lifetime, t1));
-                    }
-                }
-            }
-        }
-        let mclt = self.timing.mclt;
-        let in_pd = pre_state == EndpointState::PartnerDown;
-        for &(r, _, v, _) in granted.iter().filter(|g| g.2 > 0) {
-            let pre_b = pre_ep.binding(&r);
-            let expiry = local.plus(v);
-            if !in_pd {
-                // S2 (§4.4, §8.8.1, §8.9.1, §8.11.1).
-                let acked = pre_b.map_or(Time::ZERO, |b| b.acked_partner_lifetime);
-                if expiry > acked.max(local).plus(mclt) {
-                    w.ghost.violations |= flag::S2;
-                }
-                // S4 (§4.4): against what the partner has on stable storage.
-                if !w.ghost.storage_lost.iter().any(|&x| x) {
-                    let known = w.servers[1 - i]
-                        .image
-                        .bindings
-                        .get(&r)
-                        .map_or(Time::ZERO, |b| b.expiration_time);
-                    if expiry > known.max(local).plus(mclt) {
-                        w.ghost.violations |= flag::S4;
-                    }
-                }
-            }
-            let same_client = pre_b.is_some_and(|b| {
-                b.client.as_ref().is_some_and(|k| k.duid == duid)
-                    && matches!(
-                        b.status,
-                        BindingStatus::Active | BindingStatus::Expired | BindingStatus::Released
-                    )
-            });
-            // The client already believed it held it: an extension, not a new allocation.
-            let already_held = client.leases.iter().any(|h| h.resource == r);
-            if same_client || already_held {
-                continue;
-            }
-            // A new allocation.
-            if v < 30 {
-                w.ghost.violations |= flag::S30;
-            }
-            if pre_state == EndpointState::Normal && server == Role::Secondary {
-                w.ghost.violations |= flag::S14;
-            }
-            if pre_state == EndpointState::RecoverDone {
-                w.ghost.violations |= flag::S15;
-            }
-            if in_pd {
-                // S8 / S9 (§4.2.2.1, §8.4.1, §4.2.1).
-                for pw in w.ghost.pd_watch[i].iter().flatten().filter(|pw| pw.resource == r) {
-                    let other = pw.holder.as_ref().is_none_or(|h| *h != duid.0);
-                    if other && local < pw.wait_until {
-                        w.ghost.violations |= if pw.holder.is_some() { flag::S8 } else { flag::S9 };
-                    }
-                }
-                if r.primary_half().is_some_and(|p| p != (server == Role::Primary)) {
-                    w.ghost.violations |= flag::S9;
-                }
-            } else {
-                // S10 (§4.2.1.1, §8.9.1): own half / own free pool.
-                let own_half = r.primary_half().is_none_or(|p| p == (server == Role::Primary));
-                let own_free = pre_b.is_none_or(|b| b.status == own_free(server));
-                if !own_half || !own_free {
-                    w.ghost.violations |= flag::S10;
-                }
-                // S7 (§4.2.2.1, §7.2 (4)): another client's lease only once it is free.
-                if pre_b.is_some_and(|b| b.client.is_some() && !b.status.is_available()) {
-                    w.ghost.violations |= flag::S7;
-                }
-            }
-        }
-        // L9 (7031 §7 req. 4): a RENEW to the granting server, in a state that answers it,
-        // for a lease that server holds ACTIVE for this client, renews it.
-        if op == ClientOp::Renew && granter == Some(server) && !unresponsive {
-            for h in &client.leases {
-                let known = pre_ep.binding(&h.resource).is_some_and(|b| {
-                    b.status == BindingStatus::Active
-                        && b.client.as_ref().is_some_and(|k| k.duid == duid)
-                        && b.client_expiry > local
-                });
-                let renewed = granted.iter().any(|g| g.0 == h.resource && g.2 > 0);
-                if known && h.valid_until > w.now && !renewed {
-                    w.ghost.violations |= flag::L9;
-                }
+                replies.extend(self.feed(w, server, Input::Client(req), log));
             }
         }
         // The client believes what it heard.
         if !reply_lost {
-            let state_at_grant = pre_state;
-            for (r, kind, v, t1) in granted {
+            for g in grants(&replies) {
                 let leases = &mut w.clients[ci].leases;
-                leases.retain(|h| h.resource != r);
-                if v > 0 {
+                leases.retain(|h| h.resource != g.resource);
+                if g.valid > 0 {
                     leases.push(Held {
-                        resource: r,
-                        kind,
-                        valid_until: w.now.plus(v),
-                        renew_at: w.now.plus(t1),
+                        resource: g.resource,
+                        kind: g.kind,
+                        valid_until: w.now.plus(g.valid),
+                        renew_at: w.now.plus(g.t1),
                         granted_by: server,
-                        state_at_grant,
+                        state_at_grant: pre_state,
                     });
                 }
             }
@@ -944,51 +795,6 @@ impl FailoverModel {
     }
 }
 
-/// What the world's step invariants need to know about an input (S24b; the others are the
-/// executor's).
-#[derive(Default)]
-struct StepInput {
-    startup_state: bool,
-    partner_state: Option<EndpointState>,
-}
-
-impl StepInput {
-    fn of(input: &Input) -> Self {
-        let mut s = StepInput::default();
-        if let Input::Partner(m) = input {
-            if let MessageBody::State(st) = &m.body {
-                s.startup_state = st.flags.is_some_and(|f| f.startup);
-                s.partner_state = st.server_state;
-            }
-        }
-        s
-    }
-}
-
-/// The property bit each of the executor's step checks sets (`failover_model::exec::Check`).
-#[must_use]
-pub fn violation_flag(check: Check) -> u32 {
-    match check {
-        Check::AckDurable => flag::S5,
-        Check::GrantDurable => flag::S5B,
-        Check::UpdateAnswered => flag::S6,
-        Check::TransitionDurable => flag::S17,
-        Check::ConnectionRoles => flag::S19,
-        Check::StartupSignalling => flag::S20,
-        Check::PartnerDownIgnoresStartup => flag::S21,
-        Check::PotentialConflictExit => flag::S24,
-        Check::SettledLeaseKept => flag::S32,
-        // `Invariants`, and any check the executor gains before it has a property of its own.
-        _ => flag::I1,
-    }
-}
-
-fn flag_violations(w: &mut World, violations: &[Violation]) {
-    for v in violations {
-        w.ghost.violations |= violation_flag(v.check);
-    }
-}
-
 fn iaid_of(kind: IaKind) -> u32 {
     match kind {
         IaKind::Na => 1,
@@ -998,7 +804,8 @@ fn iaid_of(kind: IaKind) -> u32 {
 }
 
 /// The free status a server allocates from in its own pool (§4.2.1, §4.2.2).
-fn own_free(role: Role) -> BindingStatus {
+#[must_use]
+pub fn own_free(role: Role) -> BindingStatus {
     match role {
         Role::Primary => BindingStatus::Free,
         Role::Secondary => BindingStatus::FreeBackup,
@@ -1006,7 +813,8 @@ fn own_free(role: Role) -> BindingStatus {
 }
 
 /// The free status of the partner's pool.
-fn partner_free(role: Role) -> BindingStatus {
+#[must_use]
+pub fn partner_free(role: Role) -> BindingStatus {
     own_free(role.other())
 }
 
@@ -1026,11 +834,12 @@ fn close_side(w: &mut World, role: Role) {
     }
 }
 
-impl Model for FailoverModel {
-    type State = World;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<World> {
+/// The environment's moves, as the [`Model`] implementation (`crate::spec`) uses them.
+impl FailoverModel {
+    /// The initial world before the servers start (`before`), the world once both have started
+    /// from their empty images (`after`), and the two starts.
+    #[must_use]
+    pub fn start(&self) -> (World, World, Vec<Fed>) {
         let b = &self.bounds;
         let mut w = World {
             now: T0,
@@ -1052,18 +861,18 @@ impl Model for FailoverModel {
             },
             ghost: Ghost::default(),
         };
+        let before = w.clone();
+        let mut log = Vec::new();
         // A fresh endpoint is the restore of an empty image (`Endpoint::new`).
         for role in [Role::Primary, Role::Secondary] {
-            self.restore(&mut w, role);
+            self.restore(&mut w, role, &mut log);
         }
         self.update_stability(&mut w, true);
-        if self.bounds.warm_start {
-            w = self.warm_up(w);
-        }
-        vec![w]
+        (before, w, log)
     }
 
-    fn actions(&self, w: &World, actions: &mut Vec<Action>) {
+    /// The actions enabled in `w`.
+    pub fn enabled(&self, w: &World, actions: &mut Vec<Action>) {
         let live = |r: Role| w.servers[idx(r)].live.is_some();
         // Clients.
         if w.budget.client_ops > 0 {
@@ -1167,12 +976,17 @@ impl Model for FailoverModel {
         }
     }
 
-    fn next_state(&self, last: &World, action: Action) -> Option<World> {
+    /// The world after `action` in `last`, and every input fed to a server on the way, in
+    /// order (`None` if the action is not possible).
+    #[must_use]
+    pub fn transition(&self, last: &World, action: &Action) -> Option<(World, Vec<Fed>)> {
         let mut w = last.clone();
         let mut disturbed = false;
-        match action {
+        let mut log = Vec::new();
+        let log = &mut log;
+        match *action {
             Action::Client { client, server, op, reply_lost } => {
-                self.client_action(&mut w, client, server, op, reply_lost)?;
+                self.client_action(&mut w, client, server, op, reply_lost, log)?;
             }
             Action::Deliver { to } | Action::Overtake { to } => {
                 let i = idx(to);
@@ -1189,12 +1003,12 @@ impl Model for FailoverModel {
                             // A1's fence lifts once this server has heard from its partner.
                             w.ghost.fenced[i] = false;
                         }
-                        self.feed(&mut w, to, Input::Partner(*m));
+                        self.feed(&mut w, to, Input::Partner(*m), log);
                     }
                     Wire::Fin => {
                         w.link.open[i] = false;
                         w.link.fifo[i].clear();
-                        self.feed(&mut w, to, Input::ConnectionDown);
+                        self.feed(&mut w, to, Input::ConnectionDown, log);
                     }
                 }
             }
@@ -1206,18 +1020,18 @@ impl Model for FailoverModel {
                 for role in [Role::Secondary, Role::Primary] {
                     if w.link.open[idx(role)] {
                         w.link.open[idx(role)] = false;
-                        self.feed(&mut w, role, Input::ConnectionDown);
+                        self.feed(&mut w, role, Input::ConnectionDown, log);
                     }
                 }
                 w.link.open = [true, true];
-                self.feed(&mut w, Role::Primary, Input::ConnectionUp);
+                self.feed(&mut w, Role::Primary, Input::ConnectionUp, log);
                 if w.link.open[1] {
-                    self.feed(&mut w, Role::Secondary, Input::ConnectionUp);
+                    self.feed(&mut w, Role::Secondary, Input::ConnectionUp, log);
                 }
             }
             Action::ConnectFail => {
                 w.link.connect_pending = false;
-                self.feed(&mut w, Role::Primary, Input::ConnectionDown);
+                self.feed(&mut w, Role::Primary, Input::ConnectionDown, log);
             }
             Action::Break => {
                 w.budget.breaks = w.budget.breaks.checked_sub(1)?;
@@ -1228,7 +1042,7 @@ impl Model for FailoverModel {
                 for role in [Role::Primary, Role::Secondary] {
                     if w.link.open[idx(role)] {
                         w.link.open[idx(role)] = false;
-                        self.feed(&mut w, role, Input::ConnectionDown);
+                        self.feed(&mut w, role, Input::ConnectionDown, log);
                     }
                 }
             }
@@ -1262,6 +1076,7 @@ impl Model for FailoverModel {
                 if lose_storage {
                     // (A crash keeping storage keeps the PARTNER-DOWN waits: see `after_step`.)
                     w.ghost.pd_watch[i] = None;
+                    w.ghost.pd_entered[i] = None;
                     // The partner no longer has a record of communicating with this server.
                     w.ghost.needs_updreqall[1 - i] = false;
                 }
@@ -1290,10 +1105,10 @@ impl Model for FailoverModel {
                     return None;
                 }
                 disturbed = true;
-                self.restore(&mut w, server);
+                self.restore(&mut w, server, log);
             }
             Action::Fire { server, timer } => {
-                self.feed(&mut w, server, Input::Timer(timer));
+                self.feed(&mut w, server, Input::Timer(timer), log);
             }
             Action::Advance { to } => {
                 let delayed = !w.link.partitioned
@@ -1309,19 +1124,11 @@ impl Model for FailoverModel {
                 w.budget.pd_commands = w.budget.pd_commands.checked_sub(1)?;
                 w.ghost.faults_seen |= fault::PD_COMMAND;
                 disturbed = true;
-                self.feed(&mut w, server, Input::Command(Command::PartnerDown));
+                self.feed(&mut w, server, Input::Command(Command::PartnerDown), log);
             }
         }
         self.update_stability(&mut w, disturbed);
-        Some(w)
-    }
-
-    fn format_action(&self, a: &Action) -> String {
-        format_action(a)
-    }
-
-    fn properties(&self) -> Vec<Property<Self>> {
-        properties::all()
+        Some((w, std::mem::take(log)))
     }
 }
 

@@ -252,7 +252,7 @@ pub fn trace_json(
         link: &'a crate::world::Link,
         clients: &'a [crate::world::Client],
         budget: &'a crate::world::Budget,
-        violations: u32,
+        violations: u128,
         text: Vec<String>,
     }
     let view = |w: &World| -> Vec<ServerView> {

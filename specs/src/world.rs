@@ -194,11 +194,13 @@ pub mod fault {
     pub const PD_COMMAND: u8 = 16;
 }
 
-/// Ghost state: never read by the endpoints, only by the properties.
+/// Ghost state: never read by the endpoints, only by the properties; kept by the environment
+/// (`crate::model`), except `violations`, which the specification (`crate::spec`) sets.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Ghost {
-    /// Bit set of violated step properties (see [`crate::properties::flag`]).
-    pub violations: u32,
+    /// Bit set of violated step properties: bit `k` is the property at index `k` of
+    /// [`crate::properties::TABLE`], set (and kept) once a step violates it.
+    pub violations: u128,
     /// Assumption A1: this server's partner is in (or went to) PARTNER-DOWN and this server
     /// has not yet heard a STATE from it, so it must not be reachable by clients (§8.4).
     pub fenced: [bool; 2],
@@ -206,6 +208,9 @@ pub struct Ghost {
     /// PARTNER-DOWN. Kept across a crash that keeps storage: PARTNER-DOWN resumed from the
     /// record keeps its entry time.
     pub pd_watch: [Option<Vec<PdWatch>>; 2],
+    /// Per server, the local time it entered PARTNER-DOWN, kept and cleared with `pd_watch`:
+    /// the start of the MCLT wait for the partner's untouched prefixes (S9).
+    pub pd_entered: [Option<Time>; 2],
     /// Fault kinds that have happened so far.
     pub faults_seen: u8,
     /// Whether each server has ever lost its storage (S3/S4 only hold without that).
