@@ -166,7 +166,34 @@ pub struct DurableImage {
     pub bindings: BTreeMap<Resource, Binding>,
 }
 
+impl StateRecord {
+    /// Moves every time of the record by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        for t in [
+            &mut self.start_time_of_state,
+            &mut self.partner_state_start,
+            &mut self.partner_down_time,
+            &mut self.last_operating_time,
+            &mut self.time_of_failure,
+        ] {
+            *t = t.translated(delta);
+        }
+    }
+}
+
 impl DurableImage {
+    /// Moves every time in the image by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        if let Some(r) = &mut self.state {
+            r.translate(delta);
+        }
+        for b in self.bindings.values_mut() {
+            b.translate(delta);
+        }
+    }
+
     /// Applies one write.
     pub fn apply(&mut self, write: &DurableWrite) {
         match write {

@@ -23,6 +23,7 @@ pub mod config;
 pub mod model;
 pub mod properties;
 pub mod run;
+pub mod timeshift;
 pub mod viewer;
 pub mod walk;
 pub mod world;

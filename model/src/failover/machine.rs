@@ -91,6 +91,14 @@ impl Machine {
         }
     }
 
+    /// Moves every time by `delta` seconds (`Endpoint::translate`).
+    pub(crate) fn translate(&mut self, delta: i64) {
+        self.record.translate(delta);
+        for t in [&mut self.state_since, &mut self.started_at, &mut self.stopped_at] {
+            *t = t.translated(delta);
+        }
+    }
+
     // ------------------------------------------------------------ reading
 
     /// The live state.

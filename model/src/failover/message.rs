@@ -428,6 +428,63 @@ impl MessageBody {
     }
 }
 
+impl Message {
+    /// Moves every absolute time the message carries by `delta` seconds: the sent time and
+    /// the lease, binding and state options' times ([`Time::translated`], keeping the zero
+    /// "no time"; the CLTT travels as a difference and stays). The model checker's time
+    /// canonicalisation only ([`crate::Endpoint::translate`]).
+    pub fn translate(&mut self, delta: i64) {
+        let mv = |t: &mut Option<Time>| *t = t.map(|t| t.translated(delta));
+        let lease = |l: &mut LeaseData| {
+            let o = &mut l.options;
+            for t in [
+                &mut o.start_time_of_state,
+                &mut o.state_expiration_time,
+                &mut o.partner_lifetime,
+                &mut o.expiration_time,
+                &mut o.partner_lifetime_sent,
+                &mut o.partner_raw_clt_time,
+            ] {
+                mv(t);
+            }
+        };
+        self.sent_time = self.sent_time.translated(delta);
+        match &mut self.body {
+            MessageBody::BndUpd(b) | MessageBody::BndReply(b) => match &mut b.payload {
+                Some(BindingPayload::Client(c)) => {
+                    mv(&mut c.lq_base_time);
+                    if let Some(r) = &mut c.reconfigure {
+                        r.reconfigure_time = r.reconfigure_time.translated(delta);
+                    }
+                    for ia in &mut c.ias {
+                        ia.leases.iter_mut().for_each(lease);
+                    }
+                }
+                Some(BindingPayload::Prefix(p)) => {
+                    mv(&mut p.lq_base_time);
+                    lease(&mut p.lease);
+                }
+                None => {}
+            },
+            MessageBody::State(s) => {
+                mv(&mut s.start_time_of_state);
+                mv(&mut s.partner_down_time);
+            }
+            MessageBody::PoolReq(_)
+            | MessageBody::PoolResp(_)
+            | MessageBody::UpdReq(_)
+            | MessageBody::UpdReqAll(_)
+            | MessageBody::UpdDone(_)
+            | MessageBody::Connect(_)
+            | MessageBody::ConnectReply(_)
+            | MessageBody::Disconnect(_)
+            | MessageBody::Contact(_)
+            | MessageBody::StartTls(_)
+            | MessageBody::StartTlsReply(_) => {}
+        }
+    }
+}
+
 /// One failover message: the §5.2 header fields and the body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {

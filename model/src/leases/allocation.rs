@@ -139,6 +139,11 @@ impl Leases {
         (Leases { pools: Pools::new(config), db, announced }, repaired)
     }
 
+    /// Moves every time by `delta` seconds (`Endpoint::translate`).
+    pub(crate) fn translate(&mut self, delta: i64) {
+        self.db.translate(delta);
+    }
+
     /// The binding records.
     pub(crate) fn db(&self) -> &BindingDb {
         &self.db

@@ -146,6 +146,23 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Moves every time of the record by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        for t in [
+            &mut self.client_expiry,
+            &mut self.start_time_of_state,
+            &mut self.partner_lifetime,
+            &mut self.acked_partner_lifetime,
+            &mut self.expiration_time,
+            &mut self.cltt,
+            &mut self.partner_raw_clt_time,
+        ] {
+            *t = t.translated(delta);
+        }
+        self.state_expiration_time = self.state_expiration_time.map(|t| t.translated(delta));
+    }
+
     /// A fresh, never-used binding for `resource` in `status` (FREE or FREE-BACKUP).
     #[must_use]
     pub fn free(resource: Resource, status: BindingStatus, now: Time) -> Self {

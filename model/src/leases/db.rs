@@ -65,6 +65,16 @@ impl BindingDb {
         db
     }
 
+    /// Moves every time by `delta` seconds (`Endpoint::translate`): the records, then the
+    /// indexes rebuilt from them (a translation keeps every order between times).
+    pub(crate) fn translate(&mut self, delta: i64) {
+        let records = std::mem::take(&mut self.bindings).into_values().map(|mut b| {
+            b.translate(delta);
+            b
+        });
+        *self = BindingDb::from_records(records);
+    }
+
     /// The record for `r`.
     #[must_use]
     pub fn get(&self, r: &Resource) -> Option<&Binding> {

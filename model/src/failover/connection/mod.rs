@@ -124,6 +124,13 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Moves every time by `delta` seconds (`Endpoint::translate`). The measured skew is a
+    /// difference of two times and stays.
+    pub(crate) fn translate(&mut self, delta: i64) {
+        self.partner.state_start = self.partner.state_start.translated(delta);
+        self.partner.partner_down_time = self.partner.partner_down_time.translated(delta);
+    }
+
     /// A connection that is down, knowing the partner's state from the record.
     pub(crate) fn new(config: &Config, partner_state: Option<EndpointState>, since: Time) -> Self {
         Connection {

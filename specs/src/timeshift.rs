@@ -1,0 +1,144 @@
+//! Time translation of a checked world (issue 13, "time canonicalisation").
+//!
+//! The core is time-translation equivariant (`failover_model::Endpoint::translate`, and
+//! docs/model.md *Time translation* for what the core compares): two worlds that differ only by
+//! moving every time — the clock, every endpoint's and durable image's times, the messages in
+//! flight, the clients' ledgers and the ghost times — by the same amount have the same futures
+//! up to that amount, and every property gives the same answer on both
+//! ([`translate_world`]; `tests/timeshift.rs` checks both along random walks).
+//!
+//! [`canonical_time`] maps a world to the member of its translation class whose clock reads
+//! [`CANONICAL_NOW`]: the representative a reduction would store. It is **not** used by the
+//! checker's searches: with the absolute horizon of [`crate::config::Bounds::horizon`] the
+//! remaining horizon is part of every state's future, and a world and its translation differ
+//! in it, so no two states of one run may be merged (the clock is recoverable from the
+//! canonical world plus its remaining horizon: the map is one to one). [`census`] measures
+//! what canonicalisation would merge if the horizon were no bound (docs/model.md *Time
+//! translation*, figures).
+
+use crate::model::{Action, FailoverModel};
+use crate::world::{Wire, World};
+use failover_model::Time;
+use stateright::Model;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+/// The clock of a canonical world: far enough from zero that every time a bounded run holds
+/// stays positive after the translation (a run starts at `T0` = 1000 and holds no time before
+/// it, so any world with `now < CANONICAL_NOW + 1000` translates).
+pub const CANONICAL_NOW: Time = Time(1_000_000);
+
+/// Moves every time in `w` by `delta` seconds: the clock, both servers' endpoints and durable
+/// images, the messages on the partner connection, the clients' ledgers and the ghost times.
+/// The RFC's zero "no time" stays zero ([`Time::translated`]).
+///
+/// # Panics
+/// A non-zero time would leave the representable range.
+pub fn translate_world(w: &mut World, delta: i64) {
+    w.now = w.now.translated(delta);
+    for s in &mut w.servers {
+        if let Some(ep) = &mut s.live {
+            ep.translate(delta);
+        }
+        s.image.translate(delta);
+    }
+    for q in &mut w.link.fifo {
+        for wire in q.iter_mut() {
+            if let Wire::Msg(m) = wire {
+                m.translate(delta);
+            }
+        }
+    }
+    for c in &mut w.clients {
+        for h in &mut c.leases {
+            h.valid_until = h.valid_until.translated(delta);
+            h.renew_at = h.renew_at.translated(delta);
+        }
+    }
+    let g = &mut w.ghost;
+    for watch in g.pd_watch.iter_mut().flatten() {
+        for pw in watch {
+            pw.wait_until = pw.wait_until.translated(delta);
+        }
+    }
+    for t in g.down_at.iter_mut().flatten() {
+        *t = t.translated(delta);
+    }
+    if let Some(t) = &mut g.stable_since {
+        *t = t.translated(delta);
+    }
+}
+
+/// `w` moved by `delta` seconds (see [`translate_world`]).
+#[must_use]
+pub fn translated(w: &World, delta: i64) -> World {
+    let mut w = w.clone();
+    translate_world(&mut w, delta);
+    w
+}
+
+/// An action moved by `delta` seconds: only `Advance` names a time.
+#[must_use]
+pub fn translate_action(a: &Action, delta: i64) -> Action {
+    match a {
+        Action::Advance { to } => Action::Advance { to: to.translated(delta) },
+        other => other.clone(),
+    }
+}
+
+/// The representative of `w`'s translation class: `w` moved so that its clock reads
+/// [`CANONICAL_NOW`]. Written as a plain function so that it composes with a state
+/// permutation (the client symmetry) if a reduction ever uses it.
+#[must_use]
+pub fn canonical_time(w: &World) -> World {
+    translated(w, i64::from(CANONICAL_NOW.0) - i64::from(w.now.0))
+}
+
+/// What [`census`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Unique reachable states (the checker's count).
+    pub states: usize,
+    /// Unique translation classes among them ([`canonical_time`] of each).
+    pub classes: usize,
+}
+
+fn fingerprint(w: &World) -> u64 {
+    let mut h = DefaultHasher::new();
+    w.hash(&mut h);
+    h.finish()
+}
+
+/// Explores every reachable state of `model` (a depth-first search, one thread, fingerprints
+/// only) and counts how many distinct translation classes they fall into: the most a time
+/// canonicalisation could merge in this space if nothing else (the horizon) told the members of
+/// a class apart. Stops after `limit` states (then the counts are of the part explored).
+#[must_use]
+pub fn census(model: &FailoverModel, limit: usize) -> Census {
+    let mut seen = HashSet::new();
+    let mut classes = HashSet::new();
+    let mut stack = Vec::new();
+    for w in model.init_states() {
+        if seen.insert(fingerprint(&w)) {
+            classes.insert(fingerprint(&canonical_time(&w)));
+            stack.push(w);
+        }
+    }
+    let mut actions = Vec::new();
+    while let Some(w) = stack.pop() {
+        if seen.len() >= limit {
+            break;
+        }
+        actions.clear();
+        model.actions(&w, &mut actions);
+        for a in actions.drain(..) {
+            let Some(next) = model.next_state(&w, a) else { continue };
+            if seen.insert(fingerprint(&next)) {
+                classes.insert(fingerprint(&canonical_time(&next)));
+                stack.push(next);
+            }
+        }
+    }
+    Census { states: seen.len(), classes: classes.len() }
+}
