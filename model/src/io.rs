@@ -170,6 +170,11 @@ impl StateRecord {
     /// Moves every time of the record by `delta` seconds ([`Time::translated`]; the model
     /// checker's time canonicalisation, never a driver).
     pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` of the record by `f(t)` (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
         for t in [
             &mut self.start_time_of_state,
             &mut self.partner_state_start,
@@ -177,7 +182,7 @@ impl StateRecord {
             &mut self.last_operating_time,
             &mut self.time_of_failure,
         ] {
-            *t = t.translated(delta);
+            *t = f(*t);
         }
     }
 }
@@ -186,11 +191,16 @@ impl DurableImage {
     /// Moves every time in the image by `delta` seconds ([`Time::translated`]; the model
     /// checker's time canonicalisation, never a driver).
     pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` in the image by `f(t)` (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
         if let Some(r) = &mut self.state {
-            r.translate(delta);
+            r.map_times(f);
         }
         for b in self.bindings.values_mut() {
-            b.translate(delta);
+            b.map_times(f);
         }
     }
 

@@ -216,11 +216,19 @@ impl Endpoint {
     /// # Panics
     /// A non-zero time would leave the representable range.
     pub fn translate(&mut self, delta: i64) {
-        self.machine.translate(delta);
-        self.conn.translate(delta);
-        self.leases.translate(delta);
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` the endpoint holds (those [`Endpoint::translate`] moves) by
+    /// `f(t)`; `f` must keep [`Time::ZERO`]. For the model checker only: its measurements of
+    /// time canonicalisations other than a translation (`failover-specs`' `timeshift`), which
+    /// are sound only for the maps docs/model.md *Time translation* names.
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.machine.map_times(f);
+        self.conn.map_times(f);
+        self.leases.map_times(f);
         for t in self.timers.values_mut() {
-            *t = t.translated(delta);
+            *t = f(*t);
         }
     }
 

@@ -91,11 +91,11 @@ impl Machine {
         }
     }
 
-    /// Moves every time by `delta` seconds (`Endpoint::translate`).
-    pub(crate) fn translate(&mut self, delta: i64) {
-        self.record.translate(delta);
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`).
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.record.map_times(f);
         for t in [&mut self.state_since, &mut self.started_at, &mut self.stopped_at] {
-            *t = t.translated(delta);
+            *t = f(*t);
         }
     }
 

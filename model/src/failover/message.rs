@@ -434,7 +434,13 @@ impl Message {
     /// "no time"; the CLTT travels as a difference and stays). The model checker's time
     /// canonicalisation only ([`crate::Endpoint::translate`]).
     pub fn translate(&mut self, delta: i64) {
-        let mv = |t: &mut Option<Time>| *t = t.map(|t| t.translated(delta));
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every absolute time `t` the message carries (those [`Message::translate`]
+    /// moves) by `f(t)`; `f` must keep [`Time::ZERO`] (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        let mv = |t: &mut Option<Time>| *t = t.map(f);
         let lease = |l: &mut LeaseData| {
             let o = &mut l.options;
             for t in [
@@ -448,13 +454,13 @@ impl Message {
                 mv(t);
             }
         };
-        self.sent_time = self.sent_time.translated(delta);
+        self.sent_time = f(self.sent_time);
         match &mut self.body {
             MessageBody::BndUpd(b) | MessageBody::BndReply(b) => match &mut b.payload {
                 Some(BindingPayload::Client(c)) => {
                     mv(&mut c.lq_base_time);
                     if let Some(r) = &mut c.reconfigure {
-                        r.reconfigure_time = r.reconfigure_time.translated(delta);
+                        r.reconfigure_time = f(r.reconfigure_time);
                     }
                     for ia in &mut c.ias {
                         ia.leases.iter_mut().for_each(lease);

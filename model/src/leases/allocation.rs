@@ -139,9 +139,9 @@ impl Leases {
         (Leases { pools: Pools::new(config), db, announced }, repaired)
     }
 
-    /// Moves every time by `delta` seconds (`Endpoint::translate`).
-    pub(crate) fn translate(&mut self, delta: i64) {
-        self.db.translate(delta);
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`).
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.db.map_times(f);
     }
 
     /// The binding records.

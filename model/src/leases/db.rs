@@ -65,11 +65,11 @@ impl BindingDb {
         db
     }
 
-    /// Moves every time by `delta` seconds (`Endpoint::translate`): the records, then the
-    /// indexes rebuilt from them (a translation keeps every order between times).
-    pub(crate) fn translate(&mut self, delta: i64) {
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`): the records, then the
+    /// indexes rebuilt from them.
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
         let records = std::mem::take(&mut self.bindings).into_values().map(|mut b| {
-            b.translate(delta);
+            b.map_times(f);
             b
         });
         *self = BindingDb::from_records(records);

@@ -124,11 +124,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Moves every time by `delta` seconds (`Endpoint::translate`). The measured skew is a
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`). The measured skew is a
     /// difference of two times and stays.
-    pub(crate) fn translate(&mut self, delta: i64) {
-        self.partner.state_start = self.partner.state_start.translated(delta);
-        self.partner.partner_down_time = self.partner.partner_down_time.translated(delta);
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.partner.state_start = f(self.partner.state_start);
+        self.partner.partner_down_time = f(self.partner.partner_down_time);
     }
 
     /// A connection that is down, knowing the partner's state from the record.
