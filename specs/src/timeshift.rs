@@ -8,13 +8,14 @@
 //! ([`translate_world`]; `tests/timeshift.rs` checks both along random walks).
 //!
 //! [`canonical_time`] maps a world to the member of its translation class whose clock reads
-//! [`CANONICAL_NOW`]: the representative a reduction would store. It is **not** used by the
-//! checker's searches: with the absolute horizon of [`crate::config::Bounds::horizon`] the
-//! remaining horizon is part of every state's future, and a world and its translation differ
-//! in it, so no two states of one run may be merged (the clock is recoverable from the
-//! canonical world plus its remaining horizon: the map is one to one). [`census`] measures
-//! what canonicalisation would merge if the horizon were no bound (docs/model.md *Time
-//! translation*, figures).
+//! [`CANONICAL_NOW`]. Alone it merges nothing: with the absolute horizon of
+//! [`crate::config::Bounds::horizon`] the remaining horizon is part of every state's future
+//! (the clock is recoverable from the canonical world plus its remaining horizon: the map is
+//! one to one), and even without it every world keeps times that only age (this run's start,
+//! a free binding's start of state, ...), so two worlds at different clocks always differ
+//! ([`census`] counts it: 0 merged in `unit`, `tiny` and `ci`). [`canonicalise`] (the checker's
+//! mode `Bounds::canonical_time`) adds the other half: it shortens the long gaps of the past
+//! ([`compress_past`]), which no future comparison can tell apart, and drops the horizon.
 
 use crate::model::{Action, FailoverModel};
 use crate::world::{Wire, World};
@@ -96,10 +97,9 @@ pub fn times_of(w: &World) -> Vec<Time> {
 /// included) lie more than `gap` seconds apart; later times stay. A monotone map of the
 /// world's times, the identity on `[now - margin, ∞)`.
 ///
-/// A *measurement* of what a canonicalisation of old times would merge (see [`census`]); it
-/// is not used by the checker. It would be sound only if every comparison the core and the
-/// properties make between times, or between a time plus a duration and another, had all its
-/// durations below `gap` and `margin` (docs/model.md *Time translation*): not established.
+/// Sound for the checker's futures when every duration the core or a property adds to a stored
+/// time before comparing it is shorter than `gap` minus the skew tolerance and clock offset
+/// ([`compress_gap`], docs/model.md *Time translation*); [`canonicalise`] uses it so.
 #[must_use]
 pub fn compress_past(w: &World, gap: u32, margin: u32) -> World {
     let anchor = w.now.minus(margin);
@@ -139,6 +139,57 @@ pub fn translate_action(a: &Action, delta: i64) -> Action {
 #[must_use]
 pub fn canonical_time(w: &World) -> World {
     translated(w, i64::from(CANONICAL_NOW.0) - i64::from(w.now.0))
+}
+
+/// The gap [`canonicalise`] shortens the past to: longer than every duration the core or a
+/// property adds to a stored time before comparing it (the MCLT, the configured preferred and
+/// valid lifetimes, and the hold after a storage loss, their maximum), plus the §7.5.1 skew
+/// tolerance and the clock offset between the servers, rounded up to the model's 15 s grid.
+/// L1's window `K` is longer and is handled apart (see [`canonicalise`]).
+#[must_use]
+pub fn compress_gap(m: &FailoverModel) -> u32 {
+    let longest = m
+        .configs
+        .iter()
+        .flat_map(|c| {
+            [
+                c.mclt,
+                c.address_lifetimes.valid,
+                c.address_lifetimes.preferred,
+                c.prefix_lifetimes.valid,
+                c.prefix_lifetimes.preferred,
+            ]
+        })
+        .chain([m.timing.mclt])
+        .max()
+        .unwrap_or(0);
+    let offset = m.offsets.iter().max().copied().unwrap_or(0);
+    let g = longest + failover_model::time::SKEW_TOLERANCE + offset + 1;
+    g.div_ceil(15) * 15
+}
+
+/// The checker's time canonicalisation (`Bounds::canonical_time`): the past shortened to gaps
+/// of at most [`compress_gap`] ([`compress_past`] with the anchor at `now`), except L1's ghost
+/// clock `stable_since`, which is raised to `now - K` when older instead (L1 only asks whether
+/// `now >= stable_since + K`, and `now` never goes back), then the world moved so that its clock reads
+/// [`CANONICAL_NOW`] ([`canonical_time`]). The soundness argument is in docs/model.md *Time
+/// translation*; `tests/timeshift.rs` checks along random walks that it commutes with every
+/// step and every property.
+#[must_use]
+pub fn canonicalise(m: &FailoverModel, w: &World) -> World {
+    let mut w = w.clone();
+    // L1's clock takes no part in the compression: it is only ever compared with the clock,
+    // `K` later, so raised to `now - K` it keeps its distance to `now`.
+    let stable = w.ghost.stable_since.take().map(|t| {
+        if m.liveness_k > 0 {
+            t.max(w.now.minus(m.liveness_k))
+        } else {
+            t
+        }
+    });
+    let mut w = compress_past(&w, compress_gap(m), 0);
+    w.ghost.stable_since = stable;
+    canonical_time(&w)
 }
 
 /// What [`census`] found.

@@ -431,18 +431,25 @@ impl MessageBody {
 impl Message {
     /// Moves every absolute time the message carries by `delta` seconds: the sent time and
     /// the lease, binding and state options' times ([`Time::translated`], keeping the zero
-    /// "no time"; the CLTT travels as a difference and stays). The model checker's time
+    /// "no time"; the CLTT travels as a distance from the base time and stays). The model checker's time
     /// canonicalisation only ([`crate::Endpoint::translate`]).
     pub fn translate(&mut self, delta: i64) {
         self.map_times(&|t| t.translated(delta));
     }
 
     /// Replaces every absolute time `t` the message carries (those [`Message::translate`]
-    /// moves) by `f(t)`; `f` must keep [`Time::ZERO`] (see `Endpoint::map_times`).
+    /// moves) by `f(t)`, and each lease's CLTT distance `c` from its base time `b` by
+    /// `f(b) - f(b - c)` (the distance of the mapped times); `f` must keep [`Time::ZERO`] and be
+    /// monotone (see `Endpoint::map_times`).
     pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
         let mv = |t: &mut Option<Time>| *t = t.map(f);
-        let lease = |l: &mut LeaseData| {
+        // The CLTT travels as its distance from the payload's base time (§7.5.1): the time it
+        // stands for is `base - clt_time`, so the distance is that of the mapped times.
+        let lease = |l: &mut LeaseData, base: Option<Time>| {
             let o = &mut l.options;
+            if let (Some(c), Some(base)) = (o.clt_time, base) {
+                o.clt_time = Some(f(base).since(f(base.minus(c))));
+            }
             for t in [
                 &mut o.start_time_of_state,
                 &mut o.state_expiration_time,
@@ -458,17 +465,19 @@ impl Message {
         match &mut self.body {
             MessageBody::BndUpd(b) | MessageBody::BndReply(b) => match &mut b.payload {
                 Some(BindingPayload::Client(c)) => {
+                    for ia in &mut c.ias {
+                        for l in &mut ia.leases {
+                            lease(l, c.lq_base_time);
+                        }
+                    }
                     mv(&mut c.lq_base_time);
                     if let Some(r) = &mut c.reconfigure {
                         r.reconfigure_time = f(r.reconfigure_time);
                     }
-                    for ia in &mut c.ias {
-                        ia.leases.iter_mut().for_each(lease);
-                    }
                 }
                 Some(BindingPayload::Prefix(p)) => {
+                    lease(&mut p.lease, p.lq_base_time);
                     mv(&mut p.lq_base_time);
-                    lease(&mut p.lease);
                 }
                 None => {}
             },
