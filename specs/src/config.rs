@@ -110,18 +110,10 @@ pub struct Bounds {
     /// first start. A reduction for the searches that are about what happens later (the A1
     /// hazard); the configurations that check startup keep it off.
     pub warm_start: bool,
-    /// Time canonicalisation (`crate::timeshift::canonicalise`, docs/model.md *Time
-    /// translation*): every state is stored moved in time so that its clock reads
-    /// `timeshift::CANONICAL_NOW`, with the long gaps of its past shortened, and `horizon` is
-    /// no bound: time runs on without end, and the finite budgets (client operations, faults,
-    /// commands) with the settling of the protocol are what keeps the space finite. A run
-    /// then covers every horizon at once, and L5 judges every world with nothing in flight or
-    /// due (each is the end of the run with the horizon at its clock).
-    pub canonical_time: bool,
 }
 
 /// Names accepted by [`Bounds::set`].
-pub const BOUND_NAMES: [&str; 18] = [
+pub const BOUND_NAMES: [&str; 17] = [
     "horizon",
     "clients",
     "client_ops",
@@ -139,7 +131,6 @@ pub const BOUND_NAMES: [&str; 18] = [
     "delays",
     "ordered_timers",
     "warm_start",
-    "canonical_time",
 ];
 
 impl Bounds {
@@ -182,7 +173,6 @@ impl Bounds {
             "delays" => self.delays = flag(key, value)?,
             "ordered_timers" => self.ordered_timers = flag(key, value)?,
             "warm_start" => self.warm_start = flag(key, value)?,
-            "canonical_time" => self.canonical_time = flag(key, value)?,
             "ias" => {
                 self.ias = match value {
                     "na" => vec![IaKind::Na],
@@ -357,7 +347,6 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         delays: false,
         ordered_timers: true,
         warm_start: false,
-        canonical_time: false,
     };
     Some(match name {
         "unit" => Bounds { horizon: 60, client_ops: 1, breaks: 0, ..base },

@@ -285,10 +285,6 @@ impl FailoverModel {
     }
 
     fn horizon(&self) -> Time {
-        if self.bounds.canonical_time {
-            // Time canonicalisation: no horizon (`Bounds::canonical_time`).
-            return Time::MAX;
-        }
         T0.plus(self.bounds.horizon)
     }
 
@@ -864,9 +860,6 @@ impl FailoverModel {
     pub fn at_end(&self, w: &World) -> bool {
         let mut enabled = Vec::new();
         self.actions(w, &mut enabled);
-        // Without a horizon (`Bounds::canonical_time`) every world with nothing in flight or due
-        // ends the run whose horizon is its clock.
-        let timeless = self.bounds.canonical_time;
         !enabled.iter().any(|a| {
             matches!(
                 a,
@@ -874,7 +867,8 @@ impl FailoverModel {
                     | Action::Fire { .. }
                     | Action::ConnectUp
                     | Action::ConnectFail
-            ) || (!timeless && matches!(a, Action::Advance { .. }))
+                    | Action::Advance { .. }
+            )
         })
     }
 
@@ -896,17 +890,13 @@ impl FailoverModel {
                 w = self.next_state(&w, Action::Restart { server })?;
             }
         }
-        // Time is counted from here: under `Bounds::canonical_time` every step's world is moved
-        // back to the canonical clock, so the clock itself does not tell how much passed.
-        let start = w.now;
-        let mut elapsed = 0u32;
+        let deadline = w.now.plus(self.liveness_k);
         // Each instant has finitely many due events; the step cap only guards against an
         // update storm (which would itself be a liveness failure).
         for _ in 0..100_000 {
             if w.both_in(EndpointState::Normal) {
-                return Some(start.plus(elapsed));
+                return Some(w.now);
             }
-            let deadline = w.now.plus(self.liveness_k.saturating_sub(elapsed));
             let mut enabled = Vec::new();
             self.actions(&w, &mut enabled);
             let next = enabled
@@ -923,9 +913,6 @@ impl FailoverModel {
                 .or_else(|| {
                     self.next_instant_before(&w, deadline).map(|to| Action::Advance { to })
                 })?;
-            if let Action::Advance { to } = next {
-                elapsed += to.since(w.now);
-            }
             w = self.next_state(&w, next)?;
         }
         None
@@ -1071,9 +1058,6 @@ impl Model for FailoverModel {
         self.update_stability(&mut w, true);
         if self.bounds.warm_start {
             w = self.warm_up(w);
-        }
-        if self.bounds.canonical_time {
-            w = crate::timeshift::canonicalise(self, &w);
         }
         vec![w]
     }
@@ -1328,9 +1312,6 @@ impl Model for FailoverModel {
             }
         }
         self.update_stability(&mut w, disturbed);
-        if self.bounds.canonical_time {
-            w = crate::timeshift::canonicalise(self, &w);
-        }
         Some(w)
     }
 

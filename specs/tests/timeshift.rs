@@ -105,7 +105,7 @@ fn translation_commutes_with_every_step_of_storage_loss_and_skew() {
     assert!(walks("storage", 30, 60) > 1000);
 }
 
-/// The checker's canonicalisation (`Bounds::canonical_time`) commutes with the model: along
+/// The time canonicalisation (`timeshift::canonicalise`) commutes with the model: along
 /// long random walks (time running far past the compression gap), for every enabled action,
 /// the canonical world enables the same actions (moved in time), stepping from it and from the
 /// original world gives the same canonical world, and every property answers the same. The
