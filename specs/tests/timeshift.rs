@@ -29,7 +29,7 @@ fn pick(rng: &mut ChaCha8Rng, mut acts: Vec<Action>) -> Action {
             matches!(acts[k], Action::PartnerDown { .. } | Action::Crash { .. } | Action::Partition)
         })
         .collect();
-    let k = if !rare.is_empty() && rng.next_u64() % 2 == 0 {
+    let k = if !rare.is_empty() && rng.next_u64().is_multiple_of(2) {
         rare[usize::try_from(rng.next_u64() % rare.len() as u64).unwrap_or(0)]
     } else {
         usize::try_from(rng.next_u64() % acts.len() as u64).unwrap_or(0)
