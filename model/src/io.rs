@@ -166,7 +166,44 @@ pub struct DurableImage {
     pub bindings: BTreeMap<Resource, Binding>,
 }
 
+impl StateRecord {
+    /// Moves every time of the record by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` of the record by `f(t)` (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        for t in [
+            &mut self.start_time_of_state,
+            &mut self.partner_state_start,
+            &mut self.partner_down_time,
+            &mut self.last_operating_time,
+            &mut self.time_of_failure,
+        ] {
+            *t = f(*t);
+        }
+    }
+}
+
 impl DurableImage {
+    /// Moves every time in the image by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` in the image by `f(t)` (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        if let Some(r) = &mut self.state {
+            r.map_times(f);
+        }
+        for b in self.bindings.values_mut() {
+            b.map_times(f);
+        }
+    }
+
     /// Applies one write.
     pub fn apply(&mut self, write: &DurableWrite) {
         match write {

@@ -64,6 +64,26 @@ impl Time {
         self.0 > other.0.saturating_add(SKEW_TOLERANCE)
     }
 
+    /// This time moved by `delta` seconds, keeping [`Time::ZERO`] (the RFC's "no time") as it
+    /// is: the time translation of the model checker's time canonicalisation
+    /// (`Endpoint::translate`, docs/model.md *Time translation*). Never used by a driver.
+    ///
+    /// # Panics
+    /// A non-zero time would leave `1..=u32::MAX - 1` (the translation would no longer commute
+    /// with the core's saturating arithmetic and zero tests).
+    #[must_use]
+    pub fn translated(self, delta: i64) -> Time {
+        if self.is_zero() {
+            return self;
+        }
+        let t = i64::from(self.0) + delta;
+        assert!(
+            t > 0 && t < i64::from(u32::MAX),
+            "time translation of {self} by {delta} leaves the representable range"
+        );
+        Time(u32::try_from(t).unwrap_or(u32::MAX))
+    }
+
     /// Converts from Unix seconds (the runtime's clock), saturating outside the u32 range.
     #[must_use]
     pub fn from_unix(unix_secs: u64) -> Time {
@@ -105,5 +125,19 @@ mod tests {
         assert_eq!(Time::from_unix(UNIX_OFFSET + 42), Time(42));
         assert_eq!(Time::from_unix(0), Time::ZERO);
         assert_eq!(Time(42).to_unix(), UNIX_OFFSET + 42);
+    }
+
+    #[test]
+    fn translation_keeps_the_zero_time() {
+        assert_eq!(Time(1000).translated(-999), Time(1));
+        assert_eq!(Time(1000).translated(15), Time(1015));
+        assert_eq!(Time::ZERO.translated(-5), Time::ZERO);
+        assert_eq!(Time::ZERO.translated(5), Time::ZERO);
+    }
+
+    #[test]
+    #[should_panic(expected = "leaves the representable range")]
+    fn translation_never_reaches_the_zero_time() {
+        let _ = Time(1000).translated(-1000);
     }
 }

@@ -628,3 +628,65 @@ fn trace_step(pair: &Pair, a: &Env, clients: &[Client]) {
         }
     }
 }
+
+/// An output with every time it carries moved by `delta` seconds (client replies carry
+/// lifetimes, events durations: they stay).
+fn translated_output(o: &Output, delta: i64) -> Output {
+    let mut o = o.clone();
+    match &mut o {
+        Output::Send(m) => m.translate(delta),
+        Output::Persist(failover_model::io::DurableWrite::Binding(b)) => b.translate(delta),
+        Output::Persist(failover_model::io::DurableWrite::State(r)) => r.translate(delta),
+        _ => {}
+    }
+    o
+}
+
+/// Time-translation equivariance of the core (`Endpoint::translate`, the ground of the model
+/// checker's time canonicalisation, docs/model.md *Time translation*): from any endpoint of
+/// the fuzzing preludes, for any input sequence (partner messages with arbitrary times
+/// included), handling the translated input at the translated time on the translated endpoint
+/// gives the translated endpoint and the translated outputs, step after step.
+fn run_translated(
+    role: Role,
+    start: u8,
+    delta: i64,
+    steps: Vec<(u32, Input)>,
+) -> Result<(), TestCaseError> {
+    let (mut ep, mut now) = prelude(role, start);
+    let mut moved = ep.clone();
+    moved.translate(delta);
+    for (i, (dt, mut input)) in steps.into_iter().enumerate() {
+        now = now.plus(dt);
+        if let Input::Partner(m) = &mut input {
+            m.sent_time = now.minus(m.sent_time.0);
+        }
+        let mut moved_input = input.clone();
+        if let Input::Partner(m) = &mut moved_input {
+            m.translate(delta);
+        }
+        let out = ep.handle(now, input.clone());
+        let moved_out = moved.handle(now.translated(delta), moved_input);
+        let expected: Vec<Output> = out.iter().map(|o| translated_output(o, delta)).collect();
+        prop_assert_eq!(&moved_out, &expected, "step {} {:?}: outputs differ", i, input);
+        let mut expected_ep = ep.clone();
+        expected_ep.translate(delta);
+        prop_assert!(moved == expected_ep, "step {} {:?}: endpoints differ", i, input);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(128), ..ProptestConfig::default() })]
+
+    #[test]
+    fn handling_commutes_with_time_translation(
+        primary in any::<bool>(),
+        start in 0u8..4,
+        delta in prop_oneof![-90_000i64..-1, 1i64..1_000_000],
+        steps in prop::collection::vec(input(), 1..60),
+    ) {
+        let role = if primary { Role::Primary } else { Role::Secondary };
+        run_translated(role, start, delta, steps)?;
+    }
+}

@@ -29,6 +29,7 @@ pub mod properties;
 pub mod run;
 pub mod spec;
 pub mod step;
+pub mod timeshift;
 pub mod viewer;
 pub mod walk;
 pub mod world;

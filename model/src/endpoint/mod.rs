@@ -196,6 +196,42 @@ impl Endpoint {
         self.finish_step(now, sink)
     }
 
+    /// Moves every time the endpoint holds by `delta` seconds (the state record and live
+    /// state's times, the partner's reported times, every binding's times, the timers'
+    /// deadlines), keeping the RFC's zero "no time" as it is ([`Time::translated`]).
+    ///
+    /// **For the model checker only** (its time canonicalisation, `failover-specs`'
+    /// `timeshift` module): a driver never moves an endpoint in time. It rests on the core being
+    /// *time-translation equivariant*: `handle` only compares the times it holds or receives with
+    /// each other and with `now`, adds durations to them and takes differences (the CLTT and
+    /// skew on the wire are differences), and no configuration holds an absolute time. So for
+    /// every input `i` whose own times (a partner message's, see
+    /// [`crate::Message::translate`]) are moved too,
+    /// `translate(e, d).handle(now + d, translate(i, d))` = `translate(e.handle(now, i), d)`
+    /// with the outputs' times moved, as long as no non-zero time reaches zero or the
+    /// saturation at [`Time::MAX`] (docs/model.md *Time translation* has the list of what the
+    /// core compares; `failover-specs`' `tests/timeshift.rs` checks the commutation along
+    /// random walks).
+    ///
+    /// # Panics
+    /// A non-zero time would leave the representable range.
+    pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` the endpoint holds (those [`Endpoint::translate`] moves) by
+    /// `f(t)`; `f` must keep [`Time::ZERO`]. For the model checker only: its measurements of
+    /// time canonicalisations other than a translation (`failover-specs`' `timeshift`), which
+    /// are sound only for the maps docs/model.md *Time translation* names.
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.machine.map_times(f);
+        self.conn.map_times(f);
+        self.leases.map_times(f);
+        for t in self.timers.values_mut() {
+            *t = f(*t);
+        }
+    }
+
     /// The end of every step: FO_SEND_TIMER after a send (§6.6), the expiry timer; the timers
     /// go back to the endpoint.
     fn finish_step(&mut self, now: Time, mut sink: Sink) -> Vec<Output> {

@@ -91,6 +91,14 @@ impl Machine {
         }
     }
 
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`).
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.record.map_times(f);
+        for t in [&mut self.state_since, &mut self.started_at, &mut self.stopped_at] {
+            *t = f(*t);
+        }
+    }
+
     // ------------------------------------------------------------ reading
 
     /// The live state.

@@ -428,6 +428,78 @@ impl MessageBody {
     }
 }
 
+impl Message {
+    /// Moves every absolute time the message carries by `delta` seconds: the sent time and
+    /// the lease, binding and state options' times ([`Time::translated`], keeping the zero
+    /// "no time"; the CLTT travels as a distance from the base time and stays). The model checker's time
+    /// canonicalisation only ([`crate::Endpoint::translate`]).
+    pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every absolute time `t` the message carries (those [`Message::translate`]
+    /// moves) by `f(t)`, and each lease's CLTT distance `c` from its base time `b` by
+    /// `f(b) - f(b - c)` (the distance of the mapped times); `f` must keep [`Time::ZERO`] and be
+    /// monotone (see `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        let mv = |t: &mut Option<Time>| *t = t.map(f);
+        // The CLTT travels as its distance from the payload's base time (§7.5.1): the time it
+        // stands for is `base - clt_time`, so the distance is that of the mapped times.
+        let lease = |l: &mut LeaseData, base: Option<Time>| {
+            let o = &mut l.options;
+            if let (Some(c), Some(base)) = (o.clt_time, base) {
+                o.clt_time = Some(f(base).since(f(base.minus(c))));
+            }
+            for t in [
+                &mut o.start_time_of_state,
+                &mut o.state_expiration_time,
+                &mut o.partner_lifetime,
+                &mut o.expiration_time,
+                &mut o.partner_lifetime_sent,
+                &mut o.partner_raw_clt_time,
+            ] {
+                mv(t);
+            }
+        };
+        self.sent_time = f(self.sent_time);
+        match &mut self.body {
+            MessageBody::BndUpd(b) | MessageBody::BndReply(b) => match &mut b.payload {
+                Some(BindingPayload::Client(c)) => {
+                    for ia in &mut c.ias {
+                        for l in &mut ia.leases {
+                            lease(l, c.lq_base_time);
+                        }
+                    }
+                    mv(&mut c.lq_base_time);
+                    if let Some(r) = &mut c.reconfigure {
+                        r.reconfigure_time = f(r.reconfigure_time);
+                    }
+                }
+                Some(BindingPayload::Prefix(p)) => {
+                    lease(&mut p.lease, p.lq_base_time);
+                    mv(&mut p.lq_base_time);
+                }
+                None => {}
+            },
+            MessageBody::State(s) => {
+                mv(&mut s.start_time_of_state);
+                mv(&mut s.partner_down_time);
+            }
+            MessageBody::PoolReq(_)
+            | MessageBody::PoolResp(_)
+            | MessageBody::UpdReq(_)
+            | MessageBody::UpdReqAll(_)
+            | MessageBody::UpdDone(_)
+            | MessageBody::Connect(_)
+            | MessageBody::ConnectReply(_)
+            | MessageBody::Disconnect(_)
+            | MessageBody::Contact(_)
+            | MessageBody::StartTls(_)
+            | MessageBody::StartTlsReply(_) => {}
+        }
+    }
+}
+
 /// One failover message: the §5.2 header fields and the body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {

@@ -147,6 +147,11 @@ impl Leases {
         (Leases { pools: Pools::new(config), db, announced }, repaired)
     }
 
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`).
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.db.map_times(f);
+    }
+
     /// The binding records.
     pub(crate) fn db(&self) -> &BindingDb {
         &self.db

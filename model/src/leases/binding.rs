@@ -146,6 +146,29 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Moves every time of the record by `delta` seconds ([`Time::translated`]; the model
+    /// checker's time canonicalisation, never a driver).
+    pub fn translate(&mut self, delta: i64) {
+        self.map_times(&|t| t.translated(delta));
+    }
+
+    /// Replaces every time `t` of the record by `f(t)` (`f` keeps [`Time::ZERO`]; see
+    /// `Endpoint::map_times`).
+    pub fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        for t in [
+            &mut self.client_expiry,
+            &mut self.start_time_of_state,
+            &mut self.partner_lifetime,
+            &mut self.acked_partner_lifetime,
+            &mut self.expiration_time,
+            &mut self.cltt,
+            &mut self.partner_raw_clt_time,
+        ] {
+            *t = f(*t);
+        }
+        self.state_expiration_time = self.state_expiration_time.map(f);
+    }
+
     /// A fresh, never-used binding for `resource` in `status` (FREE or FREE-BACKUP).
     #[must_use]
     pub fn free(resource: Resource, status: BindingStatus, now: Time) -> Self {

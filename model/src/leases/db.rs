@@ -65,6 +65,16 @@ impl BindingDb {
         db
     }
 
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`): the records, then the
+    /// indexes rebuilt from them.
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        let records = std::mem::take(&mut self.bindings).into_values().map(|mut b| {
+            b.map_times(f);
+            b
+        });
+        *self = BindingDb::from_records(records);
+    }
+
     /// The record for `r`.
     #[must_use]
     pub fn get(&self, r: &Resource) -> Option<&Binding> {

@@ -124,6 +124,13 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Replaces every time `t` by `f(t)` (`Endpoint::map_times`). The measured skew is a
+    /// difference of two times and stays.
+    pub(crate) fn map_times(&mut self, f: &impl Fn(Time) -> Time) {
+        self.partner.state_start = f(self.partner.state_start);
+        self.partner.partner_down_time = f(self.partner.partner_down_time);
+    }
+
     /// A connection that is down, knowing the partner's state from the record.
     pub(crate) fn new(config: &Config, partner_state: Option<EndpointState>, since: Time) -> Self {
         Connection {
