@@ -20,8 +20,10 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod goals;
 pub mod model;
 pub mod properties;
+pub mod reduce;
 pub mod run;
 pub mod viewer;
 pub mod walk;
