@@ -51,8 +51,9 @@ enum CheckerKind {
 enum Cmd {
     /// Check a named bounded configuration.
     Check {
-        /// The configuration: unit, tiny, ci, deep, auto-pd, a1, pd-crash, pd-partition, storage,
-        /// partition, restart-pd, reuse, walk (see `failover_specs::config::bounds`).
+        /// The configuration: unit, tiny, ci, deep, deep2, pool, faults2, auto-pd, a1, pd-crash,
+        /// pd-partition, storage, partition, restart-pd, reuse, walk (see
+        /// `failover_specs::config::bounds`).
         #[arg(long, default_value = "ci")]
         config: String,
         /// The search.
