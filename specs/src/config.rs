@@ -430,10 +430,7 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             warm_start: true,
             ..base
         },
-        "deep2" => Bounds {
-            max_faults: Some(2),
-            ..bounds("deep")?
-        },
+        "deep2" => Bounds { max_faults: Some(2), ..bounds("deep")? },
         "pool" => Bounds {
             horizon: 75,
             client_ops: 3,
