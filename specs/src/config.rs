@@ -331,9 +331,10 @@ pub const CONFIG_NAMES: [&str; 16] = [
 ///   two addresses per half (`pool_size`), from the quiescent NORMAL pair: the pool cursor
 ///   skips a recorded address (held, abandoned, or waiting to be reused), a break falls between
 ///   an update and its reply before a third operation, and a BNDUPD meets the receiver's own
-///   pending change on reconnection (the goals of [`crate::goals`]).
+///   pending change on reconnection (the goals of [`crate::goals`]). 1,976,764 states
+///   (2026-12-05; the same bounds with two clients and `dfs-sym`: 7,839,772, too large for CI).
 /// - `faults2`: one client asking for an address, one operation, a break and a partition, both
-///   in one run (`max_faults = 2`), horizon 60 s from the NORMAL pair. With a crash as a third
+///   in one run (`max_faults = 2`), horizon 60 s from the NORMAL pair: 230,652 states. With a crash as a third
 ///   kind and two operations it passed 3.7 M states in 150 s unexhausted; with a crash, horizon
 ///   75 and two operations 19 M in 1,000 s (2026-12-05, load 13).
 /// - `a1`: three clients asking for delegated prefixes, one partition and one operator
