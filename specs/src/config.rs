@@ -32,12 +32,12 @@ impl Default for Assumptions {
 }
 
 /// The assumptions a named configuration runs under unless switched off further: the
-/// defaults, except that `storage`, `deep` and `walk` include crashes that lose stable storage
+/// defaults, except that `storage`, `deep`, `deep2` and `walk` include crashes that lose stable storage
 /// (A2 off).
 #[must_use]
 pub fn assumptions_for(config: &str) -> Assumptions {
     let mut a = Assumptions::default();
-    if config == "storage" || config == "deep" || config == "walk" {
+    if config == "storage" || config == "deep" || config == "deep2" || config == "walk" {
         a.a2_storage_survives = false;
     }
     a
@@ -91,8 +91,13 @@ pub struct Bounds {
     pub max_faults: Option<u8>,
     /// Clients may DECLINE an address (RFC 8415 §18.2.8; binding goes ABANDONED).
     pub decline: bool,
-    /// Configure a delegable prefix pool (2 prefixes) besides the 2 addresses.
+    /// Configure a delegable prefix pool (2 × `pool_size` prefixes) besides the addresses.
     pub prefix_pool: bool,
+    /// Resources per half: the address pool has `pool_size` addresses in each half (bit 127,
+    /// §4.2.1: `2 × pool_size` in all), the delegable prefix (with `prefix_pool`) is carved
+    /// into `2 × pool_size` prefixes. 1, 2 or 4. With more than one per half, the pool cursor
+    /// skips recorded addresses (held, abandoned, waiting to be reused) to reach the next one.
+    pub pool_size: u8,
     /// Auto-partner-down after this many seconds in COMMUNICATIONS-INTERRUPTED (§8.9).
     pub auto_partner_down: Option<u32>,
     /// Clock skew of the secondary (seconds ahead) while A3 holds.
@@ -113,7 +118,7 @@ pub struct Bounds {
 }
 
 /// Names accepted by [`Bounds::set`].
-pub const BOUND_NAMES: [&str; 17] = [
+pub const BOUND_NAMES: [&str; 18] = [
     "horizon",
     "clients",
     "client_ops",
@@ -126,6 +131,7 @@ pub const BOUND_NAMES: [&str; 17] = [
     "max_faults",
     "decline",
     "prefix_pool",
+    "pool_size",
     "auto_partner_down",
     "skew",
     "delays",
@@ -166,6 +172,7 @@ impl Bounds {
             }
             "decline" => self.decline = flag(key, value)?,
             "prefix_pool" => self.prefix_pool = flag(key, value)?,
+            "pool_size" => self.pool_size = num(key, value)?,
             "auto_partner_down" => {
                 self.auto_partner_down = if value == "off" { None } else { Some(num(key, value)?) };
             }
@@ -187,6 +194,9 @@ impl Bounds {
         }
         if self.clients == 0 || self.clients > 6 {
             return Err(format!("clients: {} is outside 1..=6", self.clients));
+        }
+        if ![1, 2, 4].contains(&self.pool_size) {
+            return Err(format!("pool_size: {} is not 1, 2 or 4", self.pool_size));
         }
         Ok(())
     }
@@ -227,13 +237,21 @@ impl Default for Timing {
     }
 }
 
-/// The first and last address of the one-address-per-half pool: `::1` (odd, the primary's
-/// half by bit 127) and `::2` (even, the secondary's), RFC 8156 §4.2.1.
+/// The first and last address of the one-address-per-half pool (`pool_size` 1): `::1` (odd,
+/// the primary's half by bit 127) and `::2` (even, the secondary's), RFC 8156 §4.2.1. With
+/// `pool_size` n the pool is `::1` to `::2n`.
 pub const POOL_FIRST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 /// See [`POOL_FIRST`].
 pub const POOL_LAST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
-/// The delegable prefix: a /55 carved into two /56 (proportional allocation, §4.2.2).
+/// The delegable prefix: with `pool_size` 1 a /55 carved into two /56 (proportional
+/// allocation, §4.2.2); with `pool_size` n, 2n /56 (a /54 for 2, a /53 for 4).
 pub const DELEGABLE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0);
+
+/// The last address of the pool of `pool_size` addresses per half.
+#[must_use]
+pub fn pool_last(pool_size: u8) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(POOL_FIRST) - 1 + 2 * u128::from(pool_size.max(1)))
+}
 
 /// One endpoint's configuration for a bounded run.
 #[must_use]
@@ -248,9 +266,11 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
     c.recover_stall_time = 4 * t.keepalive;
     c.heartbeat_interval = 4 * t.startup;
     c.auto_partner_down = b.auto_partner_down;
-    c.address_pools = vec![AddressPool { first: POOL_FIRST, last: POOL_LAST }];
+    c.address_pools = vec![AddressPool { first: POOL_FIRST, last: pool_last(b.pool_size) }];
+    // 2n /56 in a /(56 - log2 2n).
+    let prefix_len = 56 - u8::try_from((2 * u32::from(b.pool_size.max(1))).ilog2()).unwrap_or(1);
     c.prefix_pools = if b.prefix_pool {
-        vec![PrefixPool { prefix: DELEGABLE, prefix_len: 55, delegated_len: 56 }]
+        vec![PrefixPool { prefix: DELEGABLE, prefix_len, delegated_len: 56 }]
     } else {
         Vec::new()
     };
@@ -269,11 +289,14 @@ pub fn endpoint_config(role: Role, t: &Timing, b: &Bounds) -> Config {
 }
 
 /// The named bounded configurations of `failover-check`.
-pub const CONFIG_NAMES: [&str; 13] = [
+pub const CONFIG_NAMES: [&str; 16] = [
     "unit",
     "tiny",
     "ci",
     "deep",
+    "deep2",
+    "pool",
+    "faults2",
     "auto-pd",
     "a1",
     "pd-crash",
@@ -302,6 +325,18 @@ pub const CONFIG_NAMES: [&str; 13] = [
 ///   unexhausted (CHANGELOG.md, 2026-12-02); without the shared budget (all six faults in one run) horizon 60 passed 10 M
 ///   and 105 passed 60 M unexhausted. `--set horizon=105 --set max_faults=off` brings the
 ///   larger searches back.
+/// - `deep2` (A2 off): `deep` with two faults per run (`max_faults = 2`), the successor issue 13
+///   asks for; not exhausted within an hour on the shared machine (docs/model.md).
+/// - `pool`: one client asking for addresses, three operations, declines, one connection break,
+///   two addresses per half (`pool_size`), from the quiescent NORMAL pair: the pool cursor
+///   skips a recorded address (held, abandoned, or waiting to be reused), a break falls between
+///   an update and its reply before a third operation, and a BNDUPD meets the receiver's own
+///   pending change on reconnection (the goals of [`crate::goals`]). 1,976,764 states
+///   (2026-12-05; the same bounds with two clients and `dfs-sym`: 7,839,772, too large for CI).
+/// - `faults2`: one client asking for an address, one operation, a break and a partition, both
+///   in one run (`max_faults = 2`), horizon 60 s from the NORMAL pair: 230,652 states. With a crash as a third
+///   kind and two operations it passed 3.7 M states in 150 s unexhausted; with a crash, horizon
+///   75 and two operations 19 M in 1,000 s (2026-12-05, load 13).
 /// - `a1`: three clients asking for delegated prefixes, one partition and one operator
 ///   PARTNER-DOWN, from the NORMAL pair: with A1 switched off the checker finds the §8.4
 ///   duplicate allocation (S1).
@@ -342,6 +377,7 @@ pub fn bounds(name: &str) -> Option<Bounds> {
         max_faults: None,
         decline: false,
         prefix_pool: false,
+        pool_size: 1,
         auto_partner_down: None,
         skew: 0,
         delays: false,
@@ -392,6 +428,23 @@ pub fn bounds(name: &str) -> Option<Bounds> {
             max_faults: Some(1),
             decline: true,
             prefix_pool: true,
+            warm_start: true,
+            ..base
+        },
+        "deep2" => Bounds { max_faults: Some(2), ..bounds("deep")? },
+        "pool" => Bounds {
+            horizon: 75,
+            client_ops: 3,
+            decline: true,
+            pool_size: 2,
+            warm_start: true,
+            ..base
+        },
+        "faults2" => Bounds {
+            horizon: 60,
+            client_ops: 1,
+            partitions: 1,
+            max_faults: Some(2),
             warm_start: true,
             ..base
         },

@@ -24,8 +24,10 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod goals;
 pub mod model;
 pub mod properties;
+pub mod reduce;
 pub mod run;
 pub mod spec;
 pub mod step;

@@ -241,7 +241,7 @@ impl FailoverModel {
         format!(
             "config {}: horizon {} s, {} client(s) asking {:?}, {} client op(s), faults: {} crash, \
              {} storage loss, {} break, {} partition, {} PD command, {} lost reply, at most {} together; decline {}, \
-             prefix pool {}, auto-PD {:?}, network delays {}, ordered timers {}, warm start {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
+             prefix pool {}, {} resource(s) per half, auto-PD {:?}, network delays {}, ordered timers {}, warm start {}; MCLT {} s, valid {} s, keepalive {} s, startup {} s; \
              clock offsets {:?}; L1 K = {} s; assumptions A1={} A2={} A3={}",
             self.name,
             b.horizon,
@@ -257,6 +257,7 @@ impl FailoverModel {
             b.max_faults.map_or_else(|| "all".to_string(), |n| n.to_string()),
             b.decline,
             b.prefix_pool,
+            b.pool_size,
             b.auto_partner_down,
             b.delays,
             b.ordered_timers,

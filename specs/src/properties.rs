@@ -17,6 +17,7 @@
 //! ([`crate::model`]) never reads this module; the [`stateright::Model`] implementation
 //! ([`crate::spec`]) reads the table.
 
+use crate::goals;
 use crate::model::{own_free, partner_free, Action, ClientOp, FailoverModel};
 use crate::step::{grants, told, Fed, Grant, Step};
 use crate::world::{fault, idx, Client, World};
@@ -248,6 +249,11 @@ pub const TABLE: &[Spec] = &[
     goal("NORMAL again after a crash", "§8 (digest L1)", back_after_crash),
     goal("NORMAL again after a storage loss", "§8 (digest L1)", back_after_storage_loss),
     goal("NORMAL again after PARTNER-DOWN", "§8 (digest L1)", back_after_pd),
+    goal(goals::name::SKIP, "§4.2.1, §4.2.2.1", goals::skip),
+    goal(goals::name::SKIP_WAITING, "§4.2.2.1, RFC 8415 §18.3.8", goals::skip_waiting),
+    goal(goals::name::BREAK_UPDATE, "§7.5.3, §4.2.2.1", goals::break_update),
+    goal(goals::name::CROSSED, "§7.5.4", goals::crossed),
+    goal(goals::name::TWO_FAULTS, "§8 (digest L1)", goals::two_faults),
 ];
 
 const _: () = assert!(TABLE.len() <= 128, "Ghost::violations has 128 bits");

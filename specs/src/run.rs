@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 pub enum Search {
     /// Depth-first, exhaustive (the CI default).
     Dfs,
+    /// Depth-first, exhaustive up to client renaming: the symmetry reduction of
+    /// [`crate::reduce`] (one world of each class of worlds equal up to renaming the clients
+    /// is expanded; the unique-state count counts classes). Same verdicts as [`Search::Dfs`]
+    /// (docs/model.md, "Symmetry reduction"); traces are real paths.
+    DfsSymmetry,
     /// Breadth-first, exhaustive (shorter counterexamples; more memory).
     Bfs,
     /// Random walks: finds, never proves. Bounded by this many generated states.
@@ -111,6 +116,9 @@ pub fn check_with_progress(
     let builder = model.checker().threads(threads).finish_when(finish);
     let (unique, total, max_depth, discoveries, model) = match search {
         Search::Dfs => collect(wait(builder.spawn_dfs(), progress)),
+        Search::DfsSymmetry => {
+            collect(wait(builder.symmetry_fn(crate::reduce::representative).spawn_dfs(), progress))
+        }
         Search::Bfs => collect(wait(builder.spawn_bfs(), progress)),
         Search::Sim(n) => collect(wait(
             builder.target_state_count(n).spawn_simulation(0, UniformChooser),

@@ -8,7 +8,7 @@ use crate::failover::state::{EndpointState, Role};
 use crate::io::{DurableImage, StateRecord, Timer};
 use crate::leases::binding::{Binding, BindingStatus};
 use crate::leases::db::BindingDb;
-use crate::resource::{Duid, Resource};
+use crate::resource::{ClientKey, Duid, Resource};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -129,6 +129,21 @@ impl Endpoint {
     #[must_use]
     pub fn leases_of(&self, duid: &Duid) -> Vec<&Binding> {
         self.leases.db().of_duid(duid).collect()
+    }
+
+    /// Renames clients: every binding record whose client key `rename` maps to another key
+    /// gets that key instead (`None`: unchanged), and the client index follows.
+    ///
+    /// For the model checker only (failover-specs `reduce`: symmetry reduction over
+    /// interchangeable clients); the protocol never calls it. It yields exactly the endpoint
+    /// that the same history with the clients named the other way would have built, because
+    /// the endpoint holds a client's identity only in its binding records (the by-client index
+    /// is derived from them, `BindingDb::from_records` builds the same database as the
+    /// record-by-record updates) and reads it only by equality: no decision, and no order of
+    /// outputs, depends on how two DUIDs compare. A `rename` that is not a bijection on the
+    /// keys present merges clients and yields no such endpoint.
+    pub fn rename_clients(&mut self, rename: &dyn Fn(&ClientKey) -> Option<ClientKey>) {
+        self.leases.rename_clients(rename);
     }
 
     /// BNDUPDs sent and not yet answered.

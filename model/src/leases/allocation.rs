@@ -157,6 +157,26 @@ impl Leases {
         &self.db
     }
 
+    /// Gives every binding whose client `rename` maps to another client that one instead,
+    /// rebuilding the indexes (see [`crate::Endpoint::rename_clients`]).
+    pub(crate) fn rename_clients(&mut self, rename: &dyn Fn(&ClientKey) -> Option<ClientKey>) {
+        if !self.db.iter().any(|b| b.client.as_ref().and_then(rename).is_some()) {
+            return;
+        }
+        let records: Vec<Binding> = self
+            .db
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                if let Some(to) = b.client.as_ref().and_then(rename) {
+                    b.client = Some(to);
+                }
+                b
+            })
+            .collect();
+        self.db = BindingDb::from_records(records);
+    }
+
     /// The binding for `r`, if any.
     pub(crate) fn get(&self, r: &Resource) -> Option<&Binding> {
         self.db.get(r)

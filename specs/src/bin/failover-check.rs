@@ -3,6 +3,7 @@
 //! ```text
 //! failover-check                                  # = check --config ci
 //! failover-check check --config deep --checker dfs
+//! failover-check check --config reuse --checker dfs-sym   # symmetry reduction over clients
 //! failover-check check --assume-off A1            # expect S1 (§8.4)
 //! failover-check check --mutation ack-before-persist   (feature `mutations`)
 //! failover-check --list-mutations                      (feature `mutations`)
@@ -40,6 +41,8 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 enum CheckerKind {
     Dfs,
+    /// DFS with the symmetry reduction over clients (`failover_specs::reduce`).
+    DfsSym,
     Bfs,
     Sim,
 }
@@ -48,8 +51,9 @@ enum CheckerKind {
 enum Cmd {
     /// Check a named bounded configuration.
     Check {
-        /// The configuration: unit, tiny, ci, deep, auto-pd, a1, pd-crash, pd-partition, storage,
-        /// partition, restart-pd, reuse, walk (see `failover_specs::config::bounds`).
+        /// The configuration: unit, tiny, ci, deep, deep2, pool, faults2, auto-pd, a1, pd-crash,
+        /// pd-partition, storage, partition, restart-pd, reuse, walk (see
+        /// `failover_specs::config::bounds`).
         #[arg(long, default_value = "ci")]
         config: String,
         /// The search.
@@ -439,6 +443,7 @@ fn run() -> Result<i32> {
             let model = build(&config, &assume_off, mutation.as_deref(), &set)?;
             let search = match checker {
                 CheckerKind::Dfs => Search::Dfs,
+                CheckerKind::DfsSym => Search::DfsSymmetry,
                 CheckerKind::Bfs => Search::Bfs,
                 CheckerKind::Sim => Search::Sim(sim_states),
             };
