@@ -86,7 +86,7 @@ fn walk_property(m: Mutation) -> &'static str {
         Mutation::SkipPotentialConflict => name::S24B,
         Mutation::TrustStartupState => name::S21,
         Mutation::ReuseAnnouncedLease => name::S1,
-        Mutation::PartnerPrefixesWithoutPdWait => name::S1,
+        Mutation::PartnerPrefixesWithoutPdWait => name::S9,
     }
 }
 
