@@ -21,6 +21,19 @@ fn unbounded(name: &str) -> FailoverModel {
     m
 }
 
+/// The world after one action picked by [`pick`] among `acts`, or `None` at a dead end.
+fn step_at_random(
+    m: &FailoverModel,
+    w: &World,
+    rng: &mut ChaCha8Rng,
+    acts: Vec<Action>,
+) -> Option<World> {
+    if acts.is_empty() {
+        return None;
+    }
+    m.next_state(w, pick(rng, acts))
+}
+
 /// One enabled action at random, a fault or an operator command first half of the time (so
 /// that the walks reach PARTNER-DOWN and its recovery).
 fn pick(rng: &mut ChaCha8Rng, mut acts: Vec<Action>) -> Action {
@@ -76,10 +89,7 @@ fn walks(name: &str, seeds: u64, steps: usize) -> usize {
             checked += 1;
             let mut acts = Vec::new();
             m.actions(&w, &mut acts);
-            if acts.is_empty() {
-                break;
-            }
-            match m.next_state(&w, pick(&mut rng, acts)) {
+            match step_at_random(&m, &w, &mut rng, acts) {
                 Some(n) => w = n,
                 None => break,
             }
@@ -150,10 +160,7 @@ fn canonicalisation_commutes_with_every_step() {
                         p.name
                     );
                 }
-                if acts.is_empty() {
-                    break;
-                }
-                match m.next_state(&w, pick(&mut rng, acts)) {
+                match step_at_random(&m, &w, &mut rng, acts) {
                     Some(n) => w = n,
                     None => break,
                 }
@@ -232,10 +239,7 @@ fn translation_moves_every_time_of_the_world() {
                 checked += 1;
                 let mut acts = Vec::new();
                 m.actions(&w, &mut acts);
-                if acts.is_empty() {
-                    break;
-                }
-                match m.next_state(&w, pick(&mut rng, acts)) {
+                match step_at_random(&m, &w, &mut rng, acts) {
                     Some(n) => w = n,
                     None => break,
                 }
@@ -330,10 +334,7 @@ fn compress_commutation() {
                         first.get_or_insert_with(|| format!("property {} on\n{w:?}", p.name));
                     }
                 }
-                if acts.is_empty() {
-                    break;
-                }
-                match m.next_state(&w, pick(&mut rng, acts)) {
+                match step_at_random(&m, &w, &mut rng, acts) {
                     Some(n) => w = n,
                     None => break,
                 }
